@@ -1,0 +1,117 @@
+"""Tiny, offline building blocks: a tokenizer trained in-process and small LLM / VLM configs.
+
+No model or tokenizer can be downloaded in tests or on an air-gapped machine, so tests, examples
+and the embedded checkpoints build everything here from configs. The same code is useful to users
+who want a small random model to debug a pipeline before loading a 7B checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+# Words every skeleton prompt uses; the N-UCLA / NTU action names and motion vocabulary join them
+# so that labels tokenise into few, meaningful pieces.
+_BASE_CORPUS = """
+describe the motion . what action is the person doing ? answer with the action name . yes no .
+the person is a man woman someone walks runs jumps sits stands picks up drops throws carries
+pick up with one hand pick up with two hands drop trash walk around sit down stand up donning
+doffing throw carry drink water eat meal brushing teeth brushing hair clapping reading writing
+tear up paper wear jacket take off jacket wear a shoe take off a shoe wear on glasses take off
+glasses put on a hat cap take off a hat cap cheer up hand waving kicking something reach into
+pocket hopping one foot jump up make a phone call playing with phone tablet typing on a keyboard
+pointing to something with finger taking a selfie check time from watch rub two hands together
+nod head bow shake head wipe face salute put the palms together cross hands in front sneeze
+cough staggering falling touch head headache touch chest stomachache back pain neck pain nausea
+vomiting use a fan punching slapping other person kicking other person pushing pat on back
+point finger at the other person hugging giving something touch other person's pocket handshaking
+walking towards each other walking apart from each other left right arm leg torso frame forward
+backward slowly quickly turns around balances on one leg climbs dances kicks waves boxes
+because so first then while hands feet body moves up down toward away from camera
+"""
+
+
+def build_tiny_tokenizer(extra_texts: Iterable[str] = (), extra_special_tokens: Sequence[str] = (),
+                         vocab_size: int = 512, chat_template: bool = True):
+    """Train a small byte-level BPE tokenizer in-process and wrap it for transformers.
+
+    Args:
+        extra_texts: more training text (label names, captions) so they tokenise compactly.
+        extra_special_tokens: tokens added as special, never split (``<skeleton>``, ``<motion>``...).
+        vocab_size: BPE vocabulary size before the special tokens.
+        chat_template: attach a minimal ChatML-style template (what Qwen models use).
+
+    Returns:
+        a ``PreTrainedTokenizerFast`` with ``pad``/``eos``/``bos``/``unk`` tokens set.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|pad|>", "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|unk|>"]
+    tok = Tokenizer(models.BPE(unk_token="<|unk|>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    corpus = [line for line in _BASE_CORPUS.strip().splitlines()] + [str(t) for t in extra_texts]
+    tok.train_from_iterator(corpus, trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|pad|>", eos_token="<|im_end|>",
+                                      bos_token="<|endoftext|>", unk_token="<|unk|>")
+    if extra_special_tokens:
+        wrapped.add_special_tokens({"additional_special_tokens": list(extra_special_tokens)})
+    if chat_template:
+        wrapped.chat_template = (
+            "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+            "{% if message['content'] is string %}{{ message['content'] }}"
+            "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}"
+            "{% else %}<{{ part['type'] }}>{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+        )
+    return wrapped
+
+
+QWEN_VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def _special_ids(tokenizer) -> dict:
+    return dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+
+
+def tiny_text_config(tokenizer, hidden_size: int = 64, layers: int = 2, heads: int = 4,
+                     model_type: str = "qwen2", **kwargs):
+    """A small causal-LM config (``qwen2`` or ``llama``) sized to ``tokenizer``'s vocabulary."""
+    from transformers import AutoConfig
+
+    return AutoConfig.for_model(
+        model_type, hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+        max_position_embeddings=2048, tie_word_embeddings=False, **_special_ids(tokenizer), **kwargs)
+
+
+def tiny_qwen2_5_vl_config(tokenizer, hidden_size: int = 64, layers: int = 2, heads: int = 4,
+                           vision_hidden: int = 32, vision_depth: int = 1, **kwargs):
+    """A small Qwen2.5-VL config whose token ids point into ``tokenizer``.
+
+    ``tokenizer`` must contain :data:`QWEN_VISION_TOKENS` (``build_tiny_tokenizer(
+    extra_special_tokens=QWEN_VISION_TOKENS)``). Images of 56x56 px give 4 merged visual tokens.
+    """
+    from transformers import Qwen2_5_VLConfig
+
+    start, end, image, video = tokenizer.convert_tokens_to_ids(list(QWEN_VISION_TOKENS))
+    if tokenizer.unk_token_id in (start, end, image, video):
+        raise ValueError(f"tokenizer lacks the Qwen vision tokens {QWEN_VISION_TOKENS}")
+
+    head_dim = hidden_size // heads
+    # M-RoPE splits the rotary half-dimension into (temporal, height, width) sections.
+    mrope = [head_dim // 4, (head_dim // 2 - head_dim // 4) // 2]
+    mrope.append(head_dim // 2 - sum(mrope))
+    text = dict(**_special_ids(tokenizer), hidden_size=hidden_size, intermediate_size=hidden_size * 2,
+                num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope})
+    vision = dict(depth=vision_depth, hidden_size=vision_hidden, intermediate_size=vision_hidden * 2,
+                  num_heads=max(1, vision_hidden // 16), out_hidden_size=hidden_size, patch_size=14,
+                  spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[0])
+    return Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=image, video_token_id=video,
+                            vision_start_token_id=start, vision_end_token_id=end, tie_word_embeddings=False,
+                            **kwargs)
