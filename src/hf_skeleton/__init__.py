@@ -18,6 +18,7 @@ from .skeletons import (
     list_formats,
     register_format,
 )
+from .models.vgmt import VGMTConfig, VGMTModel
 
 __version__ = "0.1.0"
 

@@ -12,6 +12,7 @@ _DONE = False
 
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
+    (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], None),
 ]
 
 
