@@ -1,0 +1,142 @@
+"""Model cards for saved folders: Hub metadata, a usage snippet, the training command and results.
+
+Results are never typed by hand: :func:`write_model_card` reads them from the evaluation JSON that
+our examples and ``hf-skeleton evaluate`` write (``eval_results.json`` in the folder by default).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import CheckpointError
+
+RESULTS_FILE = "eval_results.json"
+TRAINING_FILE = "training_command.txt"
+
+# model_type -> (pipeline_tag, extra tags, one-line summary, paper)
+_MODEL_INFO: dict[str, tuple[str, list[str], str, str]] = {
+    "draction": ("image-to-image", ["gaussian-splatting", "differentiable-rendering"],
+                 "DrAction, a differentiable 3D-Gaussian skeleton renderer (SkeletonLLM).",
+                 "https://arxiv.org/abs/2603.18003"),
+    "skeleton_llm": ("skeleton-understanding", ["action-recognition", "vision-language-model"],
+                     "SkeletonLLM: skeleton sequences rendered by DrAction and read by a vision-language model.",
+                     "https://arxiv.org/abs/2603.18003"),
+    "llamo": ("skeleton-understanding", ["action-recognition", "motion-captioning"],
+              "LLaMo: a continuous motion encoder (and a video encoder) projected into a language model.",
+              "https://arxiv.org/abs/2411.16805"),
+    "vgmt": ("feature-extraction", ["vq-vae", "motion-tokenizer"],
+             "VGMT: the vision-guided motion tokenizer of Superman (hybrid visual/skeletal codebook).",
+             "Superman (CVPR 2026)"),
+    "superman": ("skeleton-generation", ["pose-estimation", "motion-prediction", "motion-inbetweening"],
+                 "Superman: one multimodal LLM over motion tokens for pose estimation, prediction and "
+                 "in-betweening.", "Superman (CVPR 2026)"),
+}
+
+_USAGE = {
+    "skeleton-understanding": """```python
+import hf_skeleton  # registers the model, processor and pipelines
+from transformers import pipeline
+
+pipe = pipeline("skeleton-understanding", model="{repo}")
+pipe("clip.json", candidate_labels=["walk around", "sit down", "stand up"])
+pipe("clip.json", prompt="Describe the motion.")
+```""",
+    "skeleton-generation": """```python
+import hf_skeleton
+from transformers import pipeline
+
+pipe = pipeline("skeleton-generation", model="{repo}")
+future = pipe("clip.json", task="predict", num_frames=8)
+```""",
+}
+_DEFAULT_USAGE = """```python
+import hf_skeleton
+from transformers import AutoModel
+
+model = AutoModel.from_pretrained("{repo}")
+```
+Without the package installed: `AutoModel.from_pretrained("{repo}", trust_remote_code=True)`."""
+
+
+def _format_results(results: Mapping[str, Any]) -> str:
+    """A markdown table from ``{"task/dataset": {"metric": value, ...}, ...}`` or a flat dict."""
+    rows = []
+    for key, value in results.items():
+        if isinstance(value, Mapping):
+            for metric, number in value.items():
+                rows.append((key, metric, number))
+        else:
+            rows.append(("", key, value))
+    if not rows:
+        return "No evaluation results were recorded for this folder."
+    lines = ["| evaluation | metric | value |", "|---|---|---|"]
+    for key, metric, number in rows:
+        shown = f"{number:.4g}" if isinstance(number, float) else str(number)
+        lines.append(f"| {key} | {metric} | {shown} |")
+    return "\n".join(lines)
+
+
+def write_model_card(folder: str | Path, *, repo_id: str | None = None, license: str = "apache-2.0",
+                     datasets: Sequence[str] = (), base_model: str | None = None,
+                     training_command: str | None = None, results: Mapping[str, Any] | None = None,
+                     description: str | None = None) -> Path:
+    """Render ``README.md`` into a saved model folder and return its path.
+
+    Args:
+        folder: a folder written by ``save_pretrained`` (``config.json`` must exist).
+        repo_id: the Hub id used in the usage snippet (defaults to the folder name).
+        training_command: defaults to the contents of ``training_command.txt`` in the folder.
+        results: defaults to the contents of ``eval_results.json`` in the folder.
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    folder = Path(folder)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(folder, "no config.json: write the model with save_pretrained first")
+    try:
+        config = json.loads(config_path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(config_path, f"not valid JSON ({err})") from None
+    model_type = config.get("model_type", "")
+    pipeline_tag, tags, summary, paper = _MODEL_INFO.get(model_type, ("", [], model_type, ""))
+    if results is None and (folder / RESULTS_FILE).is_file():
+        results = json.loads((folder / RESULTS_FILE).read_text())
+    if training_command is None and (folder / TRAINING_FILE).is_file():
+        training_command = (folder / TRAINING_FILE).read_text().strip()
+    repo = repo_id or folder.name
+    fmt = config.get("format") or config.get("draction_config", {}).get("format") \
+        or config.get("vgmt_config", {}).get("format")
+    fmt_name = fmt.get("name") if isinstance(fmt, Mapping) else fmt
+
+    data = ModelCardData(
+        library_name="transformers", license=license, pipeline_tag=pipeline_tag or None,
+        tags=["hf_skeleton", "skeleton", "human-motion", *tags], datasets=list(datasets) or None,
+        base_model=base_model,
+    )
+    usage = _USAGE.get(pipeline_tag, _DEFAULT_USAGE).replace("{repo}", repo)
+    body = [
+        f"# {repo}", "", description or summary, "",
+        f"- model type: `{model_type}`" + (f"; skeleton format: `{fmt_name}`" if fmt_name else ""),
+        f"- paper: {paper}" if paper else "",
+        "- library: `hf_skeleton` (importing it registers the Auto classes and pipelines)", "",
+        "## Usage", "", usage, "",
+        "## Training", "",
+        f"```bash\n{training_command}\n```" if training_command else "No training command was recorded.", "",
+        "## Results", "", _format_results(results or {}), "",
+    ]
+    card = ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(line for line in body if line is not None))
+    out = folder / "README.md"
+    card.save(out)
+    return out
+
+
+def write_results(folder: str | Path, results: Mapping[str, Any], training_command: str | None = None) -> None:
+    """Store evaluation results (and the command that trained the folder) for :func:`write_model_card`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RESULTS_FILE).write_text(json.dumps(results, indent=2, sort_keys=True))
+    if training_command:
+        (folder / TRAINING_FILE).write_text(training_command.strip() + "\n")

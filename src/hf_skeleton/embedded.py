@@ -1,0 +1,45 @@
+"""Small checkpoints trained here on real data and shipped inside the package.
+
+Each lives in ``hf_skeleton/embedded/<name>/`` as a plain ``save_pretrained`` folder (config,
+safetensors weights, processor files, model card with its training command and measured results),
+so ``pipeline(..., model=hs.embedded_model_path(name))`` works offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import HFSkeletonError
+
+EMBEDDED_ROOT = Path(__file__).resolve().parent / "embedded"
+
+# The default model of each pipeline task, by preference.
+DEFAULTS = {
+    "skeleton-understanding": ("skeleton-llm-nucla", "llamo-nucla"),
+    "skeleton-generation": ("superman-cmu",),
+}
+
+
+def list_embedded_models() -> list[str]:
+    """Names of the shipped checkpoints (folders with a config.json)."""
+    if not EMBEDDED_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in EMBEDDED_ROOT.iterdir() if (p / "config.json").is_file())
+
+
+def embedded_model_path(name: str) -> str:
+    """The folder of a shipped checkpoint, for ``from_pretrained`` or ``pipeline(model=...)``."""
+    folder = EMBEDDED_ROOT / name
+    if not (folder / "config.json").is_file():
+        raise HFSkeletonError(f"no embedded model named {name!r}; available: {list_embedded_models()}")
+    return str(folder)
+
+
+def default_model_for(task: str) -> str:
+    """The embedded folder a pipeline of ``task`` loads when no model is given."""
+    available = set(list_embedded_models())
+    for name in DEFAULTS.get(task, ()):
+        if name in available:
+            return embedded_model_path(name)
+    raise HFSkeletonError(f"no embedded default model for task {task!r} is installed "
+                          f"(looked for {list(DEFAULTS.get(task, ()))}; available: {sorted(available)})")

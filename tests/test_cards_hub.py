@@ -1,0 +1,55 @@
+"""Model cards are rendered from stored results; pushing checks the folder and fails clearly offline."""
+
+import json
+
+import pytest
+from transformers import Qwen2ForCausalLM
+
+from hf_skeleton.cards import write_model_card, write_results
+from hf_skeleton.errors import CheckpointError
+from hf_skeleton.hub import HubUnavailableError, files_to_push, push_folder
+from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+
+
+@pytest.fixture()
+def saved(tmp_path):
+    tok = build_tiny_tokenizer()
+    Qwen2ForCausalLM(tiny_text_config(tok, hidden_size=32, layers=1)).save_pretrained(tmp_path / "m")
+    tok.save_pretrained(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def test_card_carries_metadata_command_and_results(saved):
+    write_results(saved, {"nucla/view3": {"top1": 0.8731, "clips": 464}},
+                  training_command="python examples/train.py --seed 0")
+    card = write_model_card(saved, repo_id="org/tiny", datasets=["nucla"]).read_text()
+    head = card.split("---")[1]
+    assert "library_name: transformers" in head and "skeleton" in head and "license: apache-2.0" in head
+    assert "| nucla/view3 | top1 | 0.8731 |" in card and "| nucla/view3 | clips | 464 |" in card
+    assert "python examples/train.py --seed 0" in card and "org/tiny" in card
+
+
+def test_files_to_push_checks_the_folder(saved, tmp_path):
+    files = files_to_push(saved)
+    assert "config.json" in files and "model.safetensors" in files and "tokenizer.json" in files
+    (saved / "pytorch_model.bin").write_bytes(b"x")
+    with pytest.raises(CheckpointError, match="pickle"):
+        files_to_push(saved)
+    (saved / "pytorch_model.bin").unlink()
+    config = json.loads((saved / "config.json").read_text())
+    config["auto_map"] = {"AutoModel": "modeling_missing.Model"}
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="modeling_missing.py"):
+        files_to_push(saved)
+    with pytest.raises(CheckpointError, match="config.json"):
+        files_to_push(tmp_path)
+
+
+def test_push_offline_fails_with_a_clear_error(saved, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    with pytest.raises(HubUnavailableError, match="org/tiny"):
+        push_folder(saved, "org/tiny")
+    assert (saved / "README.md").is_file()  # the card was rendered before the upload was tried
