@@ -16,9 +16,15 @@ from .skeletons import (
     SkeletonSequence,
     get_format,
     list_formats,
+    list_readers,
+    load_skeleton,
     register_format,
+    register_reader,
 )
 from .models.vgmt import VGMTConfig, VGMTModel
+from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
+from .video import load_video, sample_frame_indices, video_info
+from .viz import save_animation, save_frame_grid
 
 __version__ = "0.1.0"
 

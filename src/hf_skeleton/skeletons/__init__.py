@@ -2,6 +2,7 @@
 
 from .convert import convert, joint_correspondence
 from .formats import BODY_PARTS, SkeletonFormat, get_format, list_formats, register_format
+from .io import list_readers, load_skeleton, register_reader
 from .sequence import SkeletonSequence
 
 __all__ = [
@@ -12,5 +13,8 @@ __all__ = [
     "get_format",
     "joint_correspondence",
     "list_formats",
+    "list_readers",
+    "load_skeleton",
     "register_format",
+    "register_reader",
 ]

@@ -1,0 +1,178 @@
+"""Helpers shared by the readers: file access with typed errors, numeric parsing, joint-name heuristics."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ...errors import SkeletonFileError
+from ..formats import BODY_PARTS
+
+# ---------------------------------------------------------------------- file access
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file; a missing, unreadable or empty file is a :class:`SkeletonFileError`."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
+    if not data.strip():
+        raise SkeletonFileError(path, None, "a non-empty file", f"{len(data)} bytes of whitespace or nothing")
+    return data
+
+
+def read_text(path: Path) -> str:
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SkeletonFileError(path, f"line {line}", "UTF-8 text", data[e.start:e.start + 8]) from None
+
+
+_JSON_CACHE: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def read_json(path: Path) -> Any:
+    """Parsed JSON. The last file parsed is cached (keyed by mtime and size) so that content sniffing
+    in :func:`hf_skeleton.load_skeleton` and the reader itself parse it only once."""
+    path = Path(path)
+    key = str(path)
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    hit = _JSON_CACHE.get(key)
+    if hit is not None and stamp is not None and hit[0] == stamp:
+        return hit[1]
+    text = read_text(path)
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SkeletonFileError(path, f"line {e.lineno} column {e.colno}", "valid JSON", e.msg) from None
+    except RecursionError:
+        raise SkeletonFileError(path, None, "JSON nested less than ~1000 levels deep", "deeper nesting") from None
+    _JSON_CACHE.clear()
+    if stamp is not None:
+        _JSON_CACHE[key] = (stamp, obj)
+    return obj
+
+
+def json_keys(path: Path) -> set[str]:
+    """Top-level keys of a JSON object file (empty when the top level is not an object)."""
+    obj = read_json(path)
+    return set(obj) if isinstance(obj, dict) else set()
+
+
+def require_key(path: Path, obj: Any, key: str, where: str = "") -> Any:
+    if not isinstance(obj, dict):
+        raise SkeletonFileError(path, where or "top level", "a JSON object", type(obj).__name__)
+    if key not in obj:
+        raise SkeletonFileError(path, f"{where}{'.' if where else ''}{key}", "this key to be present",
+                                sorted(obj)[:10])
+    return obj[key]
+
+
+def float_array(path: Path, field: str, value: Any, expected: str) -> np.ndarray:
+    """``value`` (nested lists) as a float64 array; ragged or non-numeric input is a typed error.
+
+    JSON ``null`` becomes NaN (an unobserved value, masked later)."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise SkeletonFileError(path, field, expected, f"{type(e).__name__}: {e}") from None
+
+
+def as_int(path: Path, field: str, value: Any, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (JSON int, or a float with an integral value) within [lo, hi]."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    if not ok and isinstance(value, float) and np.isfinite(value) and value == int(value):
+        value, ok = int(value), True
+    if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f" in {lo}..{hi}" if lo is not None and hi is not None else ""
+        raise SkeletonFileError(path, field, f"an integer{rng}", value)
+    return int(value)
+
+
+def natural_key(name: str) -> list[Any]:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+# ---------------------------------------------------------------------- joint-name heuristics
+# Words that put a sided joint in an arm or a leg. Matched as substrings of the name's word tokens
+# (so CMU's lShldr/rForeArm, the ASF-style lhumerus/rtibia and OpenSim's r_mknee_study all work);
+# arm words are tried first so that 'shoulder' never falls through to a leg word.
+_ARM_WORDS = ("collar", "clavicle", "shldr", "shoulder", "humerus", "arm", "radius", "ulna", "elbow",
+              "wrist", "hand", "finger", "thumb", "index", "ring", "pinky", "little", "palm")
+_ARM_TOKENS = ("mid",)  # exact tokens only (CMU lMid1: the middle finger)
+_LEG_WORDS = ("buttock", "hip", "femur", "thigh", "upleg", "shin", "tibia", "knee", "leg", "ankle",
+              "foot", "toe", "heel", "calc", "meta", "hjc", "calf")
+_LEG_TOKENS = ("sh",)  # OpenSim shank markers r_sh1_study
+_SIDE_STEMS = _ARM_WORDS + _LEG_WORDS + ("eye", "ear", "mid", "big", "small", "asis", "psis")
+
+
+def _tokens(stem: str) -> list[str]:
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)
+    return [t for t in re.split(r"[^a-zA-Z]+", spaced.lower()) if t]
+
+
+def split_side(name: str) -> tuple[str | None, str]:
+    """('left' | 'right' | None, rest of the name) from prefixes like ``left``, ``Right``, ``lShldr``,
+    ``lfemur``, ``L_knee``, ``r.ASIS``, ``LHip``. A namespace before ``:`` is ignored."""
+    base = name.rsplit(":", 1)[-1]
+    low = base.lower()
+    for side in ("left", "right"):
+        if low.startswith(side) and len(base) > len(side):
+            return side, base[len(side):].lstrip("_.- ")
+    if len(base) > 1 and base[0] in "lLrR":
+        side = "left" if base[0] in "lL" else "right"
+        rest = base[1:]
+        if rest[0] in "_.-" and len(rest) > 1:
+            return side, rest[1:]
+        if rest[0].isupper():
+            return side, rest
+        if rest[0].islower() and rest.lower().startswith(_SIDE_STEMS):
+            return side, rest
+    return None, base
+
+
+def canonical_joint_name(name: str) -> str:
+    """Shared-vocabulary spelling: ``RBigToe`` -> ``right_big_toe``, ``Neck`` -> ``neck``."""
+    side, stem = split_side(name)
+    words = _tokens(stem) or [stem.lower()]
+    return "_".join(([side] if side else []) + words)
+
+
+def parts_from_names(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """Body part of every joint from its name: sided arm words -> ``{side}_arm``, sided leg words ->
+    ``{side}_leg``, everything else (spine, head, eyes, pelvis markers) -> ``torso``."""
+    parts: dict[str, list[int]] = {p: [] for p in BODY_PARTS}
+    for i, name in enumerate(names):
+        side, stem = split_side(name)
+        part = "torso"
+        if side is not None:
+            toks = _tokens(stem)
+            if any(w in t for t in toks for w in _ARM_WORDS) or any(t in _ARM_TOKENS for t in toks):
+                part = f"{side}_arm"
+            elif any(w in t for t in toks for w in _LEG_WORDS) or any(t in _LEG_TOKENS for t in toks):
+                part = f"{side}_leg"
+        parts[part].append(i)
+    return {k: tuple(v) for k, v in parts.items() if v}
+
+
+def mirror_pairs_from_names(names: Iterable[str]) -> tuple[tuple[int, int], ...]:
+    """(left, right) pairs of joints whose names differ only by their side prefix."""
+    by_stem: dict[tuple[str, str], int] = {}
+    for i, name in enumerate(names):
+        side, stem = split_side(name)
+        if side is not None:
+            by_stem.setdefault((side, "_".join(_tokens(stem)) or stem.lower()), i)
+    return tuple(sorted((i, by_stem[("right", stem)]) for (side, stem), i in by_stem.items()
+                        if side == "left" and ("right", stem) in by_stem))

@@ -1,0 +1,173 @@
+"""Plain ``.npy`` / ``.npz`` arrays (never pickles), and HumanML3D's ``new_joints/<id>.npy``.
+
+A plain array does not say its joint layout: pass ``format=``. HumanML3D motions are SMPL-22 joints
+at 20 fps; their captions live in a sibling ``texts/<id>.txt`` in the official layout
+(``caption#tokens#start#end`` per line).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import SkeletonFileError
+from ..formats import SkeletonFormat, get_format
+from ..sequence import SkeletonSequence
+
+HUMANML3D_FPS = 20.0
+
+
+def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(array, other arrays) from a ``.npy`` (other = {}) or ``.npz`` (``key``, else ``positions``,
+    else its only array). Object arrays (pickles) are refused."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            loaded = np.load(f, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    arrays = {k: loaded[k] for k in loaded.files}
+            else:
+                arrays = {"": loaded}
+    except OSError as e:
+        raise SkeletonFileError(path, None, "a readable .npy/.npz file", f"{type(e).__name__}: {e}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        # numpy says ValueError for pickled object arrays and bad headers, EOFError for empty files
+        raise SkeletonFileError(path, None, "a NumPy array file without pickled objects",
+                                f"{type(e).__name__}: {e}") from None
+    if "" in arrays:
+        return arrays[""], {}
+    if not arrays:
+        raise SkeletonFileError(path, None, "an .npz holding at least one array", "an empty archive")
+    if key is None:
+        key = "positions" if "positions" in arrays else next(iter(arrays)) if len(arrays) == 1 else None
+    if key not in arrays:
+        raise SkeletonFileError(path, "key", f"one of {sorted(arrays)} (pass key=; 'positions' is the default)",
+                                key)
+    arr = arrays.pop(key)
+    return arr, arrays
+
+
+def _positions(path: Path, arr: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:
+    """(T, P, J, 3) float array from (T, J, C) or (T, P, J, C), C in {2, 3}."""
+    if arr.dtype.kind not in "biuf":
+        raise SkeletonFileError(path, "dtype", "a numeric array", str(arr.dtype))
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim != 4 or arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[-1] not in (2, 3):
+        J = fmt.num_joints
+        raise SkeletonFileError(path, "shape", f"(T, {J}, 3) or (T, P, {J}, 3) (or 2 coordinates), T >= 1: "
+                                               f"{J} joints for format {fmt.name!r}", tuple(arr.shape))
+    if arr.shape[2] != fmt.num_joints:
+        raise SkeletonFileError(path, "shape", f"{fmt.num_joints} joints for format {fmt.name!r}",
+                                tuple(arr.shape))
+    with np.errstate(all="ignore"):
+        return arr.astype(np.float32)
+
+
+def read_array(path: Path, *, format: str | SkeletonFormat | None = None, fps: float = 30.0,
+               key: str | None = None) -> SkeletonSequence:
+    """A ``.npy`` array (T, J, 3) / (T, P, J, 3), or an ``.npz`` with ``positions`` and optional ``mask``
+    (T, P, J) and ``fps`` entries. ``format=`` names the joint layout (required)."""
+    path = Path(path)
+    if format is None:
+        raise SkeletonFileError(path, "format", "format= naming the joint layout of a plain array "
+                                                "(e.g. load_skeleton(path, format='kinect_v2'))", None)
+    fmt = get_format(format)
+    arr, extra = load_array(path, key)
+    pos = _positions(path, arr, fmt)
+    mask = None
+    if "mask" in extra:
+        m = extra["mask"]
+        if m.ndim == 2:
+            m = m[:, None]
+        if m.shape != pos.shape[:3] or m.dtype.kind not in "biu":
+            raise SkeletonFileError(path, "mask", f"a boolean array of shape {pos.shape[:3]}",
+                                    f"{m.dtype} {m.shape}")
+        mask = m.astype(bool)
+    if "fps" in extra:
+        fps = _scalar(path, "fps", extra["fps"])
+    fps = _positive(path, "fps", fps)
+    return SkeletonSequence(positions=pos, mask=mask, fps=fps, format=fmt, meta={"clip": path.stem})
+
+
+def _scalar(path: Path, name: str, value: np.ndarray) -> float:
+    if value.size != 1 or value.dtype.kind not in "biuf":
+        raise SkeletonFileError(path, name, "a single number", f"{value.dtype} {value.shape}")
+    return float(value.reshape(()))
+
+
+def _positive(path: Path, name: str, value: Any) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if not np.isfinite(out) or out <= 0:
+        raise SkeletonFileError(path, name, "a positive number", value)
+    return out
+
+
+def is_humanml3d(path: Path) -> bool:
+    return Path(path).parent.name == "new_joints"
+
+
+def _texts(path: Path) -> list[dict[str, Any]]:
+    """HumanML3D captions: ``texts/<id>.txt`` beside ``new_joints/``; [] when absent. Lines read as
+    ``caption#tokens#start#end``; start/end 0 (or unreadable) mean the whole motion."""
+    text_file = path.parent.parent / "texts" / f"{path.stem}.txt"
+    try:
+        raw = text_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in raw.splitlines():
+        fields = line.strip().split("#")
+        if not fields[0].strip():
+            continue
+        span = []
+        for v in fields[2:4]:
+            try:
+                span.append(float(v))
+            except ValueError:
+                span.append(0.0)
+        start, end = (span + [0.0, 0.0])[:2]
+        out.append({"caption": fields[0].strip(), "tokens": fields[1].split() if len(fields) > 1 else [],
+                    "start": start, "end": end})
+    return out
+
+
+def _split(path: Path) -> str | None:
+    for split in ("train", "val", "test"):
+        try:
+            ids = (path.parent.parent / f"{split}.txt").read_text(encoding="utf-8", errors="replace").split()
+        except OSError:
+            continue
+        if path.stem in ids:
+            return split
+    return None
+
+
+def read_humanml3d(path: Path, *, format: str | SkeletonFormat = "smpl22",
+                   fps: float = HUMANML3D_FPS) -> SkeletonSequence:
+    """A HumanML3D ``new_joints/<id>.npy``: (T, 22, 3) SMPL joints, metres, y up, 20 fps.
+
+    ``meta``: ``id``, ``text`` (first caption) and ``texts`` (every caption with its tokens and
+    start/end seconds, 0/0 = whole clip) when ``texts/<id>.txt`` exists, ``split`` when the
+    ``train/val/test.txt`` lists sit beside the folders.
+    """
+    path = Path(path)
+    fmt = get_format(format)
+    arr, _ = load_array(path)
+    pos = _positions(path, arr, fmt)
+    meta: dict[str, Any] = {"dataset": "humanml3d", "id": path.stem, "clip": path.stem}
+    texts = _texts(path)
+    if texts:
+        meta["texts"] = texts
+        meta["text"] = texts[0]["caption"]
+    split = _split(path)
+    if split is not None:
+        meta["split"] = split
+    return SkeletonSequence(positions=pos, fps=_positive(path, "fps", fps), format=fmt, meta=meta)
