@@ -13,6 +13,12 @@ _DONE = False
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
     (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], None),
+    (".models.draction", "DrActionConfig", [("AutoModel", "DrActionModel")], None),
+    # LLaMo maps motion (+ video) + text to text: the same contract as transformers' VLMs (LLaVA,
+    # Video-LLaVA), hence AutoModelForImageTextToText rather than the text-only AutoModelForCausalLM.
+    (".models.llamo", "LlamoConfig",
+     [("AutoModel", "LlamoModel"), ("AutoModelForImageTextToText", "LlamoForConditionalGeneration")],
+     "LlamoProcessor"),
 ]
 
 

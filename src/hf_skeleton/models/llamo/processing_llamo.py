@@ -1,0 +1,255 @@
+"""LlamoProcessor: tokenizer + motion normalisation + video frame sampling for LLaMo.
+
+``processor(skeletons=[...], text=[...], videos=None, return_tensors="pt")`` returns a
+``BatchFeature`` with ``input_ids``, ``attention_mask``, ``motion`` (B, T, J, 3, zero padded),
+``motion_mask`` (B, T, J) and, when videos are given, ``pixel_values_videos`` (B, F, 3, H, W).
+A ``<motion>`` (``<video>``) placeholder in the text expands to as many tokens as the model emits
+for that clip; it is prepended when the text has none.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from transformers import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+
+from ...errors import SkeletonInputError
+from ...skeletons.formats import SkeletonFormat, get_format
+from ...skeletons.sequence import SkeletonSequence
+from ...skeletons.transforms import normalize, resample
+from ...video import load_video, sample_frame_indices
+from .configuration_llamo import MOTION_POOLINGS, LlamoConfig
+
+
+def default_image_processor(vision_config: Any = None):
+    """The PIL image processor of the video tower's family, sized to its ``image_size``."""
+    from transformers import CLIPImageProcessorPil, SiglipImageProcessorPil
+
+    size = int(getattr(vision_config, "image_size", 224) or 224)
+    if vision_config is not None and "siglip" in str(getattr(vision_config, "model_type", "")):
+        return SiglipImageProcessorPil(size={"height": size, "width": size})
+    return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+
+
+class LlamoProcessor(ProcessorMixin):
+    """Tokenizer + motion preprocessing + video frames through the vision tower's image processor.
+
+    Args:
+        tokenizer: a tokenizer holding ``motion_token`` and ``video_token`` as single tokens.
+        image_processor: the video tower's image processor (e.g. ``CLIPImageProcessorPil``).
+        format: skeleton format of the model; clips of another format are converted by joint name.
+        max_motion_frames: longer clips are resampled uniformly to this many frames.
+        motion_temporal_stride, motion_pooling: as in :class:`LlamoConfig` (they fix the token count).
+        num_video_frames: frames sampled uniformly from each video.
+        video_tokens_per_frame: ``<video>`` tokens per frame (``config.num_video_tokens_per_frame``).
+        motion_token, video_token: placeholder strings.
+        center, scale, align_view: motion normalisation (:func:`hf_skeleton.skeletons.transforms.normalize`):
+            centre on the first frame's root, divide by the median bone length, optionally rotate
+            to face the camera.
+    """
+
+    def __init__(self, tokenizer=None, image_processor=None, format: str | Mapping[str, Any] = "smpl22",
+                 max_motion_frames: int = 196, motion_temporal_stride: int = 4, motion_pooling: str = "frame",
+                 num_video_frames: int = 8, video_tokens_per_frame: int = 576, motion_token: str = "<motion>",
+                 video_token: str = "<video>", center: str = "first_frame", scale: bool = True,
+                 align_view: bool = False, chat_template: str | None = None, **kwargs):
+        fmt = get_format(format)
+        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.max_motion_frames = int(max_motion_frames)
+        self.motion_temporal_stride = int(motion_temporal_stride)
+        if motion_pooling not in MOTION_POOLINGS:
+            raise SkeletonInputError("motion_pooling", f"one of {MOTION_POOLINGS}", motion_pooling)
+        self.motion_pooling = motion_pooling
+        self.num_video_frames = int(num_video_frames)
+        self.video_tokens_per_frame = int(video_tokens_per_frame)
+        self.motion_token = motion_token
+        self.video_token = video_token
+        self.center = center
+        self.scale = bool(scale)
+        self.align_view = bool(align_view)
+        if chat_template is None and tokenizer is not None:
+            chat_template = getattr(tokenizer, "chat_template", None)
+        super().__init__(tokenizer, image_processor, chat_template=chat_template, **kwargs)
+        unk = self.tokenizer.unk_token_id
+        for token in (motion_token, video_token):
+            ids = self.tokenizer.encode(token, add_special_tokens=False)
+            if len(ids) != 1 or ids[0] == unk:
+                raise SkeletonInputError("tokenizer", f"{token!r} as one (special) token; add it with "
+                                         "tokenizer.add_special_tokens", ids)
+
+    @classmethod
+    def from_config(cls, config: LlamoConfig, tokenizer, image_processor=None, **kwargs) -> "LlamoProcessor":
+        """A processor whose token counts match ``config``; checks the placeholder ids agree."""
+        proc = cls(tokenizer=tokenizer,
+                   image_processor=image_processor or default_image_processor(config.vision_config),
+                   format=config.format, max_motion_frames=config.max_motion_frames,
+                   motion_temporal_stride=config.motion_temporal_stride, motion_pooling=config.motion_pooling,
+                   num_video_frames=config.num_video_frames,
+                   video_tokens_per_frame=config.num_video_tokens_per_frame or 1,
+                   motion_token=config.motion_token, video_token=config.video_token, **kwargs)
+        for name, tid in (("motion_token_id", config.motion_token_id), ("video_token_id", config.video_token_id)):
+            want = proc.motion_token_id if name == "motion_token_id" else proc.video_token_id
+            if tid is not None and tid != want:
+                raise SkeletonInputError(f"config.{name}", f"the tokenizer's id {want}", tid)
+        return proc
+
+    # ------------------------------------------------------------------ protocol attributes
+    @property
+    def skeleton_format(self) -> SkeletonFormat:
+        return get_format(self.format)
+
+    @property
+    def skeleton_token(self) -> str:
+        """The placeholder the shared collators insert (``<motion>``)."""
+        return self.motion_token
+
+    @property
+    def motion_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(self.motion_token)
+
+    @property
+    def video_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(self.video_token)
+
+    @property
+    def placeholder_token_ids(self) -> tuple[int, int]:
+        return (self.motion_token_id, self.video_token_id)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return list(self.tokenizer.model_input_names) + ["motion", "motion_mask", "pixel_values_videos"]
+
+    def num_motion_tokens(self, mask: np.ndarray) -> int:
+        """Tokens for one clip with joint mask (T, J): time steps holding an observed frame (x J)."""
+        frames = np.asarray(mask, bool).any(-1)
+        stride = self.motion_temporal_stride
+        steps = -(-len(frames) // stride)
+        padded = np.zeros(steps * stride, bool)
+        padded[:len(frames)] = frames
+        n = int(padded.reshape(steps, stride).any(-1).sum())
+        return n * (self.skeleton_format.num_joints if self.motion_pooling == "joint" else 1)
+
+    # ------------------------------------------------------------------ motion
+    def prepare_motion(self, skeleton: Any, skeleton_format: str | SkeletonFormat | None = None,
+                       index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """One clip -> normalised positions (T, J, 3) float32 and mask (T, J) in the model's format.
+
+        Accepts a :class:`SkeletonSequence`, or an array / tensor (T, J, 3) or (T, P, J, 3) in
+        ``skeleton_format`` (default: the model's). Multi-person clips keep person 0.
+        """
+        name = f"skeletons[{index}]"
+        if not isinstance(skeleton, SkeletonSequence):
+            if torch.is_tensor(skeleton):
+                skeleton = skeleton.detach().cpu().numpy()
+            if not isinstance(skeleton, np.ndarray) and not isinstance(skeleton, (list, tuple)):
+                raise SkeletonInputError(name, "a SkeletonSequence or a (T, J, 3) / (T, P, J, 3) array",
+                                         type(skeleton).__name__)
+            arr = np.asarray(skeleton, dtype=np.float32)
+            fmt = get_format(skeleton_format) if skeleton_format is not None else self.skeleton_format
+            if arr.ndim not in (3, 4) or arr.shape[-1] not in (2, 3) or arr.shape[-2] != fmt.num_joints:
+                raise SkeletonInputError(name, f"an array (T, [P,] {fmt.num_joints}, 3) for format {fmt.name!r}",
+                                         tuple(arr.shape))
+            skeleton = SkeletonSequence(positions=arr, format=fmt, meta={"source": name})
+        seq = skeleton if skeleton.format == self.skeleton_format else skeleton.to_format(self.skeleton_format)
+        if seq.num_frames > self.max_motion_frames:
+            seq = resample(seq, self.max_motion_frames, mode="uniform")
+        if self.center != "none" or self.scale or self.align_view:
+            seq = normalize(seq, center=self.center, scale=self.scale, align_view=self.align_view)
+        return seq.positions[:, 0].astype(np.float32), seq.mask[:, 0].copy()
+
+    # ------------------------------------------------------------------ video
+    def prepare_video(self, video: Any, index: int = 0, seed: int | None = None) -> torch.Tensor:
+        """One video (path, (N, H, W, 3) uint8 array or list of frames) -> (F, 3, H', W') pixel values."""
+        name = f"videos[{index}]"
+        if isinstance(video, (str, Path)):
+            frames = load_video(video, num_frames=self.num_video_frames, seed=seed)
+        else:
+            if torch.is_tensor(video):
+                video = video.detach().cpu().numpy()
+            frames = np.stack([np.asarray(f) for f in video]) if isinstance(video, (list, tuple)) else np.asarray(video)
+            if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+                raise SkeletonInputError(name, "a video path or frames (N, H, W, 3)", tuple(frames.shape))
+            frames = frames[sample_frame_indices(len(frames), self.num_video_frames, seed=seed)]
+        out = self.image_processor(images=list(frames), return_tensors="pt")
+        return out["pixel_values"]
+
+    # ------------------------------------------------------------------ call
+    def __call__(self, skeletons: Sequence[Any] | Any = None, text: str | Sequence[str] | None = None,
+                 videos: Sequence[Any] | None = None, return_tensors: str | None = "pt",
+                 skeleton_format: str | SkeletonFormat | None = None, video_seed: int | None = None,
+                 **kwargs) -> BatchFeature:
+        """Encode a batch. ``skeletons``: one clip per text (or None); ``videos``: one per text or None.
+
+        Extra keyword arguments (``padding``, ``truncation``, ...) go to the tokenizer.
+        """
+        if text is None:
+            raise SkeletonInputError("text", "a string or a list of strings", None)
+        texts = [text] if isinstance(text, str) else list(text)
+        if not all(isinstance(t, str) for t in texts):
+            raise SkeletonInputError("text", "strings", [type(t).__name__ for t in texts])
+        B = len(texts)
+        if isinstance(skeletons, SkeletonSequence):
+            skeletons = [skeletons]
+        elif isinstance(skeletons, np.ndarray) or torch.is_tensor(skeletons):
+            skeletons = [skeletons] if B == 1 else list(skeletons)  # one clip, or a batch along axis 0
+        if skeletons is not None and len(skeletons) != B:
+            raise SkeletonInputError("skeletons", f"one clip per text ({B})", len(skeletons))
+        if videos is not None:
+            videos = [videos] if isinstance(videos, (str, Path)) else list(videos)
+            if len(videos) != B:
+                raise SkeletonInputError("videos", f"one video per text ({B})", len(videos))
+
+        data: dict[str, Any] = {}
+        motion_counts = [0] * B
+        if skeletons is not None:
+            clips = [self.prepare_motion(s, skeleton_format, i) for i, s in enumerate(skeletons)]
+            T = max(p.shape[0] for p, _ in clips)
+            J = self.skeleton_format.num_joints
+            motion = np.zeros((B, T, J, 3), np.float32)
+            mask = np.zeros((B, T, J), bool)
+            for i, (p, m) in enumerate(clips):
+                motion[i, :len(p)] = p
+                mask[i, :len(m)] = m
+                motion_counts[i] = self.num_motion_tokens(m)
+            data["motion"], data["motion_mask"] = torch.from_numpy(motion), torch.from_numpy(mask)
+        if videos is not None:
+            data["pixel_values_videos"] = torch.stack([self.prepare_video(v, i, video_seed)
+                                                       for i, v in enumerate(videos)])
+
+        expanded = []
+        for i, t in enumerate(texts):
+            t = self._expand(t, self.motion_token, motion_counts[i] if skeletons is not None else None, i)
+            nv = self.num_video_frames * self.video_tokens_per_frame if videos is not None else None
+            expanded.append(self._expand(t, self.video_token, nv, i))
+        kwargs.setdefault("padding", True)
+        text_inputs = self.tokenizer(expanded, return_tensors=return_tensors, **kwargs)
+        return BatchFeature(data={**text_inputs, **data}, tensor_type=return_tensors)
+
+    def _expand(self, text: str, token: str, count: int | None, index: int) -> str:
+        n = text.count(token)
+        if count is None:
+            if n:
+                raise SkeletonInputError(f"text[{index}]", f"no {token} placeholder without its input", n)
+            return text
+        if n > 1:
+            raise SkeletonInputError(f"text[{index}]", f"at most one {token} placeholder per text", n)
+        if n == 0:
+            text = token + "\n" + text
+        return text.replace(token, token * count, 1)
+
+    def batch_decode(self, *args, **kwargs):
+        return self.tokenizer.batch_decode(*args, **kwargs)
+
+    def decode(self, *args, **kwargs):
+        return self.tokenizer.decode(*args, **kwargs)
+
+
+def _is_registered(fmt: SkeletonFormat) -> bool:
+    try:
+        return get_format(fmt.name) == fmt
+    except Exception:
+        return False
