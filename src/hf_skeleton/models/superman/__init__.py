@@ -1,0 +1,11 @@
+"""Superman: one MLLM on VGMT motion tokens for 3D pose estimation, motion prediction and in-betweening."""
+
+from .configuration_superman import SupermanConfig
+from .maft import MAFT, DeformablePoseSampler
+from .modeling_superman import SupermanForConditionalGeneration, SupermanModel, SupermanPreTrainedModel
+from .motion_text import MotionParse, MotionParseError, MotionTextFormatter
+from .processing_superman import SupermanProcessor
+
+__all__ = ["DeformablePoseSampler", "MAFT", "MotionParse", "MotionParseError", "MotionTextFormatter",
+           "SupermanConfig", "SupermanForConditionalGeneration", "SupermanModel", "SupermanPreTrainedModel",
+           "SupermanProcessor"]

@@ -1,0 +1,331 @@
+"""Superman: one VLM that estimates, predicts and in-betweens 3D motion written as VGMT tokens.
+
+``SupermanModel`` is the backbone: the VLM's inner model (vision tower + language model) plus the
+optional MAFT block, which it applies to the ViT tokens before the vision merger through a hook on
+the merger. Extra inputs (``keypoints_2d`` for MAFT) are handled here, in the backbone, because TRL
+trains through ``model.base_model``. ``SupermanForConditionalGeneration`` adds the LM head and holds
+the (frozen) VGMT that turns codes into motion and back.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import slice_logits_to_keep
+
+from ...errors import SkeletonInputError
+from ..vgmt.modeling_vgmt import VGMTModel
+from .configuration_superman import SupermanConfig
+from .maft import MAFT
+from .motion_text import MotionTextFormatter
+
+
+class SupermanPreTrainedModel(PreTrainedModel):
+    config_class = SupermanConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _no_split_modules = ["MAFT"]
+    input_modalities = ("image", "video", "text")
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, MAFT):  # runs after its children: restores the identity-start init
+            module.reset_parameters()
+
+
+def _split_merge_blocks(x: torch.Tensor, t: int, h: int, w: int, m: int) -> torch.Tensor:
+    """(t*h*w, C) in Qwen's merge-block order (t, h/m, w/m, m, m) -> (t, h, w, C)."""
+    return x.view(t, h // m, w // m, m, m, -1).permute(0, 1, 3, 2, 4, 5).reshape(t, h, w, -1)
+
+
+def _join_merge_blocks(x: torch.Tensor, m: int) -> torch.Tensor:
+    """Inverse of :func:`_split_merge_blocks`: (t, h, w, C) -> (t*h*w, C)."""
+    t, h, w, C = x.shape
+    return x.view(t, h // m, m, w // m, m, C).permute(0, 1, 3, 2, 4, 5).reshape(-1, C)
+
+
+class SupermanModel(SupermanPreTrainedModel):
+    """Backbone: VLM inner model + optional MAFT. Returns ``last_hidden_state`` (B, L, hidden)."""
+
+    def __init__(self, config: SupermanConfig):
+        super().__init__(config)
+        self.vlm = AutoModel.from_config(config.vlm_config)
+        self.maft = None
+        self._maft_state: dict[str, Any] | None = None
+        if config.use_maft:
+            visual = getattr(self.vlm, "visual", None)
+            if visual is None or not hasattr(visual, "merger"):
+                raise SkeletonInputError("SupermanConfig.use_maft", "a VLM with a Qwen2-VL / Qwen2.5-VL style "
+                                         "vision tower (visual.merger)", config.vlm_config.model_type)
+            vision = config.vlm_config.vision_config
+            width = getattr(vision, "hidden_size", None) or vision.embed_dim
+            self.maft = MAFT(width, config.vgmt_config.num_joints, config.maft_num_heads, config.maft_num_points,
+                             config.maft_mlp_ratio, config.maft_offset_scale)
+            visual.merger.register_forward_pre_hook(self._apply_maft)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.vlm.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.vlm.set_input_embeddings(value)
+
+    # ------------------------------------------------------------------ MAFT
+    def _apply_maft(self, module: nn.Module, args: tuple) -> tuple | None:
+        """Forward pre-hook of the vision merger: MAFT on the ViT tokens of the current call."""
+        state = self._maft_state
+        if state is None:
+            return None
+        x = args[0]
+        visual = self.vlm.visual
+        m = visual.spatial_merge_size
+        unit = m * m
+        window_index = state.get("window_index")
+        if window_index is not None:  # Qwen2.5-VL runs its blocks in window order
+            x = x.view(-1, unit, x.shape[-1])[torch.argsort(window_index)].reshape(x.shape)
+        outs, start = [], 0
+        for (t, h, w), kp, km in zip(state["grid_thw"], state["keypoints"], state["mask"]):
+            n = t * h * w
+            fmap = _split_merge_blocks(x[start:start + n], t, h, w, m)
+            outs.append(_join_merge_blocks(self.maft(fmap, kp.to(x.dtype), km), m))
+            start += n
+        x = torch.cat(outs, 0)
+        if window_index is not None:
+            x = x.view(-1, unit, x.shape[-1])[window_index].reshape(x.shape)
+        return (x,) + tuple(args[1:])
+
+    def _keypoints_per_grid(self, keypoints: torch.Tensor, mask: torch.Tensor | None, grid_thw: torch.Tensor):
+        """keypoints (N, T, J, 2) per frame -> per temporal patch (mean over its frames, masked)."""
+        N, T, J, _ = keypoints.shape
+        if grid_thw.shape[0] != N:
+            raise SkeletonInputError("keypoints_2d", f"one row per image/video ({grid_thw.shape[0]})", N)
+        if mask is None:
+            mask = torch.ones(N, T, J, dtype=torch.bool, device=keypoints.device)
+        elif tuple(mask.shape) != (N, T, J):
+            raise SkeletonInputError("keypoints_mask", f"shape {(N, T, J)}", tuple(mask.shape))
+        kps, masks = [], []
+        for i, (t, _, _) in enumerate(grid_thw.tolist()):
+            if T % t:
+                raise SkeletonInputError("keypoints_2d", f"a frame count divisible by the {t} temporal patches",
+                                         T)
+            k = keypoints[i].view(t, T // t, J, 2)
+            mk = mask[i].view(t, T // t, J).to(k.dtype)
+            kps.append((k * mk[..., None]).sum(1) / mk.sum(1).clamp_min(1)[..., None])
+            masks.append(mk.sum(1) > 0)
+        return kps, masks
+
+    @contextmanager
+    def _maft_inputs(self, keypoints, mask, grid_thw):
+        from transformers.vision_utils import get_vision_window_index
+
+        visual = self.vlm.visual
+        kps, masks = self._keypoints_per_grid(keypoints, mask, grid_thw)
+        state = {"grid_thw": grid_thw.tolist(), "keypoints": kps, "mask": masks}
+        if getattr(visual, "window_size", None) and hasattr(visual, "fullatt_block_indexes"):
+            state["window_index"] = get_vision_window_index(grid_thw, visual.spatial_merge_size,
+                                                            visual.window_size, visual.patch_size)[0]
+        self._maft_state = state
+        try:
+            yield
+        finally:
+            self._maft_state = None
+
+    # ------------------------------------------------------------------ forward
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Any = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        use_cache: bool | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        image_grid_thw: torch.LongTensor | None = None,
+        video_grid_thw: torch.LongTensor | None = None,
+        mm_token_type_ids: torch.IntTensor | None = None,
+        keypoints_2d: torch.Tensor | None = None,
+        keypoints_mask: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        """Args as the VLM's, plus for MAFT ``keypoints_2d`` (N, T, J, 2): 2D detections (x, y) in [0, 1]
+        of the frame for each of the N videos (or images, T = 1) and ``keypoints_mask`` (N, T, J)."""
+        mm = None
+        if self.maft is not None and keypoints_2d is not None and (pixel_values is not None
+                                                                     or pixel_values_videos is not None):
+            if pixel_values is not None and pixel_values_videos is not None:
+                raise SkeletonInputError("keypoints_2d", "either images or videos in one MAFT batch", "both")
+            if keypoints_2d.ndim != 4 or keypoints_2d.shape[-1] != 2:
+                raise SkeletonInputError("keypoints_2d", "a tensor (N, T, J, 2)", tuple(keypoints_2d.shape))
+            video = pixel_values_videos is not None
+            grid = video_grid_thw if video else image_grid_thw
+            with self._maft_inputs(keypoints_2d, keypoints_mask, grid):
+                if video:
+                    feats = self.vlm.get_video_features(pixel_values_videos, grid, return_dict=True)
+                else:
+                    feats = self.vlm.get_image_features(pixel_values, grid, return_dict=True)
+            mm = {"video" if video else "image": feats}
+            pixel_values = pixel_values_videos = None
+        vlm_kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                          past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache,
+                          pixel_values=pixel_values, pixel_values_videos=pixel_values_videos,
+                          image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                          mm_token_type_ids=mm_token_type_ids, **kwargs)
+        if mm is not None:
+            vlm_kwargs["mm_encoder_outputs"] = mm
+        return self.vlm(**vlm_kwargs)
+
+
+class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin):
+    """Superman with its LM head and motion tokenizer.
+
+    ``forward`` takes the processor's output (``input_ids``, ``attention_mask``, optional ``pixel_values``
+    / ``pixel_values_videos`` with their grids, ``keypoints_2d`` for MAFT, ``labels``) and returns the
+    causal-LM loss and logits. :meth:`codes_to_motion` / :meth:`motion_to_codes` go through the VGMT.
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.vlm.language_model.embed_tokens.weight"}
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: SupermanConfig):
+        super().__init__(config)
+        self.model = SupermanModel(config)
+        text = config.get_text_config(decoder=True)
+        self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False)
+        self.vgmt = VGMTModel(config.vgmt_config)
+        self.post_init()
+        if config.freeze_vgmt:
+            self.vgmt.requires_grad_(False)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.lm_head = value
+
+    def get_decoder(self) -> nn.Module:
+        return self.model
+
+    @property
+    def motion_formatter(self) -> MotionTextFormatter:
+        return MotionTextFormatter.from_vgmt_config(self.config.vgmt_config)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Any = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        pixel_values: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        image_grid_thw: torch.LongTensor | None = None,
+        video_grid_thw: torch.LongTensor | None = None,
+        mm_token_type_ids: torch.IntTensor | None = None,
+        keypoints_2d: torch.Tensor | None = None,
+        keypoints_mask: torch.Tensor | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders)."""
+        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache,
+                             pixel_values=pixel_values, pixel_values_videos=pixel_values_videos,
+                             image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+                             mm_token_type_ids=mm_token_type_ids, keypoints_2d=keypoints_2d,
+                             keypoints_mask=keypoints_mask, **kwargs)
+        hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            if input_ids is not None and labels.shape != input_ids.shape:
+                raise SkeletonInputError("labels", f"shape {tuple(input_ids.shape)} like input_ids",
+                                         tuple(labels.shape))
+            loss = self.loss_function(logits=logits, labels=labels,
+                                      vocab_size=self.config.get_text_config(decoder=True).vocab_size, **kwargs)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+    # ------------------------------------------------------------------ generation
+    def prepare_inputs_for_generation(self, input_ids, is_first_iteration: bool | None = False, **kwargs):
+        inputs = super().prepare_inputs_for_generation(input_ids, is_first_iteration=is_first_iteration, **kwargs)
+        if not is_first_iteration and kwargs.get("use_cache", True):
+            inputs.pop("keypoints_2d", None)
+            inputs.pop("keypoints_mask", None)
+        return inputs
+
+    def _prepare_position_ids_for_generation(self, inputs_tensor, model_kwargs):
+        # Qwen-VL families need 3D (M-RoPE) positions: text row + (t, h, w) rows, from the VLM's rope index.
+        text_positions = super()._prepare_position_ids_for_generation(inputs_tensor, model_kwargs)
+        vlm = self.model.vlm
+        if not hasattr(vlm, "get_rope_index"):
+            return text_positions
+        cache = model_kwargs.get("past_key_values")
+        past = cache.get_seq_length() if cache is not None else 0
+        mm_types = model_kwargs.get("mm_token_type_ids")
+        new_vision = mm_types is not None and bool(mm_types[:, past:].any())
+        if past and getattr(vlm, "rope_deltas", None) is not None and not new_vision:
+            return text_positions[None] + vlm.rope_deltas
+        ids = model_kwargs.get("input_ids")
+        ids = ids if ids is not None and ids.shape[1] > 0 else inputs_tensor
+        has_grid = model_kwargs.get("image_grid_thw") is not None or model_kwargs.get("video_grid_thw") is not None
+        if ids.ndim == 2 and not ids.is_floating_point() and mm_types is not None and has_grid:
+            keys = ("image_grid_thw", "video_grid_thw", "second_per_grid_ts", "attention_mask")
+            vision_positions, deltas = vlm.get_rope_index(ids, mm_token_type_ids=mm_types,
+                                                          **{k: model_kwargs.get(k) for k in keys})
+            vlm.rope_deltas = deltas
+        else:
+            vision_positions = text_positions[None].expand(3, -1, -1)
+            vlm.rope_deltas = torch.zeros(ids.shape[0], 1, dtype=torch.long, device=ids.device)
+        return torch.cat([text_positions[None], vision_positions], 0)
+
+    # ------------------------------------------------------------------ motion <-> codes
+    def codes_to_motion(self, codes: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
+        """codes (B, S, N) -> normalised motion (B, S * r, J, 3) through the VGMT decoder."""
+        with torch.no_grad():
+            return self.vgmt.decode(codes.to(self.vgmt.device), num_frames=num_frames)
+
+    def motion_to_codes(self, skeletons: torch.Tensor, skeleton_mask: torch.Tensor | None = None,
+                        pixel_values: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised motion (B, T, J, 3) in [-1, 1] -> codes (B, ceil(T / r), N) (skeleton-only without RGB)."""
+        return self.vgmt.encode(skeletons.to(self.vgmt.device), pixel_values=pixel_values,
+                                skeleton_mask=skeleton_mask)
+
+
+def tiny_superman(vgmt_config=None, hidden_size: int = 64, layers: int = 2, use_maft: bool = False,
+                  tokenizer_texts: tuple[str, ...] = (), **config_kwargs: Any):
+    """A small random Superman and its processor, built offline (tests, examples, debugging).
+
+    Returns ``(model, processor)``: a tiny Qwen2.5-VL (56 px frames give 4 visual tokens per temporal
+    patch) on an in-process BPE tokenizer extended with the motion tokens of ``vgmt_config``.
+    """
+    from ...testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
+    from ..vgmt.configuration_vgmt import VGMTConfig
+    from .processing_superman import PROMPTS, build_superman_processor
+
+    if vgmt_config is None:
+        vgmt_config = VGMTConfig(format="h36m17", num_codes=32, code_dim=32, channels=[16, 32], dilations=[1],
+                                 norm_groups=4, use_vision=False)
+    tokenizer = build_tiny_tokenizer(extra_texts=list(PROMPTS.values()) + list(tokenizer_texts),
+                                     extra_special_tokens=QWEN_VISION_TOKENS)
+    processor = build_superman_processor(tokenizer, vgmt_config)
+    vlm = tiny_qwen2_5_vl_config(tokenizer, hidden_size=hidden_size, layers=layers)
+    config = SupermanConfig(vlm_config=vlm, vgmt_config=vgmt_config, use_maft=use_maft,
+                            motion_token_offset=processor.motion_ids["codes"][0], **config_kwargs)
+    return SupermanForConditionalGeneration(config), processor

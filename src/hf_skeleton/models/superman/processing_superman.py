@@ -1,0 +1,179 @@
+"""SupermanProcessor: tokenizer with motion tokens + Qwen2-VL image processing + the motion-text formatter.
+
+Videos go through the family's own (PIL) image processor frame by frame; consecutive frames then
+fill the temporal patch (``temporal_patch_size`` frames per patch), which is what Qwen's video
+processor does and needs no torchvision. Each ``<|image_pad|>`` / ``<|video_pad|>`` placeholder in
+the text is expanded to the number of merged visual tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from transformers import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+
+from ...errors import SkeletonInputError
+from .motion_text import MotionParse, MotionTextFormatter
+
+TASKS = ("estimate", "predict", "inbetween")
+IMAGE_TOKEN, VIDEO_TOKEN = "<|image_pad|>", "<|video_pad|>"
+VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
+
+# Task templates of the unified model (Vid2Skel, SkelPred, MIB).
+PROMPTS = {
+    "estimate": VISION_START + VIDEO_TOKEN + VISION_END + "Estimate the 3D motion of the person in the video.",
+    "predict": "Predict the next {num_steps} frames of this motion: {history}",
+    "inbetween": "Fill in the whole motion of {num_steps} frames from the start {start} and the end {end}",
+}
+
+
+class SupermanProcessor(ProcessorMixin):
+    """Turns prompts, videos and motion codes into :class:`SupermanForConditionalGeneration` inputs.
+
+    Args:
+        image_processor: the VLM family's image processor (``Qwen2VLImageProcessorPil``).
+        tokenizer: a tokenizer that already holds the motion tokens (see
+            :meth:`MotionTextFormatter.add_to_tokenizer`).
+        chat_template: optional chat template (else the tokenizer's).
+        motion_format: :meth:`MotionTextFormatter.to_dict` of the grouping (codebook size, parts).
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None,
+                 motion_format: dict[str, Any] | None = None, **kwargs: Any):
+        if motion_format is None:
+            raise SkeletonInputError("motion_format", "MotionTextFormatter.to_dict() of the model's grouping", None)
+        self.motion_format = dict(motion_format)
+        self.motion_formatter = MotionTextFormatter.from_dict(self.motion_format)
+        super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
+        self.motion_ids = self.motion_formatter.token_ids(tokenizer)
+        self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+        self.video_token_id = tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw",
+                "pixel_values_videos", "video_grid_thw", "keypoints_2d", "keypoints_mask"]
+
+    # ------------------------------------------------------------------ motion text
+    def format_motion(self, codes) -> str:
+        """Codes (S, N) -> body-part grouped text."""
+        return self.motion_formatter.format(codes)
+
+    def parse_motion(self, text: str, num_steps: int | None = None) -> torch.Tensor:
+        """Strict: text -> codes (S, N) or :class:`MotionParseError`."""
+        return self.motion_formatter.parse(text, num_steps)
+
+    def try_parse_motion(self, text: str, num_steps: int | None = None) -> MotionParse:
+        return self.motion_formatter.try_parse(text, num_steps)
+
+    def task_prompt(self, task: str, *, num_steps: int, history=None, start=None, end=None) -> str:
+        """User text of one task: ``"estimate"`` (needs a video), ``"predict"`` (history codes (S_h, N)),
+        ``"inbetween"`` (start and end keyframe codes)."""
+        if task not in TASKS:
+            raise SkeletonInputError("task", f"one of {TASKS}", task)
+        if task == "predict":
+            if history is None:
+                raise SkeletonInputError("history", "codes (S, N) of the observed motion", None)
+            return PROMPTS[task].format(num_steps=num_steps, history=self.format_motion(history))
+        if task == "inbetween":
+            if start is None or end is None:
+                raise SkeletonInputError("start/end", "codes of the start and end keyframes", (start, end))
+            return PROMPTS[task].format(num_steps=num_steps, start=self.format_motion(start),
+                                        end=self.format_motion(end))
+        return PROMPTS[task]
+
+    def chat_prompt(self, user_text: str) -> str:
+        """The chat-formatted prompt up to the assistant's answer."""
+        return self.tokenizer.apply_chat_template([{"role": "user", "content": user_text}], tokenize=False,
+                                                  add_generation_prompt=True)
+
+    # ------------------------------------------------------------------ vision
+    def _video_patches(self, frames) -> tuple[np.ndarray, list[int]]:
+        arr = [np.asarray(f) for f in frames] if not isinstance(frames, np.ndarray) else list(frames)
+        if not arr or any(a.ndim != 3 or a.shape[-1] != 3 for a in arr):
+            raise SkeletonInputError("videos", "frames (T, H, W, 3), T >= 1", [a.shape for a in arr[:2]])
+        tps = self.image_processor.temporal_patch_size
+        arr = arr + [arr[-1]] * (-len(arr) % tps)
+        out = self.image_processor(images=arr, return_tensors="np")
+        pv, grid = out["pixel_values"], out["image_grid_thw"]
+        n = int(grid[0, 1] * grid[0, 2])
+        per_frame = pv.reshape(len(arr), n, 3, tps, -1)[:, :, :, 0]  # the processor repeats each frame in time
+        t = len(arr) // tps
+        video = per_frame.reshape(t, tps, n, 3, -1).transpose(0, 2, 3, 1, 4).reshape(t * n, -1)
+        return video, [t, int(grid[0, 1]), int(grid[0, 2])]
+
+    def __call__(self, text: str | Sequence[str] | None = None, images=None, videos=None,
+                 keypoints_2d=None, keypoints_mask=None, return_tensors: str = "pt", padding: bool | str = True,
+                 **kwargs: Any) -> BatchFeature:
+        """Args:
+            text: one prompt or a batch; each ``<|image_pad|>`` / ``<|video_pad|>`` stands for one image / video.
+            images: list of images (H, W, 3) (any format the image processor takes).
+            videos: list of videos, each frames (T, H, W, 3) uint8 or a list of frames.
+            keypoints_2d: (N, T, J, 2) 2D detections in [0, 1] of the frame for MAFT (N videos or images).
+            keypoints_mask: (N, T, J) which detections are valid.
+        """
+        if text is None:
+            raise SkeletonInputError("text", "a prompt string or a list of them", None)
+        texts = [text] if isinstance(text, str) else list(text)
+        merge = self.image_processor.merge_size ** 2
+        data: dict[str, Any] = {}
+        if images is not None:
+            out = self.image_processor(images=list(images), return_tensors="np")
+            data["pixel_values"], data["image_grid_thw"] = out["pixel_values"], out["image_grid_thw"]
+            texts = self._expand(texts, IMAGE_TOKEN, [int(g.prod()) // merge for g in out["image_grid_thw"]])
+        if videos is not None:
+            pieces = [self._video_patches(v) for v in videos]
+            data["pixel_values_videos"] = np.concatenate([p for p, _ in pieces], 0)
+            data["video_grid_thw"] = np.array([g for _, g in pieces], dtype=np.int64)
+            texts = self._expand(texts, VIDEO_TOKEN, [int(np.prod(g)) // merge for _, g in pieces])
+        if keypoints_2d is not None:
+            kp = np.asarray(keypoints_2d, dtype=np.float32)
+            n_vis = len(videos) if videos is not None else (len(images) if images is not None else 0)
+            if kp.ndim != 4 or kp.shape[-1] != 2 or kp.shape[0] != n_vis:
+                raise SkeletonInputError("keypoints_2d", f"an array ({n_vis}, T, J, 2): one row per video/image",
+                                         kp.shape)
+            data["keypoints_2d"] = kp
+            if keypoints_mask is not None:
+                km = np.asarray(keypoints_mask, dtype=bool)
+                if km.shape != kp.shape[:-1]:
+                    raise SkeletonInputError("keypoints_mask", f"shape {kp.shape[:-1]}", km.shape)
+                data["keypoints_mask"] = km
+        enc = self.tokenizer(texts, padding=padding, **kwargs)
+        ids = enc["input_ids"]
+        data["input_ids"], data["attention_mask"] = ids, enc["attention_mask"]
+        data["mm_token_type_ids"] = [[1 if t == self.image_token_id else 2 if t == self.video_token_id else 0
+                                      for t in row] for row in ids]
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    @staticmethod
+    def _expand(texts: list[str], token: str, counts: list[int]) -> list[str]:
+        total = sum(t.count(token) for t in texts)
+        if total != len(counts):
+            raise SkeletonInputError(f"text {token} placeholders", f"{len(counts)} (one per input)", total)
+        it = iter(counts)
+        out = []
+        for t in texts:
+            parts = t.split(token)
+            out.append(parts[0] + "".join(token * next(it) + p for p in parts[1:]))
+        return out
+
+    def batch_decode(self, *args: Any, **kwargs: Any) -> list[str]:
+        return self.tokenizer.batch_decode(*args, **kwargs)
+
+    def decode(self, *args: Any, **kwargs: Any) -> str:
+        return self.tokenizer.decode(*args, **kwargs)
+
+
+def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> SupermanProcessor:
+    """Add the motion tokens of ``vgmt_config`` to ``tokenizer`` and wrap it with a Qwen2-VL (PIL) image
+    processor (``min_pixels`` of one merged token, so small frames stay small)."""
+    from transformers import Qwen2VLImageProcessorPil
+
+    fmt = MotionTextFormatter.from_vgmt_config(vgmt_config)
+    fmt.add_to_tokenizer(tokenizer)
+    if image_processor is None:
+        image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 1280})
+    return SupermanProcessor(image_processor=image_processor, tokenizer=tokenizer, motion_format=fmt.to_dict())
