@@ -5,8 +5,8 @@ They work with any processor that follows the package's skeleton protocol::
     processor(skeletons=[...], text=[...], return_tensors="pt", padding=True)
         -> BatchFeature(input_ids, attention_mask, skeletons, skeleton_mask, ...)
 
-and exposes ``tokenizer``, ``skeleton_token`` (the placeholder string it expands, e.g.
-``"<skeleton>"`` or ``"<motion>"``) and optionally ``placeholder_token_ids`` (ids that never
+and exposes ``tokenizer``, ``skeleton_token`` or ``motion_token`` (the placeholder string it
+expands, e.g. ``"<skeleton>"`` or ``"<motion>"``) and optionally ``placeholder_token_ids`` (ids that never
 carry a loss). :class:`~hf_skeleton.SkeletonLLMProcessor` and the LLaMo processor do.
 """
 
@@ -29,7 +29,7 @@ def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, pl
     ``prompt`` is a plain user question (the placeholder is prepended when missing) or a full list of
     chat messages. Without a chat template the text is ``"{placeholder}\\n{prompt}\\n"``.
     """
-    placeholder = placeholder or getattr(processor, "skeleton_token", "<skeleton>")
+    placeholder = placeholder or placeholder_of(processor)
     tokenizer = getattr(processor, "tokenizer", processor)
     if isinstance(prompt, str):
         text = prompt if placeholder in prompt else f"{placeholder}\n{prompt}"
@@ -42,6 +42,15 @@ def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, pl
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return "\n".join(str(m["content"]) for m in messages) + "\n"
+
+
+def placeholder_of(processor: Any) -> str:
+    """The processor's clip placeholder: ``skeleton_token`` (SkeletonLLM) or ``motion_token`` (LLaMo)."""
+    for name in ("skeleton_token", "motion_token"):
+        value = getattr(processor, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return "<skeleton>"
 
 
 def answer_suffix(processor: Any) -> str:
