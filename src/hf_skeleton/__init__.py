@@ -22,6 +22,15 @@ from .skeletons import (
     register_reader,
 )
 from .models.vgmt import VGMTConfig, VGMTModel
+from .models.superman import SupermanConfig, SupermanForConditionalGeneration, SupermanModel, SupermanProcessor
+from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
+from .models.skeleton_llm import (
+    ImageAdapterConfig,
+    SkeletonLLMConfig,
+    SkeletonLLMForConditionalGeneration,
+    SkeletonLLMModel,
+    SkeletonLLMProcessor,
+)
 from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
 from .video import load_video, sample_frame_indices, video_info
 from .viz import save_animation, save_frame_grid

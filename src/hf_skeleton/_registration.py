@@ -13,7 +13,13 @@ _DONE = False
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
     (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], None),
+    (".models.superman", "SupermanConfig",
+     [("AutoModel", "SupermanModel"), ("AutoModelForImageTextToText", "SupermanForConditionalGeneration")],
+     "SupermanProcessor"),
     (".models.draction", "DrActionConfig", [("AutoModel", "DrActionModel")], None),
+    (".models.skeleton_llm", "SkeletonLLMConfig",
+     [("AutoModel", "SkeletonLLMModel"), ("AutoModelForImageTextToText", "SkeletonLLMForConditionalGeneration")],
+     "SkeletonLLMProcessor"),
     # LLaMo maps motion (+ video) + text to text: the same contract as transformers' VLMs (LLaVA,
     # Video-LLaVA), hence AutoModelForImageTextToText rather than the text-only AutoModelForCausalLM.
     (".models.llamo", "LlamoConfig",
