@@ -89,3 +89,28 @@ class StrictLoadingMixin:
                 raise CheckpointError(_weights_file(local), "; ".join(problems) +
                                       " (pass strict=False to load anyway with random initialisation)")
         return (model, info) if want_info else model
+
+
+class RemoteCodeMixin:
+    """``save_pretrained`` also writes the model's code and an ``auto_map`` into the folder.
+
+    Users with hf_skeleton installed load saved folders through the Auto classes with no
+    ``trust_remote_code``; Hub users without the package load them with ``trust_remote_code=True``.
+    ``remote_auto_class`` names the Auto class the model is registered under.
+    """
+
+    remote_auto_class: str = "AutoModel"
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        from .remote_code import PACKAGE, write_remote_code
+
+        cls = type(self)
+        if cls.__module__.startswith(PACKAGE + "."):
+            os.makedirs(save_directory, exist_ok=True)
+            self.config.auto_map = write_remote_code(
+                save_directory, {"AutoConfig": self.config_class, self.remote_auto_class: cls})
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+
+class SkeletonModelMixin(RemoteCodeMixin, StrictLoadingMixin):
+    """What every hf_skeleton ``PreTrainedModel`` mixes in: strict loading and self-contained folders."""

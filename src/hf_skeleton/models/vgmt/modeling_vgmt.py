@@ -28,6 +28,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from ...errors import CheckpointError, SkeletonInputError
+from ...modeling_utils import SkeletonModelMixin
 from ...skeletons.sequence import SkeletonSequence
 from .codebook import HybridCodebook
 from .configuration_vgmt import VGMTConfig
@@ -160,7 +161,7 @@ def _pad_time(x: torch.Tensor | None, target: int, fill_last: bool = True) -> to
 
 
 # ---------------------------------------------------------------------- models
-class VGMTPreTrainedModel(PreTrainedModel):
+class VGMTPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     config_class = VGMTConfig
     base_model_prefix = "vgmt"
     main_input_name = "skeletons"
@@ -243,6 +244,13 @@ class VGMTModel(VGMTPreTrainedModel):
                                      self.config.num_levels)
         return channels[-self.config.num_levels:]
 
+    @classmethod
+    def from_pretrained(cls, *args: Any, **kwargs: Any):
+        # transformers materialises loaded parameters with requires_grad=True: freeze again
+        result = super().from_pretrained(*args, **kwargs)
+        (result[0] if isinstance(result, tuple) else result)._freeze_backbone()
+        return result
+
     def _freeze_backbone(self) -> None:
         if self.vision_backbone is not None:
             self.vision_backbone.requires_grad_(False)
@@ -273,9 +281,23 @@ class VGMTModel(VGMTPreTrainedModel):
         B, T = pixel_values.shape[:2]
         with torch.no_grad():
             maps = self.vision_backbone(pixel_values.flatten(0, 1)).feature_maps
-        maps = list(maps)[-self.config.num_levels:]
+        maps = [self._as_map(f, pixel_values.shape[-2:]) for f in list(maps)[-self.config.num_levels:]]
         feats = self.visual_sampler(maps, joints_2d.flatten(0, 1))  # (B*T, J, C)
         return feats.view(B, T, *feats.shape[1:]).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def _as_map(feature: torch.Tensor, image_hw) -> torch.Tensor:
+        """ViT backbones (VitPose) return token sequences (N, H'W', C): fold them back to (N, C, H', W')
+        using the image's aspect ratio."""
+        if feature.ndim == 4:
+            return feature
+        n, tokens, c = feature.shape
+        H, W = int(image_hw[0]), int(image_hw[1])
+        h = max(1, round(math.sqrt(tokens * H / W)))
+        if tokens % h:
+            raise SkeletonInputError("vision backbone feature map", f"a token grid matching a {H}x{W} image",
+                                     tuple(feature.shape))
+        return feature.transpose(1, 2).reshape(n, c, h, tokens // h)
 
     # ------------------------------------------------------------------ input checks
     def _check_inputs(self, skeletons, pixel_values, joints_2d, skeleton_mask):

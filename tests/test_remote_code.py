@@ -1,0 +1,65 @@
+"""Saved folders load with trust_remote_code=True in a process that never imports hf_skeleton."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import hf_skeleton as hs
+from hf_skeleton.remote_code import _closure, write_remote_code
+
+_CHECK = """
+import sys, torch
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoModel
+folder = sys.argv[1]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True)
+leaked = [k for k in sys.modules if k.startswith("hf_skeleton")]
+assert not leaked, leaked
+assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+saved = load_file(folder + "/model.safetensors")
+state = model.state_dict()
+for key, value in saved.items():
+    assert torch.equal(state[key], value), key
+print("OK", type(model).__name__, len(saved))
+"""
+
+
+def _load_in_fresh_process(folder):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(folder.parent / "modules")}
+    result = subprocess.run([sys.executable, "-c", _CHECK, str(folder)], capture_output=True, text=True,
+                            env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_vgmt_folder_loads_without_the_package(tmp_path):
+    config = hs.VGMTConfig(format="h36m17", num_codes=16, code_dim=32, channels=[16, 32], norm_groups=4,
+                           use_vision=False)
+    hs.VGMTModel(config).save_pretrained(tmp_path / "vgmt")
+    files = set(os.listdir(tmp_path / "vgmt"))
+    assert {"modeling_vgmt.py", "configuration_vgmt.py", "formats.py", "errors.py"} <= files
+    assert "OK VGMTModel" in _load_in_fresh_process(tmp_path / "vgmt")
+
+
+def test_closure_stays_inside_what_the_model_needs():
+    modules = _closure([hs.VGMTModel.__module__])
+    assert "hf_skeleton" not in modules and "hf_skeleton._registration" not in modules
+    assert not any(".readers" in m or m.endswith(".viz") for m in modules)
+
+
+def test_rewrite_handles_multiline_and_submodule_imports(tmp_path):
+    auto_map = write_remote_code(tmp_path, {"AutoConfig": hs.VGMTConfig})
+    assert auto_map == {"AutoConfig": "configuration_vgmt.VGMTConfig"}
+    import ast
+
+    for path in tmp_path.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, (path.name, node.lineno)
+                assert not (node.module or "").startswith("hf_skeleton"), (path.name, node.lineno)
+                if node.level == 1:
+                    assert (tmp_path / f"{node.module}.py").is_file() or node.module is None, node.module
