@@ -176,3 +176,6 @@ def load_skeleton(path: str | Path, format: str | SkeletonFormat | None = None,
     if skeleton_format is not None and seq.format != skeleton_format:
         seq = seq.to_format(skeleton_format)
     return seq
+
+
+_ensure_builtins()  # built-in readers (and the formats they define, e.g. pose2sim21) exist on import

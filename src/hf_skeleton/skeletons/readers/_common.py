@@ -120,7 +120,7 @@ _SIDE_STEMS = _ARM_WORDS + _LEG_WORDS + ("eye", "ear", "mid", "big", "small", "a
 
 def _tokens(stem: str) -> list[str]:
     spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", stem)
-    return [t for t in re.split(r"[^a-zA-Z]+", spaced.lower()) if t]
+    return [t for t in re.split(r"[^a-zA-Z0-9]+", spaced.lower()) if t]
 
 
 def split_side(name: str) -> tuple[str | None, str]:
@@ -159,9 +159,10 @@ def parts_from_names(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
         part = "torso"
         if side is not None:
             toks = _tokens(stem)
-            if any(w in t for t in toks for w in _ARM_WORDS) or any(t in _ARM_TOKENS for t in toks):
+            bare = [t.strip("0123456789") for t in toks]
+            if any(w in t for t in toks for w in _ARM_WORDS) or any(t in _ARM_TOKENS for t in bare):
                 part = f"{side}_arm"
-            elif any(w in t for t in toks for w in _LEG_WORDS) or any(t in _LEG_TOKENS for t in toks):
+            elif any(w in t for t in toks for w in _LEG_WORDS) or any(t in _LEG_TOKENS for t in bare):
                 part = f"{side}_leg"
         parts[part].append(i)
     return {k: tuple(v) for k, v in parts.items() if v}
