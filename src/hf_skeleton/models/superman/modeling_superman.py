@@ -322,7 +322,9 @@ def tiny_superman(vgmt_config=None, hidden_size: int = 64, layers: int = 2, use_
     if vgmt_config is None:
         vgmt_config = VGMTConfig(format="h36m17", num_codes=32, code_dim=32, channels=[16, 32], dilations=[1],
                                  norm_groups=4, use_vision=False)
-    tokenizer = build_tiny_tokenizer(extra_texts=list(PROMPTS.values()) + list(tokenizer_texts),
+    parts = MotionTextFormatter.from_vgmt_config(vgmt_config).parts
+    grouping = [" ".join(f"Frame {i}: " + " ".join(f"{name}: " for name, _ in parts) for i in range(1, 33))]
+    tokenizer = build_tiny_tokenizer(extra_texts=list(PROMPTS.values()) + grouping * 20 + list(tokenizer_texts),
                                      extra_special_tokens=QWEN_VISION_TOKENS)
     processor = build_superman_processor(tokenizer, vgmt_config)
     vlm = tiny_qwen2_5_vl_config(tokenizer, hidden_size=hidden_size, layers=layers)
