@@ -1,0 +1,179 @@
+"""``pipeline("skeleton-generation")``: Superman's motion prediction, in-betweening and estimation.
+
+    pipe = pipeline("skeleton-generation", model="path/to/superman")
+    future = pipe(seq_or_path, task="predict", num_frames=20)        # the next 20 frames
+    clip = pipe(seq_or_path, task="inbetween", num_frames=16)        # keyframes at both ends -> 16 frames
+    motion = pipe("video.mp4", task="estimate", num_frames=16)       # 3D motion from RGB
+
+Each call returns a :class:`~hf_skeleton.SkeletonSequence` in the input's format and coordinates
+(estimation: the model's format in normalised units). Decoding is constrained to the motion-text
+template by default (only the code slots are free), and the output is always parsed strictly; with
+``constrained=False`` a malformed output raises :class:`~hf_skeleton.models.superman.MotionParseError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import Pipeline
+
+from ..errors import SkeletonInputError
+from ..models.superman.motion_text import MotionTextFormatter
+from ..skeletons.sequence import SkeletonSequence
+
+TASKS = ("predict", "inbetween", "estimate")
+
+
+class MotionTemplateConstraint:
+    """``prefix_allowed_tokens_fn`` that forces the motion-text template of ``num_steps`` frames.
+
+    The text between code tokens does not depend on the codes (added tokens split the text), so the
+    template's token ids are fixed except at the code slots, where any ``<skel_k>`` is allowed.
+    """
+
+    def __init__(self, processor, num_steps: int, prompt_length: int):
+        fmt: MotionTextFormatter = processor.motion_formatter
+        dummy = np.zeros((num_steps, fmt.codes_per_step), dtype=np.int64)
+        ids = processor.tokenizer(fmt.format(dummy), add_special_tokens=False)["input_ids"]
+        code0 = processor.motion_ids["codes"][0]
+        self.template = list(ids) + [processor.tokenizer.eos_token_id]
+        self.is_code = [i == code0 for i in self.template]
+        self.codes = list(processor.motion_ids["codes"])
+        self.prompt_length = prompt_length
+
+    def __len__(self) -> int:
+        return len(self.template)
+
+    def __call__(self, batch_id: int, input_ids: torch.Tensor) -> list[int]:
+        pos = input_ids.shape[-1] - self.prompt_length
+        if pos >= len(self.template):
+            return [self.template[-1]]
+        return self.codes if self.is_code[pos] else [self.template[pos]]
+
+
+class SkeletonGenerationPipeline(Pipeline):
+    """Motion generation with a :class:`~hf_skeleton.SupermanForConditionalGeneration` and its processor."""
+
+    _load_processor = True
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def _sanitize_parameters(self, task: str | None = None, num_frames: int | None = None,
+                             keyframes: int | None = None, history_frames: int | None = None,
+                             constrained: bool | None = None, max_new_tokens: int | None = None,
+                             frame_size: int | None = None, **kwargs: Any):
+        pre: dict[str, Any] = {}
+        for name, value in (("task", task), ("num_frames", num_frames), ("keyframes", keyframes),
+                            ("history_frames", history_frames), ("frame_size", frame_size)):
+            if value is not None:
+                pre[name] = value
+        fwd = {} if constrained is None else {"constrained": bool(constrained)}
+        if max_new_tokens is not None:
+            fwd["max_new_tokens"] = int(max_new_tokens)
+        if kwargs:
+            raise SkeletonInputError("skeleton-generation arguments",
+                                     "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, "
+                                     "frame_size", sorted(kwargs))
+        return pre, fwd, {}
+
+    # ------------------------------------------------------------------ preprocess
+    def _sequence(self, inputs) -> SkeletonSequence:
+        if isinstance(inputs, SkeletonSequence):
+            return inputs
+        if isinstance(inputs, (str, Path)):
+            from ..skeletons.io import load_skeleton
+
+            return load_skeleton(inputs)
+        raise SkeletonInputError("inputs", "a SkeletonSequence or a skeleton file path", type(inputs).__name__)
+
+    def preprocess(self, inputs, task: str = "predict", num_frames: int | None = None, keyframes: int | None = None,
+                   history_frames: int | None = None, frame_size: int = 224) -> dict[str, Any]:
+        from ..training.superman_tasks import SupermanTaskBuilder
+
+        if task not in TASKS:
+            raise SkeletonInputError("task", f"one of {TASKS}", task)
+        fmt = self.model.config.vgmt_config.skeleton_format
+        builder = SupermanTaskBuilder(self.model, self.processor, keyframes=keyframes)
+        if task == "estimate":
+            if not isinstance(inputs, (str, Path)) and not (isinstance(inputs, np.ndarray) and inputs.ndim == 4):
+                raise SkeletonInputError("inputs", "a video path or frames (T, H, W, 3) for task='estimate'",
+                                         type(inputs).__name__)
+            from ..video import load_video, video_info
+
+            if isinstance(inputs, np.ndarray):
+                frames, fps = inputs, 30.0
+            else:
+                frames = load_video(inputs, num_frames, size=frame_size)
+                fps = float(video_info(inputs).get("fps") or 30.0)
+            rows = [builder.estimate(frames)]
+            return {"rows": rows, "source": None, "fps": fps, "format": fmt, "task": task}
+
+        seq = self._sequence(inputs)
+        source_format = seq.format
+        if seq.format != fmt:
+            seq = seq.to_format(fmt)
+        pos = seq.positions  # (T, P, J, 3)
+        rows = []
+        for p in range(seq.num_persons):
+            motion = pos[:, p]
+            if task == "predict":
+                hist = motion if not history_frames else motion[-int(history_frames):]
+                rows.append(builder.predict(hist, num_frames=num_frames or hist.shape[0]))
+            else:
+                total = int(num_frames or seq.num_frames)
+                k = int(keyframes or max(1, total // 4))
+                if seq.num_frames < 2 * k:
+                    raise SkeletonInputError("inputs", f"at least {2 * k} frames ({k} keyframes at each end)",
+                                             seq.num_frames)
+                rows.append(builder.inbetween(start=motion[:k], end=motion[-k:], num_frames=total))
+        return {"rows": rows, "source": source_format, "fps": seq.fps, "format": fmt, "task": task,
+                "meta": dict(seq.meta)}
+
+    # ------------------------------------------------------------------ generation
+    def _forward(self, model_inputs: dict[str, Any], constrained: bool = True,
+                 max_new_tokens: int | None = None) -> dict[str, Any]:
+        rows = model_inputs["rows"]
+        texts, decoded = [], []
+        for row in rows:
+            videos = [row["video"]] if "video" in row else None
+            enc = self.processor(text=[row["prompt"]], videos=videos, return_tensors="pt").to(self.model.device)
+            plen = enc["input_ids"].shape[1]
+            gen_kwargs: dict[str, Any] = {"do_sample": False}
+            if constrained:
+                constraint = MotionTemplateConstraint(self.processor, row["num_steps"], plen)
+                gen_kwargs.update(prefix_allowed_tokens_fn=constraint, max_new_tokens=len(constraint))
+            else:
+                budget = len(MotionTemplateConstraint(self.processor, row["num_steps"], plen))
+                gen_kwargs["max_new_tokens"] = max_new_tokens or budget + 8
+            with torch.no_grad():
+                out = self.model.generate(**enc, **gen_kwargs)
+            text = self.processor.decode(out[0, plen:], skip_special_tokens=True)
+            codes = self.processor.parse_motion(text, num_steps=row["num_steps"])
+            motion = self.model.codes_to_motion(codes[None], num_frames=row["num_frames"])[0].float().cpu()
+            texts.append(text)
+            decoded.append((codes, motion))
+        return {**model_inputs, "texts": texts, "decoded": decoded}
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> SkeletonSequence:
+        rows, decoded = model_outputs["rows"], model_outputs["decoded"]
+        persons = []
+        for row, (_, motion) in zip(rows, decoded):
+            if row.get("scale") is not None:
+                motion = motion * row["scale"] + row["centre"]
+            persons.append(motion.numpy())
+        positions = np.stack(persons, 1).astype(np.float32)  # (T, P, J, 3)
+        meta = dict(model_outputs.get("meta", {}))
+        meta.update(task=model_outputs["task"], generated_text=model_outputs["texts"],
+                    motion_codes=[c.numpy() for c, _ in decoded])
+        if model_outputs["task"] == "estimate":
+            meta["units"] = "normalized"
+        seq = SkeletonSequence(positions=positions, fps=model_outputs["fps"], format=model_outputs["format"],
+                               meta=meta)
+        source = model_outputs.get("source")
+        if source is not None and source != seq.format:
+            seq = seq.to_format(source)
+        return seq
