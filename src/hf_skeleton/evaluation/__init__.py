@@ -1,0 +1,16 @@
+"""Metrics and evaluation protocols."""
+
+from .codebook_health import CodebookHealth, code_counts, codebook_health, pairwise_cosine, perplexity
+from .motion_metrics import (
+    PREDICTION_HORIZONS_MS,
+    horizon_frames,
+    inbetween_error,
+    linear_interpolation,
+    mm,
+    mpjpe,
+    n_mpjpe,
+    p_mpjpe,
+    prediction_errors,
+    procrustes_align,
+    zero_velocity_prediction,
+)
