@@ -88,6 +88,8 @@ def load_video(path: str | Path, num_frames: int | None = None, *, mode: str | N
         size: optional resize: ``(height, width)``, or an int for the shorter side (aspect kept).
             Resizing is done by FFmpeg's scaler while decoding, so full-HD frames are never held.
     """
+    if size is not None:
+        _target_size(size, 1, 1)  # validate before decoding anything
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -112,7 +114,7 @@ def load_video(path: str | Path, num_frames: int | None = None, *, mode: str | N
                 decoded[i] = frame.to_ndarray(format="rgb24")
             if i >= last:
                 break
-    except SkeletonFileError:
+    except (SkeletonFileError, SkeletonInputError):
         raise
     except Exception as exc:
         raise SkeletonFileError(path, "frames", "decodable video frames", f"{type(exc).__name__}: {exc}") from None
