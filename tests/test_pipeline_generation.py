@@ -1,0 +1,88 @@
+"""pipeline("skeleton-generation") on a tiny saved Superman: predict, inbetween, estimate, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import pipeline
+
+import hf_skeleton as hs
+from hf_skeleton.models.superman import MotionParseError
+from hf_skeleton.models.superman.modeling_superman import tiny_superman
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    torch.manual_seed(0)
+    model, proc = tiny_superman()
+    path = tmp_path_factory.mktemp("superman")
+    model.save_pretrained(path)
+    proc.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe(folder):
+    return pipeline("skeleton-generation", model=str(folder))
+
+
+def _seq(T=8, fmt="h36m17", persons=1):
+    J = hs.get_format(fmt).num_joints
+    pos = np.random.default_rng(0).normal(scale=0.05, size=(T, persons, J, 3)).cumsum(0) + np.array([0, 1.0, 3.0])
+    return hs.SkeletonSequence(pos.astype(np.float32), fps=50, format=fmt)
+
+
+def test_predict_returns_future_in_input_coordinates(pipe):
+    seq = _seq(8, persons=2)
+    out = pipe(seq, task="predict", num_frames=6)
+    assert isinstance(out, hs.SkeletonSequence)
+    assert out.positions.shape == (6, 2, 17, 3) and out.fps == 50 and out.format == seq.format
+    assert out.meta["task"] == "predict" and out.meta["motion_codes"][0].shape == (3, 17)
+    # mapped back from [-1, 1] with the history's box: the output sits near the input, not at the origin
+    assert np.abs(out.positions.mean((0, 1, 2)) - seq.positions.mean((0, 1, 2))).max() < 1.5
+    assert out.positions[..., 2].mean() > 1.0
+
+
+def test_inbetween_and_history_frames(pipe):
+    seq = _seq(12)
+    out = pipe(seq, task="inbetween", num_frames=12)
+    assert out.positions.shape == (12, 1, 17, 3) and out.meta["task"] == "inbetween"
+    out = pipe(seq, task="predict", num_frames=4, history_frames=4)
+    assert out.num_frames == 4
+
+
+def test_estimate_from_video_frames_and_file(pipe, data_dir):
+    frames = np.random.default_rng(1).integers(0, 255, (4, 56, 56, 3), dtype=np.uint8)
+    out = pipe(frames, task="estimate")
+    assert out.positions.shape == (4, 1, 17, 3) and out.meta["units"] == "normalized"
+    video = sorted((data_dir / "sports2d_demo").glob("*.mp4"))[0]
+    out = pipe(str(video), task="estimate", num_frames=4, frame_size=56)
+    assert out.positions.shape == (4, 1, 17, 3) and out.fps > 0
+
+
+def test_other_format_is_converted_and_returned_in_it(pipe):
+    seq = _seq(8, fmt="kinect_v2")
+    out = pipe(seq, task="predict", num_frames=4)
+    assert out.format.name == "kinect_v2" and out.positions.shape == (4, 1, 25, 3)
+    assert out.mask.any()  # joints without an h36m source are masked, the others filled
+
+
+def test_unconstrained_output_is_parsed_strictly(pipe):
+    with pytest.raises(MotionParseError):
+        pipe(_seq(8), task="predict", num_frames=4, constrained=False)
+
+
+def test_bad_inputs(pipe):
+    with pytest.raises(hs.SkeletonInputError, match="task"):
+        pipe(_seq(8), task="dance")
+    with pytest.raises(hs.SkeletonInputError, match="keyframes"):
+        pipe(_seq(2), task="inbetween", num_frames=16)
+    with pytest.raises(hs.SkeletonInputError, match="video"):
+        pipe(_seq(8), task="estimate")
+    with pytest.raises(hs.SkeletonInputError, match="inputs"):
+        pipe(12345, task="predict")
+    with pytest.raises(hs.SkeletonInputError, match="arguments"):
+        pipe(_seq(8), task="predict", bogus=1)
