@@ -44,7 +44,13 @@ def _register_models() -> None:
 
 
 def _register_pipelines() -> None:
-    pass
+    from transformers import AutoModelForImageTextToText
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .pipelines.skeleton_generation import SkeletonGenerationPipeline
+
+    PIPELINE_REGISTRY.register_pipeline("skeleton-generation", pipeline_class=SkeletonGenerationPipeline,
+                                        pt_model=AutoModelForImageTextToText, type="multimodal")
 
 
 def register_all() -> None:
