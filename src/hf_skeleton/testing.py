@@ -115,3 +115,44 @@ def tiny_qwen2_5_vl_config(tokenizer, hidden_size: int = 64, layers: int = 2, he
     return Qwen2_5_VLConfig(text_config=text, vision_config=vision, image_token_id=image, video_token_id=video,
                             vision_start_token_id=start, vision_end_token_id=end, tie_word_embeddings=False,
                             **kwargs)
+
+
+LLAVA_IMAGE_TOKEN = "<image>"
+INTERNVL_IMAGE_TOKENS = ("<img>", "<IMG_CONTEXT>", "</img>")
+
+
+def _token_id(tokenizer, token: str) -> int:
+    tid = tokenizer.convert_tokens_to_ids(token)
+    if tid is None or tid == tokenizer.unk_token_id:
+        raise ValueError(f"tokenizer lacks the special token {token!r}")
+    return tid
+
+
+def tiny_llava_config(tokenizer, hidden_size: int = 64, layers: int = 2, heads: int = 4, vision_hidden: int = 32,
+                      vision_layers: int = 1, image_size: int = 56, patch_size: int = 14, **kwargs):
+    """A small LLaVA config (CLIP vision tower + qwen2 text model); ``tokenizer`` must hold
+    :data:`LLAVA_IMAGE_TOKEN`. A 56 px image gives (56 / 14)^2 = 16 visual tokens."""
+    from transformers import CLIPVisionConfig, LlavaConfig
+
+    vision = CLIPVisionConfig(hidden_size=vision_hidden, intermediate_size=vision_hidden * 2,
+                              num_hidden_layers=vision_layers + 1, num_attention_heads=max(1, vision_hidden // 16),
+                              image_size=image_size, patch_size=patch_size, projection_dim=vision_hidden)
+    text = tiny_text_config(tokenizer, hidden_size=hidden_size, layers=layers, heads=heads)
+    return LlavaConfig(vision_config=vision, text_config=text, image_token_index=_token_id(tokenizer, LLAVA_IMAGE_TOKEN),
+                       image_seq_length=(image_size // patch_size) ** 2, tie_word_embeddings=False, **kwargs)
+
+
+def tiny_internvl_config(tokenizer, hidden_size: int = 64, layers: int = 2, heads: int = 4, vision_hidden: int = 32,
+                         vision_layers: int = 1, image_size: int = 56, patch_size: int = 14, **kwargs):
+    """A small InternVL config (InternViT + qwen2 text model, pixel-shuffle ratio 0.5); ``tokenizer``
+    must hold :data:`INTERNVL_IMAGE_TOKENS`. A 56 px image gives (56 / 14)^2 / 4 = 4 visual tokens."""
+    from transformers import InternVLConfig, InternVLVisionConfig
+
+    vision = InternVLVisionConfig(hidden_size=vision_hidden, intermediate_size=vision_hidden * 2,
+                                  num_hidden_layers=vision_layers, num_attention_heads=max(1, vision_hidden // 16),
+                                  image_size=[image_size, image_size], patch_size=[patch_size, patch_size])
+    text = tiny_text_config(tokenizer, hidden_size=hidden_size, layers=layers, heads=heads)
+    return InternVLConfig(vision_config=vision, text_config=text,
+                          image_token_id=_token_id(tokenizer, INTERNVL_IMAGE_TOKENS[1]),
+                          image_seq_length=(image_size // patch_size) ** 2 // 4, downsample_ratio=0.5,
+                          tie_word_embeddings=False, **kwargs)

@@ -81,6 +81,11 @@ class SkeletonLLMConfig(PretrainedConfig):
         self.image_adapter = image_adapter.to_dict()
         text = self.text_config
         kwargs.setdefault("tie_word_embeddings", bool(getattr(text, "tie_word_embeddings", False)))
+        # PretrainedConfig.__init__ pushes its attention implementation down to every sub-config:
+        # keep the one an already-built VLM (from_backbone_pretrained) runs with
+        vlm_attn = getattr(self.vlm_config, "_attn_implementation_internal", None)
+        if kwargs.get("attn_implementation") is None and vlm_attn is not None:
+            kwargs["attn_implementation"] = {"vlm_config": vlm_attn}
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------ derived

@@ -9,7 +9,7 @@ from transformers' own code. The language-model loss therefore back-propagates i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -20,6 +20,22 @@ from ...errors import SkeletonInputError
 from ..draction.modeling_draction import DrActionModel
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig
+
+
+GROUPS = ("renderer", "projector", "vision", "language")
+_PROJECTOR_KEYS = (".multi_modal_projector.", ".visual.merger.", ".mlp1.")
+_VISION_KEYS = (".visual.", ".vision_tower.", ".vision_model.")
+
+
+def _group_of(name: str) -> str:
+    key = f".{name}"
+    if key.startswith(".model.renderer."):
+        return "renderer"
+    if any(k in key for k in _PROJECTOR_KEYS):
+        return "projector"
+    if any(k in key for k in _VISION_KEYS):
+        return "vision"
+    return "language"
 
 
 class SkeletonLLMPreTrainedModel(PreTrainedModel):
@@ -193,6 +209,29 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
     @property
     def renderer(self) -> DrActionModel:
         return self.model.renderer
+
+    # ------------------------------------------------------------------ parameter groups (training stages)
+    def parameter_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
+        """Named parameters by role: ``renderer`` (DrAction), ``projector`` (the VLM's vision-to-text
+        projector: ``multi_modal_projector`` or Qwen's ``visual.merger``), ``vision`` (the rest of
+        the vision tower), ``language`` (the language model and ``lm_head``)."""
+        groups: dict[str, list[tuple[str, nn.Parameter]]] = {k: [] for k in GROUPS}
+        for name, param in self.named_parameters():
+            groups[_group_of(name)].append((name, param))
+        return groups
+
+    def set_trainable(self, groups: Sequence[str]) -> dict[str, int]:
+        """Train exactly the parameter ``groups`` (see :meth:`parameter_groups`); freeze the rest.
+        LoRA adapters added later by PEFT are trainable on their own. Returns counts per group."""
+        unknown = set(groups) - set(GROUPS)
+        if unknown:
+            raise SkeletonInputError("groups", f"names from {GROUPS}", sorted(unknown))
+        counts = {}
+        for group, params in self.parameter_groups().items():
+            for _, p in params:
+                p.requires_grad_(group in groups)
+            counts[group] = sum(p.numel() for _, p in params)
+        return counts
 
     def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
                 position_ids: torch.LongTensor | None = None, past_key_values=None,

@@ -195,8 +195,8 @@ class SkeletonLLMProcessor(ProcessorMixin):
         """Tokenise ``text`` with each placeholder expanded, and batch ``skeletons``.
 
         Args:
-            text: one string or a list; a text without a placeholder gets one prepended when
-                skeletons are given (one clip per text). ``None``: one bare placeholder per clip.
+            text: one string or a list; with as many texts as clips, a text without a placeholder
+                gets one prepended. ``None``: one bare placeholder per clip.
             skeletons: a clip or a list of clips (SkeletonSequence, path, or array with
                 ``skeleton_format``), one per placeholder in order.
         """
@@ -212,8 +212,8 @@ class SkeletonLLMProcessor(ProcessorMixin):
             text = [self.skeleton_token] * len(clips)
         text = [str(t) for t in text]
         counts = [t.count(self.skeleton_token) for t in text]
-        if clips and sum(counts) == 0 and len(text) == len(clips):
-            text = [f"{self.skeleton_token}\n{t}" for t in text]
+        if clips and len(text) == len(clips) and all(c <= 1 for c in counts):  # one clip per text
+            text = [t if c else f"{self.skeleton_token}\n{t}" for t, c in zip(text, counts)]
             counts = [1] * len(text)
         if sum(counts) != len(clips):
             raise SkeletonInputError("skeletons", f"{sum(counts)} clips (one per {self.skeleton_token!r} in text)",
