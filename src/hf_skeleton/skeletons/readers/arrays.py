@@ -7,7 +7,9 @@ at 20 fps; their captions live in a sibling ``texts/<id>.txt`` in the official l
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +27,25 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     else its only array). Object arrays (pickles) are refused."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        f = open(path, "rb")
+    except OSError as e:
+        raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
+    try:
+        with f:
+            _check_npy_header(path, f)
             loaded = np.load(f, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
                     arrays = {k: loaded[k] for k in loaded.files}
             else:
                 arrays = {"": loaded}
-    except OSError as e:
-        raise SkeletonFileError(path, None, "a readable .npy/.npz file", f"{type(e).__name__}: {e}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        # numpy says ValueError for pickled object arrays and bad headers, EOFError for empty files
+    except SkeletonFileError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, MemoryError, UnicodeDecodeError, SyntaxError, zipfile.BadZipFile,
+            zlib.error, struct.error, NotImplementedError, RuntimeError) as e:
+        # numpy: ValueError for pickled object arrays, bad headers and short data, EOFError for empty
+        # files; zipfile/zlib/struct for damaged .npz archives (NotImplementedError: unknown compression,
+        # RuntimeError: "encrypted" flag)
         raise SkeletonFileError(path, None, "a NumPy array file without pickled objects",
                                 f"{type(e).__name__}: {e}") from None
     if "" in arrays:
@@ -49,6 +59,29 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
                                 key)
     arr = arrays.pop(key)
     return arr, arrays
+
+
+def _check_npy_header(path: Path, f) -> None:
+    """For a ``.npy`` (not an archive), refuse a header whose shape needs more bytes than the file has
+    before numpy allocates it. Leaves ``f`` at the start."""
+    magic = f.read(6)
+    f.seek(0)
+    if magic != b"\x93NUMPY":
+        return
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:  # newer header versions: numpy's own checks apply
+        f.seek(0)
+        return
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = path.stat().st_size - f.tell()
+    f.seek(0)
+    if need > have:
+        raise SkeletonFileError(path, "data", f"{need} bytes of array data for shape {shape}",
+                                f"{have} bytes (truncated file?)")
 
 
 def _positions(path: Path, arr: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:

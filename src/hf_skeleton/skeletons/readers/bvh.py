@@ -135,7 +135,7 @@ def _peek(toks: _Tokens) -> str:
 def _parse_channels(toks: _Tokens) -> list[str]:
     toks.expect("CHANNELS")
     tok, line = toks.next("a channel count")
-    if not tok.isdigit() or not 0 <= int(tok) <= 6:
+    if not tok.isdecimal() or not 0 <= int(tok) <= 6:
         raise SkeletonFileError(toks.path, f"line {line}", "a channel count 0..6", tok)
     names = []
     for _ in range(int(tok)):
@@ -164,7 +164,7 @@ def _parse_motion(path: Path, lines: list[str], first: int, num_channels: int) -
         return m.group(1)
 
     n_text = header(first + 1, _FRAMES, "'Frames: <count>'")
-    if not n_text.isdigit() or int(n_text) < 1:
+    if not n_text.isdecimal() or int(n_text) < 1:
         raise SkeletonFileError(path, f"line {first + 2}", "a frame count >= 1", n_text)
     n_frames = int(n_text)
     t_text = header(first + 2, _FRAME_TIME, "'Frame Time: <seconds>'")
@@ -172,7 +172,7 @@ def _parse_motion(path: Path, lines: list[str], first: int, num_channels: int) -
         frame_time = float(t_text)
     except ValueError:
         frame_time = float("nan")
-    if not (np.isfinite(frame_time) and frame_time > 0):
+    if not (np.isfinite(frame_time) and frame_time > 0 and np.isfinite(1.0 / frame_time)):
         raise SkeletonFileError(path, f"line {first + 3}", "a positive frame time in seconds", t_text)
     body = lines[first + 3:]
     rows = [i for i, line in enumerate(body) if line.strip()]
@@ -187,18 +187,20 @@ def _parse_motion(path: Path, lines: list[str], first: int, num_channels: int) -
             values = np.loadtxt(io.StringIO("\n".join(body)), dtype=np.float64, ndmin=2, comments=None)
         except ValueError as e:
             raise SkeletonFileError(path, "MOTION", f"{num_channels} numbers per frame line",
-                                    _locate(e, first + 4)) from None
+                                    _locate(e, first + 4, rows)) from None
     if values.shape != (n_frames, num_channels):
         raise SkeletonFileError(path, "MOTION", f"{n_frames} frames x {num_channels} channel values",
                                 tuple(values.shape))
     return values, frame_time
 
 
-def _locate(err: ValueError, first_line: int) -> str:
-    """numpy's message with its data row turned into a file line number where it names one."""
+def _locate(err: ValueError, first_line: int, rows: list[int]) -> str:
+    """numpy's message with its data row (0-based, blank lines skipped) turned into a file line number."""
     msg = str(err)
     m = re.search(r"row (\d+)", msg)
-    return f"line {first_line + int(m.group(1)) - 1}: {msg}" if m else msg
+    if m is None or int(m.group(1)) >= len(rows):
+        return msg
+    return f"line {first_line + rows[int(m.group(1))]}: {msg}"
 
 
 def forward_kinematics(h: BVHHierarchy, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,7 +46,10 @@ def read_coco(path: Path, *, fps: float = COCO_FPS, threshold: float = 0.0,
     images = require_key(path, obj, "images")
     if not isinstance(anns, list) or not isinstance(images, list):
         raise SkeletonFileError(path, "annotations/images", "two lists", (type(anns).__name__, type(images).__name__))
-    for c, cat in enumerate(obj.get("categories") or []):
+    cats = obj.get("categories") or []
+    if not isinstance(cats, list):
+        raise SkeletonFileError(path, "categories", "a list", type(cats).__name__)
+    for c, cat in enumerate(cats):
         names = cat.get("keypoints") if isinstance(cat, dict) else None
         if isinstance(names, list) and names and len(names) != J:
             raise SkeletonFileError(path, f"categories[{c}].keypoints", f"{J} keypoint names ({fmt.name})",

@@ -42,7 +42,7 @@ class _Lines:
     def count(self, what: str, hi: int) -> int:
         line, n = self.take(what)
         tok = line.strip()
-        if not tok.isdigit() or int(tok) > hi:
+        if not tok.isdecimal() or int(tok) > hi:
             raise SkeletonFileError(self.path, f"line {n}", f"{what} (an integer 0..{hi})", tok[:40])
         return int(tok)
 
@@ -129,7 +129,9 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
                 present[t, slot[bid]] = True
     mask &= present[..., None]
     quat = raw[..., 7:11]  # w, x, y, z
-    good = np.isfinite(quat).all(-1) & (np.linalg.norm(np.nan_to_num(quat), axis=-1) > 1e-8)
+    with np.errstate(all="ignore"):
+        norm = np.linalg.norm(np.nan_to_num(quat, posinf=np.inf, neginf=-np.inf), axis=-1)
+    good = np.isfinite(quat).all(-1) & np.isfinite(norm) & (norm > 1e-8)
     ori = np.broadcast_to(np.eye(3), (T, P, NTU_JOINTS, 3, 3)).copy()
     if good.any():
         ori[good] = Rotation.from_quat(quat[good], scalar_first=True).as_matrix()

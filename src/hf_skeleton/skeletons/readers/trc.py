@@ -13,6 +13,7 @@ stays closest to on average (a Prim-style spanning tree over mean distances).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ def _tree(names: list[str], pos: np.ndarray) -> list[int]:
                 parents[i] = -1 if _P2S_PARENT[n] is None else names.index(_P2S_PARENT[n])
     else:
         finite = np.isfinite(pos).all(-1)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing markers: mean of nothing
             centre = np.nanmean(np.where(finite[..., None], pos, np.nan), axis=(0, 1))
             gap = np.nanmean(np.linalg.norm(pos - centre, axis=-1), axis=0)
         root = int(np.nanargmin(gap)) if np.isfinite(gap).any() else 0
@@ -126,6 +128,11 @@ def read_trc(path: Path, *, fps: float | None = None) -> SkeletonSequence:
     if n_markers is not None and len(markers) != n_markers:
         raise SkeletonFileError(path, "line 4", f"{int(n_markers)} marker names (NumMarkers)", len(markers))
     M = len(markers)
+    if M == 0:
+        raise SkeletonFileError(path, "line 4", "at least one marker name after Frame# and Time", "none")
+    if len(set(markers)) != M:
+        dup = sorted({m for m in markers if markers.count(m) > 1})
+        raise SkeletonFileError(path, "line 4", "unique marker names", dup)
     width = 2 + 3 * M
     rows, numbers = [], []
     for n, line in enumerate(lines[5:], start=6):
