@@ -91,6 +91,9 @@ class NeuralFeatureModulator(nn.Module):
             self.head = nn.Linear(hidden, NFM_OUTPUTS)
         else:
             self.mlp = nn.Sequential(nn.Linear(NFM_INPUTS, hidden), nn.ReLU(), nn.Linear(hidden, NFM_OUTPUTS))
+        self.output_layer.is_nfm_output = True  # lets a model's weight init find the gate bias
+        with torch.no_grad():
+            self.output_layer.bias[4] = 0.0  # saliency gate starts at sigmoid(0) = 0.5
 
     @property
     def output_layer(self) -> nn.Linear:
