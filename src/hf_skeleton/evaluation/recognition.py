@@ -39,7 +39,8 @@ def answer_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, *, length_
 def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any], prompt: str,
                            candidate_labels: Sequence[str], *, batch_size: int = 16,
                            length_normalize: bool = False, skeleton_format: str | None = None,
-                           system: str | None = None, **model_kwargs: Any) -> torch.Tensor:
+                           system: str | None = None, videos: Sequence[Any] | None = None,
+                           **model_kwargs: Any) -> torch.Tensor:
     """Log-likelihood of every candidate label as the answer to ``prompt`` for every clip.
 
     Each (clip, candidate) pair is encoded as ``chat_prompt(prompt) + label + eos`` (the same text
@@ -51,7 +52,8 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     Args:
         sequences: N clips (SkeletonSequence or arrays with ``skeleton_format``).
         candidate_labels: C label strings.
-        model_kwargs: extra inputs for every forward (e.g. ``videos`` for models that take them).
+        videos: optional, one video per clip, passed to the processor as ``videos=``.
+        model_kwargs: extra inputs for every forward.
     Returns:
         (N, C) float32 tensor.
     """
@@ -59,6 +61,8 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
         raise SkeletonInputError("candidate_labels", "a non-empty list of non-empty strings", candidate_labels)
     if len(sequences) == 0:
         raise SkeletonInputError("sequences", "at least one clip", 0)
+    if videos is not None and len(videos) != len(sequences):
+        raise SkeletonInputError("videos", f"{len(sequences)} videos (one per clip)", len(videos))
     if batch_size < 1:
         raise SkeletonInputError("batch_size", "a positive integer", batch_size)
     collator = SkeletonSFTCollator(processor, skeleton_format=skeleton_format, system=system)
@@ -67,8 +71,8 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     device = next(model.parameters()).device
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        batch = collator([{"skeleton": sequences[i], "prompt": prompt, "answer": candidate_labels[j]}
-                          for i, j in chunk])
+        batch = collator([{"skeleton": sequences[i], "prompt": prompt, "answer": candidate_labels[j],
+                           "video": None if videos is None else videos[i]} for i, j in chunk])
         labels = batch.pop("labels").to(device)
         inputs = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in batch.items()}
         out = model(**inputs, **model_kwargs)

@@ -66,7 +66,8 @@ class SkeletonSFTCollator:
       - ``skeleton``: a :class:`~hf_skeleton.SkeletonSequence` or a (T, [P,] J, 3) array (then the
         collator's ``skeleton_format`` names its format);
       - ``prompt``: the user question (str; the placeholder is prepended when missing) or chat messages;
-      - ``answer``: the target text.
+      - ``answer``: the target text;
+      - optionally ``video``: passed to the processor as ``videos=`` (models that also read video).
 
     The text is ``chat_prompt(prompt) + answer + eos``. ``labels`` copy ``input_ids`` and hold
     ``-100`` on the prompt (including its expanded placeholder tokens), on padding, and on any
@@ -108,17 +109,25 @@ class SkeletonSFTCollator:
             answers.append(ex[an])
         return skeletons, prompts, answers
 
-    def _encode(self, skeletons, texts):
+    def _encode(self, skeletons, texts, videos=None):
         kwargs = dict(self.processor_kwargs)
         if self.skeleton_format is not None:
             kwargs["skeleton_format"] = self.skeleton_format
+        if videos is not None:
+            kwargs["videos"] = videos
         return self.processor(skeletons=skeletons, text=texts, return_tensors="pt", padding=True, **kwargs)
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]):
         skeletons, prompts, answers = self._fields(examples)
+        # an optional "video" per example goes to the processor as videos= (LLaMo and other
+        # skeleton + video models); all or none of the examples must carry one
+        has_video = [ex.get("video") is not None for ex in examples]
+        if any(has_video) and not all(has_video):
+            raise SkeletonInputError("examples", "a 'video' in every example or in none", has_video)
+        videos = [ex["video"] for ex in examples] if all(has_video) else None
         suffix = answer_suffix(self.processor)
-        batch = self._encode(skeletons, [p + a + suffix for p, a in zip(prompts, answers)])
-        prompt_ids = self._encode(skeletons, prompts)
+        batch = self._encode(skeletons, [p + a + suffix for p, a in zip(prompts, answers)], videos)
+        prompt_ids = self._encode(skeletons, prompts, videos)
         batch["labels"] = build_labels(batch["input_ids"], batch["attention_mask"],
                                        prompt_ids["attention_mask"].sum(-1),
                                        getattr(self.processor, "placeholder_token_ids", ()) or ())

@@ -1,0 +1,110 @@
+"""The skeleton-understanding pipeline, loaded offline from a saved folder after `import hf_skeleton`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import pipeline
+
+import hf_skeleton as hs
+from hf_skeleton import SkeletonFormatError, SkeletonInputError
+from hf_skeleton.evaluation.recognition import score_candidate_labels
+from hf_skeleton.skeletons.synthetic import synthetic_clip
+from hf_skeleton.testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
+
+torch.set_num_threads(1)
+LABELS = ["walk around", "sit down", "hand waving"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    tok = build_tiny_tokenizer(extra_special_tokens=QWEN_VISION_TOKENS + ("<skeleton>",))
+    torch.manual_seed(0)
+    config = hs.SkeletonLLMConfig(hs.DrActionConfig(format="kinect_v1", num_frames=2, image_size=56,
+                                                    backend="torch"), tiny_qwen2_5_vl_config(tok))
+    model = hs.SkeletonLLMForConditionalGeneration(config)
+    processor = hs.SkeletonLLMProcessor.from_model_config(config, tok)
+    path = tmp_path_factory.mktemp("skllm")
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pipe(folder):
+    return pipeline("skeleton-understanding", model=str(folder))
+
+
+def _clip(frames=12):
+    return synthetic_clip("walk", frames).to_format("kinect_v1")
+
+
+def test_plain_folder_no_remote_code(folder, pipe):
+    config = json.loads((folder / "config.json").read_text())
+    assert "custom_pipelines" not in config
+    assert type(pipe.model) is hs.SkeletonLLMForConditionalGeneration
+    assert type(pipe.processor) is hs.SkeletonLLMProcessor
+
+
+def test_candidate_labels_scores_best_first(pipe, nucla_dir):
+    path = sorted(nucla_dir.glob("*.json"))[0]
+    out = pipe(str(path), candidate_labels=LABELS)
+    assert [set(r) for r in out] == [{"label", "score"}] * 3
+    scores = [r["score"] for r in out]
+    assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 1e-5
+    assert {r["label"] for r in out} == set(LABELS)
+    # the scores are the softmax of the candidate log-likelihoods
+    seq = hs.load_skeleton(path)
+    ll = score_candidate_labels(pipe.model, pipe.processor, [seq], "What action is the person doing? Answer with "
+                                "the action name.", LABELS)
+    probs = torch.softmax(ll[0], -1)
+    assert {LABELS[k]: float(probs[k]) for k in range(3)} == pytest.approx({r["label"]: r["score"] for r in out},
+                                                                             abs=1e-5)
+
+
+def test_inputs_sequence_array_and_batch(pipe):
+    seq = _clip()
+    one = pipe(seq, candidate_labels=LABELS)
+    arr = pipe(seq.positions, skeleton_format="kinect_v1", candidate_labels=LABELS)
+    assert [r["label"] for r in one] == [r["label"] for r in arr]
+    assert [r["score"] for r in one] == pytest.approx([r["score"] for r in arr], abs=1e-5)
+    batch = pipe([seq, _clip(7), seq], candidate_labels=LABELS, batch_size=4)
+    assert len(batch) == 3
+    assert [r["score"] for r in batch[0]] == pytest.approx([r["score"] for r in one], abs=1e-5)
+    assert [r["score"] for r in batch[2]] == pytest.approx([r["score"] for r in one], abs=1e-5)
+
+
+def test_prompt_generates_text(pipe):
+    out = pipe(_clip(), prompt="Describe the motion.", max_new_tokens=4)
+    assert set(out) == {"generated_text"} and isinstance(out["generated_text"], str)
+    many = pipe([_clip(), _clip(5)], prompt="Describe the motion.", max_new_tokens=4)
+    assert len(many) == 2 and many[0] == out
+
+
+def test_cross_format_clip_runs(pipe, humanml3d_dir):
+    seq = hs.load_skeleton(humanml3d_dir / "new_joints" / "012314.npy")
+    assert seq.format.name != "kinect_v1"
+    out = pipe(seq, candidate_labels=LABELS)
+    assert len(out) == 3
+
+
+def test_wrong_inputs_raise_clear_errors(pipe):
+    with pytest.raises(SkeletonFormatError):
+        pipe(np.zeros((5, 20, 3), np.float32), skeleton_format="no_such_format", candidate_labels=LABELS)
+    with pytest.raises(SkeletonInputError, match="joints"):
+        pipe(np.zeros((5, 17, 3), np.float32), skeleton_format="kinect_v1", candidate_labels=LABELS)
+    with pytest.raises(SkeletonInputError, match="empty clip|T >= 1"):
+        pipe(np.zeros((0, 20, 3), np.float32), skeleton_format="kinect_v1", candidate_labels=LABELS)
+    with pytest.raises(SkeletonInputError, match="empty clip"):
+        pipe(np.full((4, 20, 3), np.nan, np.float32), skeleton_format="kinect_v1", candidate_labels=LABELS)
+    with pytest.raises(SkeletonInputError, match="skeleton_format"):
+        pipe(np.zeros((5, 20, 3), np.float32), candidate_labels=LABELS)
+    with pytest.raises(SkeletonInputError, match="candidate_labels"):
+        pipe(_clip(), candidate_labels=[])
+    with pytest.raises(SkeletonInputError, match="not both"):
+        pipe(_clip(), candidate_labels=LABELS, prompt="x")
+    with pytest.raises(SkeletonInputError, match="path"):
+        pipe(12345, candidate_labels=LABELS)
