@@ -52,6 +52,12 @@ def _register_pipelines() -> None:
     PIPELINE_REGISTRY.register_pipeline("skeleton-generation", pipeline_class=SkeletonGenerationPipeline,
                                         pt_model=AutoModelForImageTextToText, type="multimodal")
 
+    from .pipelines.skeleton_understanding import SkeletonUnderstandingPipeline
+
+    # AutoModelForImageTextToText covers SkeletonLLM and LLaMo (both registered there)
+    PIPELINE_REGISTRY.register_pipeline("skeleton-understanding", pipeline_class=SkeletonUnderstandingPipeline,
+                                        pt_model=AutoModelForImageTextToText, type="multimodal")
+
 
 def register_all() -> None:
     """Register everything once; later calls do nothing."""
