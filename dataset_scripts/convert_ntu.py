@@ -1,0 +1,12 @@
+"""Convert NTU RGB+D 60/120 official .skeleton folders into sharded parquet + a dataset card.
+
+Usage: python dataset_scripts/convert_ntu.py RAW_DIR OUT_DIR [--num-shards N] [--num-proc N] [--limit N] ...
+Same as: hf-skeleton convert RAW_DIR OUT_DIR --dataset ntu (the logic lives in hf_skeleton.dataset_tools).
+"""
+
+import sys
+
+from hf_skeleton.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["convert", *sys.argv[1:], "--dataset", "ntu"]))

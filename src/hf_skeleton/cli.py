@@ -1,0 +1,267 @@
+"""The ``hf-skeleton`` command line.
+
+Each subcommand is one ``_add_<name>(subparsers)`` function registered in :data:`SUBCOMMANDS` that
+declares its arguments and sets ``func``; adding a command is one function. Errors of this package
+(:class:`~hf_skeleton.errors.HFSkeletonError`) print one line to stderr and exit with status 2, with
+no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import HFSkeletonError, SkeletonFileError
+
+DEMO_CLIP = "a04_s01_e00_v01.json"  # N-UCLA "walk around", 3 s
+
+
+# ---------------------------------------------------------------------- shared helpers
+def clip_info(seq) -> dict[str, Any]:
+    """Summary of a clip: format, frames, persons, joints, fps, duration, label/text, masked share."""
+    meta = seq.meta
+    text = meta.get("text")
+    if isinstance(text, (list, tuple)):
+        text = text[0] if text else None
+    info = {
+        "source": str(meta.get("source", "")),
+        "format": seq.format.name,
+        "frames": seq.num_frames,
+        "persons": seq.num_persons,
+        "joints": seq.num_joints,
+        "fps": round(float(seq.fps), 4),
+        "duration_s": round(seq.duration, 3),
+        "units": seq.format.units,
+        "masked_share": round(float(1.0 - seq.mask.mean()), 4),
+    }
+    for key in ("label", "label_name", "subject", "view"):
+        if meta.get(key) is not None:
+            info[key] = meta[key]
+    if text:
+        info["text"] = str(text)
+    if meta.get("synthetic"):
+        info["synthetic"] = True
+    return info
+
+
+def _print_info(info: dict[str, Any], out=None) -> None:
+    out = out or sys.stdout
+    width = max(len(k) for k in info)
+    for key, value in info.items():
+        print(f"{key:<{width}}  {value}", file=out)
+
+
+def _load(path: str, fmt: str | None = None):
+    from .skeletons.io import load_skeleton
+
+    return load_skeleton(path, format=fmt)
+
+
+# ---------------------------------------------------------------------- info
+def _cmd_info(args: argparse.Namespace) -> int:
+    info = clip_info(_load(args.file, args.format))
+    if args.json:
+        print(json.dumps(info))
+    else:
+        _print_info(info)
+    return 0
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="print a summary of a skeleton file",
+                       description="Read a skeleton file (any supported format) and print its format, frames, "
+                                   "persons, joints, fps, duration, label/text and share of masked joints.")
+    p.add_argument("file", help="a skeleton file or per-frame folder (N-UCLA .json, .bvh, .npy, .trc, .skeleton, ...)")
+    p.add_argument("--format", default=None, help="force a reader or skeleton format name")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_info)
+
+
+# ---------------------------------------------------------------------- viz
+def _cmd_viz(args: argparse.Namespace) -> int:
+    from .viz import save_animation, save_frame_grid
+
+    seq = _load(args.file, args.format)
+    if args.normalize:
+        seq = seq.normalized(align_view=True)
+    view: Any = args.view
+    if "," in view:
+        try:
+            view = tuple(float(v) for v in view.split(","))
+        except ValueError:
+            view = args.view  # save_animation reports the bad value
+    out = save_animation(seq, args.output, fps=args.fps, max_frames=args.max_frames, view=view, size=args.size)
+    print(f"wrote {out}")
+    if args.grid:
+        print(f"wrote {save_frame_grid(seq, args.grid, num_frames=args.grid_frames, view=view)}")
+    return 0
+
+
+def _add_viz(sub) -> None:
+    p = sub.add_parser("viz", help="draw a skeleton file as a GIF/MP4 stick figure",
+                       description="Animate a skeleton file as a stick figure (GIF, or MP4 through PyAV).")
+    p.add_argument("file", help="a skeleton file or per-frame folder")
+    p.add_argument("-o", "--output", required=True, help="output .gif or .mp4")
+    p.add_argument("--format", default=None, help="force a reader or skeleton format name")
+    p.add_argument("--fps", type=float, default=None, help="playback rate (default: the clip's)")
+    p.add_argument("--max-frames", type=int, default=300, help="at most this many frames (evenly sub-sampled)")
+    p.add_argument("--view", default="auto", help="auto | camera | side | top | AZIMUTH,ELEVATION (degrees)")
+    p.add_argument("--size", type=int, default=320, help="frame size in pixels")
+    p.add_argument("--normalize", action="store_true", help="root-centre, scale and face the camera first")
+    p.add_argument("--grid", default=None, help="also write a PNG grid of frames here")
+    p.add_argument("--grid-frames", type=int, default=8, help="frames in the grid")
+    p.set_defaults(func=_cmd_viz)
+
+
+# ---------------------------------------------------------------------- convert
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .dataset_tools.convert import _summary, convert_dataset
+
+    result = convert_dataset(args.raw_dir, args.out_dir, args.dataset, num_shards=args.num_shards,
+                             max_rows_per_shard=args.max_rows_per_shard, num_proc=args.num_proc, limit=args.limit,
+                             on_error="skip" if args.skip_bad else "raise", overwrite=args.overwrite)
+    for config, splits in result.num_rows.items():
+        for split, n in splits.items():
+            print(f"{config}/{split}: {n} rows in {len(result.data_files[config][split])} shard(s)")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} clip(s); see {result.out_dir / 'README.md'}")
+    print(_summary(result))
+    return 0
+
+
+def _add_convert(sub) -> None:
+    from .dataset_tools.sources import SOURCES
+
+    p = sub.add_parser("convert", help="convert a raw dataset folder into sharded parquet + dataset card",
+                       description="Convert a raw dataset (its official folder layout) into `datasets` parquet "
+                                   "shards with explicit features and a README.md dataset card.")
+    p.add_argument("raw_dir", help="the raw dataset folder")
+    p.add_argument("out_dir", help="output folder (data/ shards and README.md)")
+    p.add_argument("--dataset", required=True, choices=sorted(SOURCES), help="which dataset the folder holds")
+    p.add_argument("--num-shards", type=int, default=None, help="shards per split (default: by --max-rows-per-shard)")
+    p.add_argument("--max-rows-per-shard", type=int, default=1000, help="rows per shard when --num-shards is unset")
+    p.add_argument("--num-proc", type=int, default=1, help="worker processes")
+    p.add_argument("--limit", type=int, default=None, help="convert only N clips (spread over the file list)")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable clips instead of stopping")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/data")
+    p.set_defaults(func=_cmd_convert)
+
+
+# ---------------------------------------------------------------------- demo
+def find_demo_clip(start: Path | None = None) -> Path | None:
+    """A real N-UCLA clip from ``../shared/data`` (relative to the working directory or the repository),
+    ``$HF_SKELETON_DATA``, or None."""
+    roots = []
+    if os.environ.get("HF_SKELETON_DATA"):
+        roots.append(Path(os.environ["HF_SKELETON_DATA"]))
+    here = Path(start or Path.cwd()).resolve()
+    roots += [here / "shared" / "data", here.parent / "shared" / "data"]
+    roots.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")  # editable install: repo/../shared
+    for root in roots:
+        folder = root / "nw_ucla" / "all_sqe"
+        if (folder / DEMO_CLIP).is_file():
+            return folder / DEMO_CLIP
+        if folder.is_dir():
+            found = sorted(folder.glob("*.json"))
+            if found:
+                return found[0]
+    return None
+
+
+def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
+             log: Callable[[str], Any] = print) -> dict[str, Any]:
+    """The demo: load a clip (``path``; else a real N-UCLA clip; else a generated one, labelled
+    SYNTHETIC), print its summary, normalise it (root-centred, unit median bone, facing the camera),
+    resample it to ``num_frames`` and write an animation GIF and a frame-grid PNG to ``out_dir``.
+
+    Returns ``{"clip": source, "kind": "file" | "real" | "synthetic", "info": ..., "files": {...}}``;
+    later steps (rendering, models) add their outputs to ``files``.
+    """
+    from .skeletons.synthetic import synthetic_clip
+    from .viz import save_animation, save_frame_grid
+
+    if path is not None:
+        seq, kind = _load(str(path)), "file"
+    else:
+        found = find_demo_clip()
+        if found is not None:
+            seq, kind = _load(str(found)), "real"
+        else:
+            seq, kind = synthetic_clip("walk", 90, seed=0), "synthetic"
+            log("no recording given and no ../shared/data found: using a SYNTHETIC generated clip")
+    info = clip_info(seq)
+    log(f"clip ({kind}): {info['source']}")
+    for key, value in info.items():
+        if key != "source":
+            log(f"  {key}: {value}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prepared = seq.normalized(align_view=True).resample(num_frames)
+    rec = prepared.meta["transforms"][0]
+    log(f"normalised: centre {[round(c, 3) for c in rec['center']]}, scale 1/{rec['scale']:.4f}, "
+        f"view from {rec['view_source']}; resampled {seq.num_frames} -> {prepared.num_frames} frames")
+    files = {
+        "animation": save_animation(prepared, out / "clip.gif"),
+        "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
+        "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=120),
+    }
+    for name, file in files.items():
+        log(f"wrote {name}: {file}")
+    return {"clip": info["source"], "kind": kind, "info": info, "files": {k: str(v) for k, v in files.items()}}
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    run_demo(args.path, args.out_dir, num_frames=args.num_frames)
+    return 0
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="run the demo on a clip (a real N-UCLA clip by default)",
+                       description="Load a clip (PATH, else a real N-UCLA clip from ../shared/data, else a "
+                                   "SYNTHETIC generated one), print its summary, normalise and resample it, and "
+                                   "write an animation GIF and a frame grid PNG.")
+    p.add_argument("path", nargs="?", default=None, help="a skeleton file (optional)")
+    p.add_argument("--out-dir", default="hf_skeleton_demo", help="output folder (default: ./hf_skeleton_demo)")
+    p.add_argument("--num-frames", type=int, default=32, help="frames after resampling")
+    p.set_defaults(func=_cmd_demo)
+
+
+# ---------------------------------------------------------------------- entry point
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_convert]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="hf-skeleton", description="Human skeleton data on the Hugging Face stack.")
+    parser.add_argument("--version", action="version", version=f"hf_skeleton {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except HFSkeletonError as err:
+        print(f"hf-skeleton {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. an unwritable output folder
+        print(f"hf-skeleton {args.command}: error: {SkeletonFileError(err.filename, None, None, None, str(err))}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hf-skeleton {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

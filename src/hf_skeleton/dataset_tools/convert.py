@@ -1,0 +1,300 @@
+"""Convert a raw dataset folder into sharded parquet files with explicit features and a dataset card.
+
+Output layout (``out_dir``)::
+
+    README.md                                  dataset card: YAML metadata (license, task categories,
+                                               tags, configs -> data files) and the joint layout
+    data/<config>/<group>-00000-of-00003.parquet
+
+Rows keep the scan order inside each shard group, shards are contiguous slices, so
+``load_dataset("parquet", data_files=...)`` in memory and with ``streaming=True`` yield the same
+examples in the same order. Shards are written in parallel (``num_proc`` processes), each worker
+reading its clips with :func:`hf_skeleton.load_skeleton`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
+from .sources import SOURCES, Item, Scan, Source
+
+CARD_NAME = "README.md"
+
+
+@dataclass
+class ConversionResult:
+    """What :func:`convert_dataset` wrote: data files per config and split (paths relative to
+    ``out_dir``, in order), row counts, skipped clips ``(id, reason)`` and the wall time."""
+
+    out_dir: Path
+    dataset: str
+    data_files: dict[str, dict[str, list[str]]]
+    num_rows: dict[str, dict[str, int]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def files(self, config: str | None = None) -> dict[str, list[str]]:
+        """Absolute data files per split of ``config`` (the default = first config)."""
+        config = config or next(iter(self.data_files))
+        return {split: [str(self.out_dir / f) for f in files] for split, files in self.data_files[config].items()}
+
+
+@dataclass(frozen=True)
+class _Task:
+    dataset: str
+    config: str
+    group: str
+    index: int
+    count: int
+    items: tuple[Item, ...]
+    out_dir: str
+    info: dict[str, Any]
+    on_error: str
+
+    @property
+    def relpath(self) -> str:
+        return f"data/{self.config}/{self.group}-{self.index:05d}-of-{self.count:05d}.parquet"
+
+
+def _write_shard(task: _Task) -> tuple[_Task, int, list[tuple[str, str]]]:
+    """Read the clips of one shard and write them as one parquet file (runs in a worker process)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    source = SOURCES[task.dataset]
+    rows, skipped = [], []
+    for item in task.items:
+        try:
+            rows.append(source.to_example(item, task.info))
+        except HFSkeletonError as err:
+            if task.on_error == "raise":
+                raise
+            skipped.append((item.id, str(err)))
+    if rows:
+        out = Path(task.out_dir) / task.relpath
+        out.parent.mkdir(parents=True, exist_ok=True)
+        features = source.features(task.config, task.info)
+        datasets.Dataset.from_list(rows, features=features).to_parquet(str(out))
+    return task, len(rows), skipped
+
+
+def _shard_tasks(scan: Scan, dataset: str, out_dir: Path, info: dict[str, Any], num_shards: int | None,
+                 max_rows_per_shard: int, on_error: str) -> list[_Task]:
+    groups: dict[tuple[str, str], list[Item]] = {}
+    for item in scan.items:
+        groups.setdefault((item.config, item.group), []).append(item)
+    tasks = []
+    for (config, group), items in groups.items():
+        n = min(num_shards, len(items)) if num_shards else math.ceil(len(items) / max_rows_per_shard)
+        bounds = [round(k * len(items) / n) for k in range(n + 1)]
+        for k in range(n):
+            tasks.append(_Task(dataset, config, group, k, n, tuple(items[bounds[k]:bounds[k + 1]]), str(out_dir),
+                               info, on_error))
+    return tasks
+
+
+def _context():
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods and sys.platform == "linux" else "spawn")
+
+
+def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, num_shards: int | None = None,
+                    max_rows_per_shard: int = 1000, num_proc: int = 1, limit: int | None = None,
+                    on_error: str = "raise", overwrite: bool = False, progress: bool = True) -> ConversionResult:
+    """Convert ``raw_dir`` (the dataset's official layout) into parquet shards + a card in ``out_dir``.
+
+    Args:
+        dataset: one of :data:`hf_skeleton.dataset_tools.sources.SOURCES` (``nucla``, ``cmu``, ``humanml3d``,
+            ``ntu``, ``pose2sim``).
+        num_shards: shards per split group (at most one row per shard); default: as many as
+            ``max_rows_per_shard`` requires.
+        num_proc: worker processes writing shards in parallel.
+        limit: convert only this many clips, spread evenly over the sorted file list (tests, previews).
+        on_error: ``"raise"`` stops at the first unreadable clip (the error names the file);
+            ``"skip"`` leaves it out and lists it in the result and the card.
+        overwrite: replace an existing ``out_dir/data`` folder.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    if dataset not in SOURCES:
+        raise SkeletonInputError("dataset", f"one of {sorted(SOURCES)}", dataset)
+    if on_error not in ("raise", "skip"):
+        raise SkeletonInputError("on_error", "'raise' or 'skip'", on_error)
+    for name, value in (("num_proc", num_proc), ("max_rows_per_shard", max_rows_per_shard),
+                        ("num_shards", num_shards if num_shards is not None else 1),
+                        ("limit", limit if limit is not None else 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SkeletonInputError(name, "a positive integer", value)
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    if out_dir.resolve() == raw_dir.resolve() or raw_dir.resolve() in out_dir.resolve().parents:
+        raise SkeletonInputError("out_dir", "a folder outside the raw data folder", str(out_dir))
+    data_dir = out_dir / "data"
+    if data_dir.exists():
+        if not overwrite:
+            raise SkeletonFileError(data_dir, None, "no previous conversion here (pass overwrite=True / --overwrite)",
+                                    "an existing data/ folder")
+        shutil.rmtree(data_dir)
+    source = SOURCES[dataset]
+    scan = source.scan(raw_dir, limit)
+    info = {**scan.features_info, "raw_dir": str(raw_dir)}
+    tasks = _shard_tasks(scan, dataset, out_dir, info, num_shards, max_rows_per_shard, on_error)
+    written: dict[str, int] = {}
+    skipped: list[tuple[str, str]] = []
+    bar = tqdm(total=len(scan.items), desc=f"convert {dataset}", unit="clip", disable=not progress)
+    if num_proc > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=min(num_proc, len(tasks)), mp_context=_context()) as pool:
+            for task, n, skip in pool.map(_write_shard, tasks):
+                written[task.relpath], skipped = n, skipped + skip
+                bar.update(len(task.items))
+    else:
+        for task in tasks:
+            _, n, skip = _write_shard(task)
+            written[task.relpath], skipped = n, skipped + skip
+            bar.update(len(task.items))
+    bar.close()
+    data_files: dict[str, dict[str, list[str]]] = {}
+    num_rows: dict[str, dict[str, int]] = {}
+    for config, splits in scan.configs.items():
+        for split, groups in splits.items():
+            files = [t.relpath for key in groups for t in tasks
+                     if f"{t.config}/{t.group}" == key and written.get(t.relpath)]
+            if files:
+                data_files.setdefault(config, {})[split] = files
+                num_rows.setdefault(config, {})[split] = sum(written[f] for f in files)
+    if not data_files:
+        raise SkeletonFileError(raw_dir, None, "at least one convertible clip", f"{len(skipped)} skipped")
+    result = ConversionResult(out_dir, dataset, data_files, num_rows, skipped, time.perf_counter() - start)
+    write_card(result, source, scan, tasks)
+    return result
+
+
+# ---------------------------------------------------------------------- card
+def _size_category(n: int) -> str:
+    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < bound:
+            return name
+    return "1M<n<10M"
+
+
+def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list[_Task]) -> Path:
+    """Write ``README.md``: YAML metadata (license, task categories, tags, configs with their data files)
+    and a body with the joint layout, units, fps, splits and upstream source."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    total = sum(n for splits in result.num_rows.values() for n in splits.values())
+    configs = [{"config_name": c, "data_files": [{"split": s, "path": files} for s, files in splits.items()],
+                **({"default": True} if i == 0 else {})} for i, (c, splits) in enumerate(result.data_files.items())]
+    data = DatasetCardData(license=source.license, task_categories=list(source.task_categories),
+                           tags=list(source.tags), pretty_name=source.pretty_name,
+                           size_categories=_size_category(total), configs=configs)
+    first = next(iter(result.data_files))
+    features = source.features(first, {**scan.features_info, "raw_dir": ""})
+    feature_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in features.items())
+    split_rows = "\n".join(f"| {c} | {s} | {n} | {len(result.data_files[c][s])} |"
+                           for c, splits in result.num_rows.items() for s, n in splits.items())
+    skipped = "".join(f"\n- `{i}`: {why}" for i, why in result.skipped[:50]) or " none"
+    notes = "".join(f"\n- {n}" for n in scan.notes)
+    body = f"""
+# {source.pretty_name}
+
+{source.description}
+
+Converted with `hf-skeleton convert RAW_DIR OUT_DIR --dataset {source.name}` (hf_skeleton).
+
+## Skeleton
+
+- Layout: {source.layout}
+- `positions`: (T, J, 3) float32 per clip (the first person{'; `positions_2` the second' if 'positions_2' in features else ''}),
+  `mask`: (T, J) bool, True where the joint was observed (unobserved joints hold 0).
+- Each row names its layout (`format`) and stores it as JSON (`format_spec`: joints, parents, body parts,
+  mirror pairs, up axis, units), so `hf_skeleton.dataset_tools.example_to_sequence(row)` rebuilds the clip.
+
+## Loading
+
+```python
+from datasets import load_dataset
+ds = load_dataset("path/to/this/folder", "{first}")            # or load_dataset("parquet", data_files=...)
+import hf_skeleton as hs
+from hf_skeleton.dataset_tools import example_to_sequence
+seq = example_to_sequence(ds["{next(iter(result.data_files[first]))}"][0])
+```
+
+## Fields (configuration `{first}`)
+
+| column | feature |
+|---|---|
+{feature_rows}
+
+## Splits
+
+| config | split | rows | shards |
+|---|---|---|---|
+{split_rows}
+
+Notes:{notes}
+
+Skipped clips:{skipped}
+
+## Source
+
+{source.upstream}. This card describes a conversion of the raw files; the data keeps the license of
+its source (`{source.license}` here: see the upstream terms).
+"""
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
+    path = result.out_dir / CARD_NAME
+    card.save(str(path))
+    return path
+
+
+def read_card_configs(out_dir: str | Path) -> dict[str, dict[str, list[str]]]:
+    """config -> split -> data files (absolute) from the card of a converted folder."""
+    from huggingface_hub import DatasetCard
+
+    out_dir = Path(out_dir)
+    card_path = out_dir / CARD_NAME
+    if not card_path.is_file():
+        raise SkeletonFileError(card_path, None, "a dataset card written by convert_dataset", "no such file")
+    configs = DatasetCard.load(str(card_path)).data.to_dict().get("configs") or []
+    out = {}
+    for cfg in configs:
+        out[cfg["config_name"]] = {df["split"]: [str(out_dir / p) for p in (df["path"] if isinstance(df["path"], list)
+                                                                             else [df["path"]])]
+                                   for df in cfg["data_files"]}
+    if not out:
+        raise SkeletonFileError(card_path, "configs", "at least one configuration in the YAML header", "none")
+    return out
+
+
+def load_converted(out_dir: str | Path, config: str | None = None, split: str | None = None, *,
+                   streaming: bool = False):
+    """``datasets.load_dataset("parquet", data_files=...)`` on a converted folder (config default: the
+    first), in memory or streaming; features (Array3D, ClassLabel) come back from the parquet metadata."""
+    import datasets
+
+    configs = read_card_configs(out_dir)
+    config = config or next(iter(configs))
+    if config not in configs:
+        raise SkeletonInputError("config", f"one of {sorted(configs)}", config)
+    files = configs[config]
+    if split is not None and split not in files:
+        raise SkeletonInputError("split", f"one of {sorted(files)}", split)
+    return datasets.load_dataset("parquet", data_files=files, split=split, streaming=streaming)
+
+
+__all__ = ["ConversionResult", "convert_dataset", "load_converted", "read_card_configs", "write_card"]
+
+
+def _summary(result: ConversionResult) -> str:
+    return json.dumps({"out_dir": str(result.out_dir), "rows": result.num_rows, "skipped": len(result.skipped),
+                       "seconds": round(result.seconds, 2)})
