@@ -307,3 +307,28 @@ def test_real_nucla_clips_including_one_frame(tok, nucla_dir):
     out = model(**batch)
     assert torch.isfinite(out.logits).all()
     assert int((batch["input_ids"][0] == proc.motion_token_id).sum()) == 1
+
+
+def test_skeleton_understanding_pipeline_with_a_llamo_folder(tok, tmp_path, nucla_dir):
+    from transformers import pipeline
+
+    model, proc = make(tok)
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    pipe = pipeline("skeleton-understanding", model=str(tmp_path))
+    clip = nucla_dir / "a04_s01_e00_v01.json"
+    ranked = pipe(clip, candidate_labels=["walk around", "sit down", "throw"])
+    assert sorted(r["label"] for r in ranked) == ["sit down", "throw", "walk around"]
+    assert abs(sum(r["score"] for r in ranked) - 1) < 1e-5
+    video = frames()
+    with_video = pipe(clip, candidate_labels=["walk around", "sit down", "throw"], videos=video)
+    assert [r["score"] for r in with_video] != [r["score"] for r in ranked]  # the video reaches the model
+    # the pipeline's scores are the model's own likelihoods on the processor's batch
+    seq = hs.load_skeleton(clip)
+    from hf_skeleton.evaluation.recognition import score_candidate_labels
+    direct = score_candidate_labels(model, proc, [seq], "What action is the person doing? Answer with the action name.",
+                                    ["walk around", "sit down", "throw"], videos=[video]).softmax(-1)[0]
+    got = {r["label"]: r["score"] for r in with_video}
+    assert got["throw"] == pytest.approx(float(direct[2]), abs=1e-5)
+    text = pipe(clip, prompt="Describe the motion.", max_new_tokens=3, videos=video)
+    assert isinstance(text["generated_text"], str)

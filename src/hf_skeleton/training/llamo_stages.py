@@ -21,7 +21,7 @@ import torch
 
 from ..errors import SkeletonInputError
 from ..skeletons.sequence import SkeletonSequence
-from .collators import SkeletonSFTCollator, build_labels, chat_prompt, answer_suffix
+from .collators import SkeletonSFTCollator, chat_prompt
 
 INSTRUCTION_TEMPLATES: dict[str, tuple[str, ...]] = {
     "captioning": (
@@ -121,50 +121,20 @@ def build_examples(sequences: Sequence[Any], task: str, *, labels: Sequence[str]
 
 
 class LlamoSFTCollator(SkeletonSFTCollator):
-    """:class:`SkeletonSFTCollator` plus an optional ``"video"`` per example.
+    """The shared :class:`SkeletonSFTCollator` (an optional ``"video"`` per example goes to the
+    processor, which puts ``<video>`` right before ``<motion>`` in the user turn) with seeded random
+    frame sampling for training (``video_seed``; ``None`` samples uniformly)."""
 
-    With videos the user turn starts with ``<video><motion>`` so both placeholders sit inside the
-    chat template; labels are -100 on the prompt, padding and both placeholders.
-    """
-
-    def __init__(self, processor: Any, *, video_key: str = "video", video_seed: int | None = None, **kwargs: Any):
+    def __init__(self, processor: Any, *, video_seed: int | None = None, **kwargs: Any):
         super().__init__(processor, **kwargs)
-        self.video_key = video_key
         self.video_seed = video_seed
+        self._calls = 0
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]):
-        has_video = [self.video_key in ex and ex[self.video_key] is not None for ex in examples]
-        if not any(has_video):
-            return super().__call__(examples)
-        if not all(has_video):
-            raise SkeletonInputError("examples", "a video for every example of a batch, or for none", has_video)
-        sk, pr, an = self.keys
-        lead = f"{self.processor.video_token}{self.processor.motion_token}\n"
-        examples = [dict(ex, **{pr: lead + ex[pr]}) if isinstance(ex[pr], str) else ex for ex in examples]
-        skeletons, prompts, answers = self._fields(examples)
-        videos = [ex[self.video_key] for ex in examples]
-        suffix = answer_suffix(self.processor)
-        kwargs = dict(self.processor_kwargs, videos=videos, video_seed=self.video_seed)
-        if self.skeleton_format is not None:
-            kwargs["skeleton_format"] = self.skeleton_format
-        batch = self.processor(skeletons=skeletons, text=[p + a + suffix for p, a in zip(prompts, answers)],
-                               return_tensors="pt", padding=True, **kwargs)
-        prompt_ids = self.processor.tokenizer(self._expanded_prompts(prompts, batch), padding=True,
-                                              return_tensors="pt")
-        batch["labels"] = build_labels(batch["input_ids"], batch["attention_mask"],
-                                       prompt_ids["attention_mask"].sum(-1), self.processor.placeholder_token_ids)
-        return batch
-
-    def _expanded_prompts(self, prompts: list[str], batch) -> list[str]:
-        """Prompt texts with placeholders expanded as in ``batch`` (counted from its input_ids)."""
-        p = self.processor
-        ids = batch["input_ids"]
-        out = []
-        for i, text in enumerate(prompts):
-            n_m = int((ids[i] == p.motion_token_id).sum())
-            n_v = int((ids[i] == p.video_token_id).sum())
-            out.append(text.replace(p.motion_token, p.motion_token * n_m, 1).replace(p.video_token, p.video_token * n_v, 1))
-        return out
+        if self.video_seed is not None:  # new frames every batch, reproducible from the seed
+            self.processor_kwargs["video_seed"] = self.video_seed + self._calls
+            self._calls += 1
+        return super().__call__(examples)
 
 
 # ---------------------------------------------------------------------- stages

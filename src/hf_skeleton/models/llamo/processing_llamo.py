@@ -4,7 +4,8 @@
 ``BatchFeature`` with ``input_ids``, ``attention_mask``, ``motion`` (B, T, J, 3, zero padded),
 ``motion_mask`` (B, T, J) and, when videos are given, ``pixel_values_videos`` (B, F, 3, H, W).
 A ``<motion>`` (``<video>``) placeholder in the text expands to as many tokens as the model emits
-for that clip; it is prepended when the text has none.
+for that clip. A missing ``<motion>`` is prepended; a missing ``<video>`` is put right before
+``<motion>``, so both sit inside the user turn of a chat prompt.
 """
 
 from __future__ import annotations
@@ -220,26 +221,34 @@ class LlamoProcessor(ProcessorMixin):
             data["pixel_values_videos"] = torch.stack([self.prepare_video(v, i, video_seed)
                                                        for i, v in enumerate(videos)])
 
-        expanded = []
-        for i, t in enumerate(texts):
-            t = self._expand(t, self.motion_token, motion_counts[i] if skeletons is not None else None, i)
-            nv = self.num_video_frames * self.video_tokens_per_frame if videos is not None else None
-            expanded.append(self._expand(t, self.video_token, nv, i))
+        nv = self.num_video_frames * self.video_tokens_per_frame if videos is not None else None
+        expanded = [self._expand(t, motion_counts[i] if skeletons is not None else None, nv, i)
+                    for i, t in enumerate(texts)]
         kwargs.setdefault("padding", True)
         text_inputs = self.tokenizer(expanded, return_tensors=return_tensors, **kwargs)
         return BatchFeature(data={**text_inputs, **data}, tensor_type=return_tensors)
 
-    def _expand(self, text: str, token: str, count: int | None, index: int) -> str:
-        n = text.count(token)
-        if count is None:
-            if n:
+    def _expand(self, text: str, n_motion: int | None, n_video: int | None, index: int) -> str:
+        """Check and expand the placeholders of one text. A missing ``<motion>`` is prepended; a
+        missing ``<video>`` goes right before ``<motion>`` (inside the user turn of a chat prompt)."""
+        for token, count in ((self.motion_token, n_motion), (self.video_token, n_video)):
+            n = text.count(token)
+            if count is None and n:
                 raise SkeletonInputError(f"text[{index}]", f"no {token} placeholder without its input", n)
-            return text
-        if n > 1:
-            raise SkeletonInputError(f"text[{index}]", f"at most one {token} placeholder per text", n)
-        if n == 0:
-            text = token + "\n" + text
-        return text.replace(token, token * count, 1)
+            if n > 1:
+                raise SkeletonInputError(f"text[{index}]", f"at most one {token} placeholder per text", n)
+        if n_motion is not None and self.motion_token not in text:
+            text = f"{self.motion_token}\n{text}"
+        if n_video is not None and self.video_token not in text:
+            if self.motion_token in text:
+                text = text.replace(self.motion_token, self.video_token + self.motion_token, 1)
+            else:
+                text = f"{self.video_token}\n{text}"
+        if n_motion is not None:
+            text = text.replace(self.motion_token, self.motion_token * n_motion, 1)
+        if n_video is not None:
+            text = text.replace(self.video_token, self.video_token * n_video, 1)
+        return text
 
     def batch_decode(self, *args, **kwargs):
         return self.tokenizer.batch_decode(*args, **kwargs)
