@@ -130,13 +130,25 @@ def _tile_pixels(tiles: Tensor, tile_size: int, tiles_x: int, n_tiles: int, dtyp
     return (ox[:, None] + offs).to(dtype), (oy[:, None] + offs).to(dtype)
 
 
+def _tile_slots(tiles: Tensor, tiles_x: int, n_tiles: int):
+    """(image, tile row, tile column) of flat tile indices."""
+    local = tiles % n_tiles
+    return torch.div(tiles, n_tiles, rounding_mode="floor"), torch.div(local, tiles_x, rounding_mode="floor"), local % tiles_x
+
+
 class _TiledComposite(torch.autograd.Function):
-    """(G + 1, 6) splat parameters and (G + 1, F) features -> (N, Hp, Wp, F) weighted feature sums."""
+    """(G + 1, 6) splat parameters and (G + 1, C + 2) features [colour, depth, 1] -> weighted sums.
+
+    Outputs (N, H, W, C) colour sums, (N, H, W) depth sums and (N, H, W) accumulated alpha (the sum
+    of the weights, i.e. ``1 - T``), as separate tensors so that unused outputs cost nothing in the
+    backward pass.
+    """
 
     @staticmethod
-    def forward(ctx, params, feats, chunks, out_shape, tile_size, tiles_x):
-        n_img, hp, wp, n_feat = out_shape
-        tiles_y = hp // tile_size
+    def forward(ctx, params, feats, chunks, image_size, tile_size, tiles_x):
+        n_img, height, width = image_size
+        n_feat = feats.shape[-1]
+        tiles_y = -(-height // tile_size)
         n_tiles = tiles_x * tiles_y
         out = params.new_zeros(n_img, tiles_y, tile_size, tiles_x, tile_size, n_feat)
         for tiles, ids in chunks:
@@ -144,29 +156,37 @@ class _TiledComposite(torch.autograd.Function):
             weights = _pixel_terms(params[ids], xs, ys)[-1]
             nt, m = ids.shape
             res = torch.bmm(weights.view(nt, -1, m), feats[ids]).view(nt, tile_size, tile_size, n_feat)
-            n = torch.div(tiles, n_tiles, rounding_mode="floor")
-            local = tiles % n_tiles
-            out[n, torch.div(local, tiles_x, rounding_mode="floor"), :, local % tiles_x, :] = res
+            n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
+            out[n, ty, :, tx, :] = res
+        out = out.view(n_img, tiles_y * tile_size, tiles_x * tile_size, n_feat)[:, :height, :width]
         ctx.save_for_backward(params, feats)
         ctx.chunks = chunks
-        ctx.geometry = (tile_size, tiles_x, n_tiles)
-        return out.view(n_img, hp, wp, n_feat)
+        ctx.geometry = (tile_size, tiles_x, tiles_y, n_tiles, n_img, height, width)
+        ctx.set_materialize_grads(False)
+        return out[..., :-2].contiguous(), out[..., -2].contiguous(), out[..., -1].contiguous()
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out):
+    def backward(ctx, grad_rgb, grad_depth, grad_alpha):
         params, feats = ctx.saved_tensors
-        tile_size, tiles_x, n_tiles = ctx.geometry
-        n_img, hp, wp, n_feat = grad_out.shape
-        grad_tiles = grad_out.reshape(n_img, hp // tile_size, tile_size, tiles_x, tile_size, n_feat)
+        tile_size, tiles_x, tiles_y, n_tiles, n_img, height, width = ctx.geometry
+        n_feat = feats.shape[-1]
         grad_params = torch.zeros_like(params)
         grad_feats = torch.zeros_like(feats)
+        if grad_rgb is None and grad_depth is None and grad_alpha is None:
+            return grad_params, grad_feats, None, None, None, None
+        grad_out = params.new_zeros(n_img, tiles_y * tile_size, tiles_x * tile_size, n_feat)
+        if grad_rgb is not None:
+            grad_out[:, :height, :width, :-2] = grad_rgb
+        if grad_depth is not None:
+            grad_out[:, :height, :width, -2] = grad_depth
+        if grad_alpha is not None:
+            grad_out[:, :height, :width, -1] = grad_alpha
+        grad_tiles = grad_out.view(n_img, tiles_y, tile_size, tiles_x, tile_size, n_feat)
         for tiles, ids in ctx.chunks:
             nt, m = ids.shape
-            n = torch.div(tiles, n_tiles, rounding_mode="floor")
-            local = tiles % n_tiles
-            g_out = grad_tiles[n, torch.div(local, tiles_x, rounding_mode="floor"), :, local % tiles_x, :]
-            g_out = g_out.reshape(nt, -1, n_feat)
+            n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
+            g_out = grad_tiles[n, ty, :, tx, :].reshape(nt, -1, n_feat)
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
             p = params[ids]
             f = feats[ids]
@@ -237,14 +257,10 @@ def rasterize_tiled(
     feats = torch.cat([colors, proj.depths[..., None], ones], dim=-1).reshape(-1, n_ch + 2)
     params = torch.cat([params, params.new_zeros(1, 6)])
     feats = torch.cat([feats, feats.new_zeros(1, n_ch + 2)])
-    out_shape = (n_img, tiles_y * tile_size, tiles_x * tile_size, n_ch + 2)
-    out = _TiledComposite.apply(params, feats, chunks, out_shape, tile_size, tiles_x)
-    out = out[:, :height, :width]
-    alpha = out[..., n_ch + 1]
-    rgb = out[..., :n_ch]
+    rgb, depth_sum, alpha = _TiledComposite.apply(params, feats, chunks, (n_img, height, width), tile_size, tiles_x)
     if background is not None:
         rgb = rgb + (1.0 - alpha)[..., None] * background[:, None, None, :]
-    depth = out[..., n_ch] / alpha.clamp_min(1e-10)
+    depth = depth_sum / alpha.clamp_min(1e-10)
     return RasterOutput(rgb=rgb, alpha=alpha, depth=depth)
 
 
