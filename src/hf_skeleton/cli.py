@@ -191,7 +191,7 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
         if found is not None:
             seq, kind = _load(str(found)), "real"
         else:
-            seq, kind = synthetic_clip("walk", 90, seed=0), "synthetic"
+            seq, kind = synthetic_clip("walk", 60, seed=0), "synthetic"
             log("no recording given and no ../shared/data found: using a SYNTHETIC generated clip")
     info = clip_info(seq)
     log(f"clip ({kind}): {info['source']}")
@@ -207,7 +207,7 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
     files = {
         "animation": save_animation(prepared, out / "clip.gif"),
         "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
-        "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=120),
+        "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=90),
     }
     for name, file in files.items():
         log(f"wrote {name}: {file}")

@@ -147,11 +147,6 @@ def _new_figure(width_px: int, height_px: int, dpi: int = 100):
     return fig, canvas
 
 
-def _grab(canvas) -> np.ndarray:
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
 def _check_path(path: str | os.PathLike, suffixes: Sequence[str]) -> Path:
     out = Path(path)
     if out.suffix.lower() not in suffixes:
@@ -173,10 +168,19 @@ def render_frames(seq: SkeletonSequence, *, view: str | tuple[float, float] = "a
     fig.suptitle(_title(seq, size // 6) if title is None else title, fontsize=8, y=0.975)
     figure = _StickFigure(ax, seq, xy)
     counter = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=7, color="0.3")
+    # Blitting: draw the static parts once, then per frame restore them and draw only the moving artists.
+    moving = [*figure.lines, *figure.dots, counter]
+    for artist in moving:
+        artist.set_animated(True)
+    canvas.draw()
+    background = canvas.copy_from_bbox(fig.bbox)
     for t in _frame_indices(seq.num_frames, max_frames):
         figure.update(int(t))
         counter.set_text(f"{t + 1}/{seq.num_frames}  {t / seq.fps:.2f} s")
-        yield _grab(canvas)
+        canvas.restore_region(background)
+        for artist in moving:
+            fig.draw_artist(artist)
+        yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def save_animation(seq: SkeletonSequence, path: str | os.PathLike, fps: float | None = None, *,
@@ -207,14 +211,34 @@ def save_animation(seq: SkeletonSequence, path: str | os.PathLike, fps: float | 
     return out
 
 
-def _write_gif(out: Path, frames, fps: float) -> None:
-    import imageio.v3 as iio
+def _gif_palette():
+    """A fixed 256-colour palette: every drawing colour (black text, each person colour x part shade)
+    blended with the white background at 13 levels, so antialiased frames map onto it without a
+    per-frame colour search (median-cut quantisation of every frame is 20x slower)."""
+    from matplotlib.colors import to_rgb
+    from PIL import Image
 
+    bases = [np.zeros(3)] + [np.array(to_rgb(c)) * shade for c in PERSON_COLORS
+                             for shade in sorted(set(PART_SHADES.values()))]
+    levels = np.linspace(0.0, 1.0, 13)[:, None]
+    colours = np.concatenate([1.0 - levels * (1.0 - b) for b in bases])
+    colours = np.unique((colours * 255).round().astype(np.uint8), axis=0)[:256]
+    palette = np.zeros((256, 3), np.uint8)
+    palette[: len(colours)] = colours
+    palette[len(colours):] = 255
+    image = Image.new("P", (1, 1))
+    image.putpalette(palette.ravel().tolist())
+    return image
+
+
+def _write_gif(out: Path, frames, fps: float) -> None:
+    from PIL import Image
+
+    palette = _gif_palette()
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     # GIF delays are whole hundredths of a second (browsers clamp very short ones).
     duration = max(20, int(round(100.0 / fps)) * 10)
-    with iio.imopen(out, "w", plugin="pillow") as writer:
-        for frame in frames:
-            writer.write(frame, is_batch=False, duration=duration, loop=0)
+    images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
 
 
 def _write_mp4(out: Path, frames, fps: float) -> None:
