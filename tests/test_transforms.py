@@ -268,3 +268,19 @@ def test_real_nucla_normalisation_scale_is_body_sized(nucla_dir):
     fmt = seq.format
     hip = norm.positions[0, 0, fmt.index("left_hip")] - norm.positions[0, 0, fmt.index("right_hip")]
     assert hip[0] < 0 and abs(hip[2]) < 1e-4
+
+
+def test_per_frame_meta_arrays_follow_resampling_and_mirroring():
+    seq = _random_seq(T=6, P=1, drop=0.0)
+    seq.meta["time"] = np.arange(6) / 30.0
+    seq.meta["tracking_state"] = np.arange(6 * 25).reshape(6, 1, 25)
+    seq.meta["unrelated"] = np.zeros(3)
+    out = seq.resample(11)
+    np.testing.assert_allclose(out.meta["time"], np.round(np.linspace(0, 5, 11) + 1e-9) / 30.0)
+    assert out.meta["tracking_state"].shape == (11, 1, 25) and out.meta["unrelated"].shape == (3,)
+    rnd = seq.resample(3, mode="random", seed=0)
+    np.testing.assert_array_equal(rnd.meta["time"] * 30, rnd.meta["transforms"][-1]["indices"])
+    m = seq.mirrored()
+    perm = seq.format.mirror_permutation()
+    np.testing.assert_array_equal(m.meta["tracking_state"], seq.meta["tracking_state"][:, :, perm])
+    assert seq.meta["tracking_state"][0, 0, 0] == 0  # the input is untouched

@@ -43,9 +43,24 @@ def _rng(seed: int | None, rng: np.random.Generator | None) -> np.random.Generat
 
 def _derive(seq: SkeletonSequence, record: dict[str, Any], *, positions: np.ndarray | None = None,
             mask: np.ndarray | None = None, orientations: np.ndarray | None | str = "keep",
-            fps: float | None = None) -> SkeletonSequence:
-    """A new sequence with some arrays replaced and ``record`` appended to meta["transforms"]."""
+            fps: float | None = None, frames: np.ndarray | None = None,
+            joints: list[int] | None = None) -> SkeletonSequence:
+    """A new sequence with some arrays replaced and ``record`` appended to meta["transforms"].
+
+    Per-frame arrays in ``meta`` (first dimension T, e.g. a TRC ``time`` column or NTU
+    ``tracking_state`` (T, P, J)) follow ``frames`` (source frame of each new frame) and, when
+    shaped (T, P, J, ...), the joint permutation ``joints``, so they stay aligned with the clip.
+    """
     meta = dict(seq.meta)
+    T, P, J = seq.mask.shape
+    for key, value in seq.meta.items():
+        if key == "transforms" or not isinstance(value, np.ndarray) or value.ndim == 0 or value.shape[0] != T:
+            continue
+        if frames is not None:
+            value = value[frames]
+        if joints is not None and value.ndim >= 3 and value.shape[1:3] == (P, J):
+            value = value[:, :, joints]
+        meta[key] = value
     meta["transforms"] = [*seq.meta.get("transforms", []), record]
     if isinstance(orientations, str):
         orientations = None if seq.orientations is None else seq.orientations.copy()
@@ -268,7 +283,7 @@ def resample(seq: SkeletonSequence, num_frames: int, mode: str = "uniform", seed
 
     - ``"uniform"``: frame times ``linspace(0, T - 1, N)``; positions interpolated linearly between
       the two neighbouring frames where both observe the joint, else copied from the nearest frame;
-      the mask and orientations follow the nearest frame. The covered duration is kept
+      the mask, orientations and per-frame meta arrays follow the nearest frame. The covered duration is kept
       (fps scales by (N - 1) / (T - 1)).
     - ``"random"``: segment sampling for training: ``[0, T)`` is cut into N equal segments and one
       frame is drawn from each with a seeded ``numpy.random.Generator`` (``seed`` or ``rng``);
@@ -289,7 +304,8 @@ def resample(seq: SkeletonSequence, num_frames: int, mode: str = "uniform", seed
         record = {"name": "resample", "mode": mode, "from_frames": T, "to_frames": N, "seed": seed,
                   "indices": idx.tolist()}
         return _derive(seq, record, positions=seq.positions[idx], mask=seq.mask[idx],
-                       orientations=None if seq.orientations is None else seq.orientations[idx], fps=fps)
+                       orientations=None if seq.orientations is None else seq.orientations[idx], fps=fps,
+                       frames=idx)
     times = np.linspace(0.0, T - 1, N) if N > 1 else np.zeros(1)
     lo = np.floor(times).astype(int)
     hi = np.minimum(lo + 1, T - 1)
@@ -302,7 +318,8 @@ def resample(seq: SkeletonSequence, num_frames: int, mode: str = "uniform", seed
     fps = seq.fps * (N - 1) / (T - 1) if (N > 1 and T > 1) else seq.fps
     record = {"name": "resample", "mode": mode, "from_frames": T, "to_frames": N, "times": times.tolist()}
     return _derive(seq, record, positions=pos, mask=mask,
-                   orientations=None if seq.orientations is None else seq.orientations[near], fps=fps)
+                   orientations=None if seq.orientations is None else seq.orientations[near], fps=fps,
+                   frames=near)
 
 
 # ---------------------------------------------------------------------- mirroring
@@ -322,7 +339,7 @@ def mirror(seq: SkeletonSequence) -> SkeletonSequence:
         flip[axis] = -1.0
         ori = seq.orientations[:, :, perm] * flip[:, None] * flip[None, :]
     record = {"name": "mirror", "axis": "xyz"[axis], "pairs": [list(p) for p in seq.format.mirror_pairs]}
-    return _derive(seq, record, positions=pos, mask=seq.mask[:, :, perm], orientations=ori)
+    return _derive(seq, record, positions=pos, mask=seq.mask[:, :, perm], orientations=ori, joints=perm)
 
 
 # ---------------------------------------------------------------------- augmentation
