@@ -97,6 +97,21 @@ def test_multi_view_grid_renders_each_view_inside_its_tile(nucla_dir):
     assert tiles[:, 1, 1].amax() == 0  # the fourth cell is background
 
 
+def test_authors_camera_mode_renders_sensor_space_clips(nucla_dir):
+    seq = hs.load_skeleton(nucla_dir / "a11_s02_e00_v01.json")
+    x, m, _ = _inputs(seq)
+    with torch.no_grad():
+        authors = _model("kinect_v1", camera="authors")(x, m, return_alpha=True).alpha[0]
+        framed = _model("kinect_v1")(x, m, return_alpha=True).alpha[0]
+    assert (authors.amax(dim=(1, 2)) > 0.2).all()
+    # the sensor-origin camera sees the body smaller than the auto-framing does
+    assert (authors > 0.05).sum() < (framed > 0.05).sum()
+    # the released camera only flips y: a point at +x, +y lands right of and above the image centre
+    view, K = hs.rendering.authors_camera(1, width=SIZE, height=SIZE)
+    uv = K[0] @ (view[0, :3, :3] @ torch.tensor([0.5, 0.5, 3.0]))
+    assert uv[0] / uv[2] > SIZE / 2 and uv[1] / uv[2] < SIZE / 2
+
+
 def test_one_frame_clip_renders_all_frames(nucla_dir):
     seq = hs.load_skeleton(nucla_dir / "a02_s09_e04_v02.json")
     assert seq.num_frames == 1
