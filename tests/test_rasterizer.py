@@ -79,11 +79,21 @@ def test_tiled_matches_scalar_transcription_fp64():
     assert max(diffs.values()) <= 1e-10, diffs
 
 
-def test_chunking_does_not_change_the_image():
+def test_chunking_does_not_change_image_or_gradients():
     scene = make_scene(2, 24, 40, 24, seed=2)
-    ref = rasterize_tiled(*scene, 40, 24)
-    small = rasterize_tiled(*scene, 40, 24, chunk_elements=1)  # one tile per chunk
+    for x in scene[:4]:
+        x.requires_grad_()
+    weights = torch.rand(2, 24, 40, 3, generator=torch.Generator().manual_seed(3))
+    results = []
+    for budget in (1 << 20, 1):  # one chunk, then one tile per chunk
+        out = rasterize_tiled(*scene, 40, 24, chunk_elements=budget)
+        loss = (out.rgb * weights).sum() + out.alpha.sum() + (out.depth * out.alpha).sum()
+        results.append((out, torch.autograd.grad(loss, scene[:4])))
+    (ref, ref_grads), (small, small_grads) = results
     assert torch.equal(ref.rgb, small.rgb) and torch.equal(ref.alpha, small.alpha)
+    for a, b in zip(ref_grads, small_grads):
+        assert b.abs().max() > 0
+        assert (a - b).abs().max() <= 1e-5 * b.abs().max(), (a - b).abs().max()
 
 
 def _stacked_scene(n_stack=8, opacity=0.95, dtype=torch.float64):

@@ -147,23 +147,28 @@ class _TiledComposite(torch.autograd.Function):
     @staticmethod
     def forward(ctx, params, feats, chunks, image_size, tile_size, tiles_x):
         n_img, height, width = image_size
-        n_feat = feats.shape[-1]
+        n_ch = feats.shape[-1] - 2
         tiles_y = -(-height // tile_size)
         n_tiles = tiles_x * tiles_y
-        out = params.new_zeros(n_img, tiles_y, tile_size, tiles_x, tile_size, n_feat)
+        # one padded buffer per output, in (image, tile row, y, tile column, x) layout
+        bufs = [params.new_zeros(n_img, tiles_y, tile_size, tiles_x, tile_size, c) for c in (n_ch, 1, 1)]
         for tiles, ids in chunks:
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
             weights = _pixel_terms(params[ids], xs, ys)[-1]
             nt, m = ids.shape
-            res = torch.bmm(weights.view(nt, -1, m), feats[ids]).view(nt, tile_size, tile_size, n_feat)
+            res = torch.bmm(weights.view(nt, -1, m), feats[ids]).view(nt, tile_size, tile_size, -1)
             n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
-            out[n, ty, :, tx, :] = res
-        out = out.view(n_img, tiles_y * tile_size, tiles_x * tile_size, n_feat)[:, :height, :width]
+            for buf, part in zip(bufs, res.split([n_ch, 1, 1], dim=-1)):
+                buf[n, ty, :, tx, :] = part
         ctx.save_for_backward(params, feats)
         ctx.chunks = chunks
         ctx.geometry = (tile_size, tiles_x, tiles_y, n_tiles, n_img, height, width)
         ctx.set_materialize_grads(False)
-        return out[..., :-2].contiguous(), out[..., -2].contiguous(), out[..., -1].contiguous()
+        hp, wp = tiles_y * tile_size, tiles_x * tile_size
+        rgb, depth, alpha = (buf.view(n_img, hp, wp, -1)[:, :height, :width] for buf in bufs)
+        if (hp, wp) != (height, width):
+            rgb, depth, alpha = rgb.contiguous(), depth.contiguous(), alpha.contiguous()
+        return rgb, depth[..., 0], alpha[..., 0]
 
     @staticmethod
     @once_differentiable
@@ -175,18 +180,23 @@ class _TiledComposite(torch.autograd.Function):
         grad_feats = torch.zeros_like(feats)
         if grad_rgb is None and grad_depth is None and grad_alpha is None:
             return grad_params, grad_feats, None, None, None, None
-        grad_out = params.new_zeros(n_img, tiles_y * tile_size, tiles_x * tile_size, n_feat)
-        if grad_rgb is not None:
-            grad_out[:, :height, :width, :-2] = grad_rgb
-        if grad_depth is not None:
-            grad_out[:, :height, :width, -2] = grad_depth
-        if grad_alpha is not None:
-            grad_out[:, :height, :width, -1] = grad_alpha
-        grad_tiles = grad_out.view(n_img, tiles_y, tile_size, tiles_x, tile_size, n_feat)
+        hp, wp = tiles_y * tile_size, tiles_x * tile_size
+        grad_bufs = []
+        for grad, n_c in ((grad_rgb, n_feat - 2), (grad_depth, 1), (grad_alpha, 1)):
+            if grad is None:
+                grad_bufs.append(None)
+                continue
+            grad = grad.reshape(n_img, height, width, n_c)
+            if (hp, wp) != (height, width):
+                grad = torch.nn.functional.pad(grad, (0, 0, 0, wp - width, 0, hp - height))
+            grad_bufs.append(grad.reshape(n_img, tiles_y, tile_size, tiles_x, tile_size, n_c))
         for tiles, ids in ctx.chunks:
             nt, m = ids.shape
             n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
-            g_out = grad_tiles[n, ty, :, tx, :].reshape(nt, -1, n_feat)
+            g_out = torch.cat([
+                g[n, ty, :, tx, :] if g is not None else params.new_zeros(nt, tile_size, tile_size, c)
+                for g, c in zip(grad_bufs, (n_feat - 2, 1, 1))
+            ], dim=-1).reshape(nt, -1, n_feat)
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
             p = params[ids]
             f = feats[ids]
