@@ -26,12 +26,12 @@ CLIPS = ["a01_s01_e00_v01", "a06_s01_e00_v02", "a11_s02_e00_v01", "a04_s01_e00_v
 
 CONFIGS = [
     # name, config overrides, backward?
-    ("default 224 px, 16 frames, GRU NFM", dict(image_size=224, num_frames=16), False),
-    ("default 224 px, 16 frames, GRU NFM, fwd+bwd", dict(image_size=224, num_frames=16), True),
-    ("authors' 448 px, 12 frames, MLP NFM", dict(image_size=448, num_frames=12, nfm_type="mlp"), False),
-    ("grid front/side/top 224 px, 16 frames", dict(image_size=224, num_frames=16,
-                                                   views=["front", "side", "top"]), False),
-    ("small 112 px, 8 frames, fwd+bwd", dict(image_size=112, num_frames=8), True),
+    ("default 224 px, 16 frames, GRU NFM", {"image_size": 224, "num_frames": 16}, False),
+    ("default 224 px, 16 frames, GRU NFM, fwd+bwd", {"image_size": 224, "num_frames": 16}, True),
+    ("authors' 448 px, 12 frames, MLP NFM", {"image_size": 448, "num_frames": 12, "nfm_type": "mlp"}, False),
+    ("grid front/side/top 224 px, 16 frames", {"image_size": 224, "num_frames": 16,
+                                                   "views": ["front", "side", "top"]}, False),
+    ("small 112 px, 8 frames, fwd+bwd", {"image_size": 112, "num_frames": 8}, True),
 ]
 
 

@@ -16,7 +16,7 @@ from hf_skeleton.errors import HFSkeletonError, SkeletonInputError
 torch.set_num_threads(1)
 
 SIZE = 56
-TINY = dict(image_size=SIZE, num_frames=4, nfm_hidden=16, color_mlp_hidden=16)
+TINY = {"image_size": SIZE, "num_frames": 4, "nfm_hidden": 16, "color_mlp_hidden": 16}
 
 
 def _inputs(seq: hs.SkeletonSequence):
@@ -222,7 +222,7 @@ def test_gradcheck_through_the_whole_renderer():
         return out.images, out.alpha
 
     with torch.no_grad():
-        img, alpha = render(x, *params)
+        _, alpha = render(x, *params)
     assert alpha.amax() > 0.3 and (alpha[0, :, 1:-1, 1:-1] > 0.01).float().mean() > 0.15
     assert torch.autograd.gradcheck(render, (x, *params), eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
 

@@ -120,7 +120,7 @@ def test_identity_skinning_interpolates_bone_endpoints(learnable):
     B, T, P = 2, 5, 2
     pos = _random_pose(fmt, B, T, P, seed=4)
     mask = torch.ones(B, T, P, fmt.num_joints, dtype=torch.bool)
-    canon, cmask, _ = canonical_pose(pos, mask)
+    canon, _, _ = canonical_pose(pos, mask)
     scales = torch.full((B, P, layout.num_gaussians), 0.02, dtype=torch.float64)
     means, covs = lbs(pos, canon, scales)
     J = fmt.num_joints

@@ -4,7 +4,15 @@ gaussians (layout, scales), skinning (canonical pose, LBS, SO(3) projection), nf
 Neural Feature Modulator), camera (framing, views, grids), rasterizer (torch / gsplat backends).
 """
 
-from .camera import VIEWS, authors_camera, clip_cameras, fit_camera, intrinsics_matrix, tile_views, view_rotation
+from .camera import (
+    VIEWS,
+    authors_camera,
+    clip_cameras,
+    fit_camera,
+    intrinsics_matrix,
+    tile_views,
+    view_rotation,
+)
 from .gaussians import GaussianLayout, build_layout, isotropic_scales, metres_per_unit, num_gaussians
 from .nfm import GaussianColor, NeuralFeatureModulator, depth_ramp
 from .rasterizer import RasterOutput, rasterize_gaussians

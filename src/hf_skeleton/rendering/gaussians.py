@@ -47,19 +47,19 @@ class GaussianLayout:
     def num_gaussians(self) -> int:
         return int(self.joints.shape[0])
 
-    def to(self, device: torch.device | str) -> "GaussianLayout":
+    def to(self, device: torch.device | str) -> GaussianLayout:
         return GaussianLayout(self.format, self.gaussians_per_bone, self.joints.to(device),
                               self.weights.to(device), self.candidate_mask.to(device),
                               self.is_joint.to(device), self.bone.to(device))
 
 
-def num_gaussians(fmt: "str | SkeletonFormat | dict", gaussians_per_bone: int = 10) -> int:
+def num_gaussians(fmt: str | SkeletonFormat | dict, gaussians_per_bone: int = 10) -> int:
     """K = J + n * E for a format."""
     f = get_format(fmt)
     return f.num_joints + gaussians_per_bone * f.num_bones
 
 
-def build_layout(fmt: "str | SkeletonFormat | dict", gaussians_per_bone: int = 10) -> GaussianLayout:
+def build_layout(fmt: str | SkeletonFormat | dict, gaussians_per_bone: int = 10) -> GaussianLayout:
     """The Gaussian layout of a format: joints first (in joint order), then bone samples bone by bone."""
     f = get_format(fmt)
     if not isinstance(gaussians_per_bone, int) or gaussians_per_bone < 0:

@@ -179,7 +179,7 @@ def relative_rotations(orientations: torch.Tensor, frame_index: torch.Tensor) ->
     Returns:
         (B, T, P, J, 3, 3).
     """
-    B, T, P, J = orientations.shape[:4]
+    B, _T, P, J = orientations.shape[:4]
     idx = frame_index[:, None, :, :, None, None].expand(B, 1, P, J, 3, 3)
     O_c = orientations.gather(1, idx)  # (B, 1, P, J, 3, 3)
     return orientations @ O_c.transpose(-1, -2)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from transformers import PretrainedConfig
 
@@ -200,9 +201,8 @@ class DrActionConfig(PretrainedConfig):
         for name in ("depth_cue", "learnable_skinning"):
             if not isinstance(getattr(self, name), bool):
                 bad(name, "a bool", getattr(self, name))
-        if self.views is not None:
-            if not self.views or any(v not in VIEWS for v in self.views):
-                bad("views", f"None or a non-empty list of views from {VIEWS}", self.views)
+        if self.views is not None and (not self.views or any(v not in VIEWS for v in self.views)):
+            bad("views", f"None or a non-empty list of views from {VIEWS}", self.views)
         for name in ("joint_scale_base", "bone_scale_base", "reference_bone_length"):
             if not getattr(self, name) > 0:
                 bad(name, "a positive length in metres", getattr(self, name))

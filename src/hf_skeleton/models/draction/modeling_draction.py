@@ -54,7 +54,7 @@ class DrActionPreTrainedModel(PreTrainedModel):
     main_input_name = "skeletons"
     input_modalities = ("skeletons",)
     supports_gradient_checkpointing = True
-    _no_split_modules = ["GaussianColor", "NeuralFeatureModulator", "LinearBlendSkinning"]
+    _no_split_modules = ("GaussianColor", "NeuralFeatureModulator", "LinearBlendSkinning")
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -243,7 +243,7 @@ class DrActionModel(DrActionPreTrainedModel):
         fmt = cfg.skeleton_format
         layout = self.layout
         x, mask, ori = self._check_inputs(skeletons, skeleton_mask, orientations)
-        B, T, P, J, _ = x.shape
+        B, _, P = x.shape[:3]
         dev, dt = x.device, x.dtype
         if generator is None and seed is not None:
             generator = torch.Generator().manual_seed(int(seed))
@@ -298,7 +298,7 @@ class DrActionModel(DrActionPreTrainedModel):
         # cameras (fixed per clip and view; framed on every frame of the clip)
         views = cfg.render_views
         V = len(views)
-        rows, cols = grid_shape(V)
+        cols = grid_shape(V)[1]
         S = cfg.image_size // cols if V > 1 else cfg.image_size
         radius = 3.0 * scales.flatten(1).amax(dim=1)
         viewmats, Ks = clip_cameras(x, mask, fmt, tuple(views), width=S, height=S, fov_deg=cfg.fov,
