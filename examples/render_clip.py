@@ -27,9 +27,8 @@ def render(path: str, *, model_dir: str | None = None, num_frames: int = 8, imag
         model = hs.DrActionModel.from_pretrained(model_dir)
     else:
         torch.manual_seed(seed)
-        fmt = seq.format if seq.format.name in hs.list_formats() and hs.get_format(seq.format.name) == seq.format \
-            else seq.format.to_dict()
-        config = hs.DrActionConfig(format=fmt, image_size=image_size, num_frames=num_frames,
+        # a registered format is saved by name, any other (e.g. a BVH file's own skeleton) as its dict
+        config = hs.DrActionConfig(format=seq.format, image_size=image_size, num_frames=num_frames,
                                    views=views if views and len(views) > 1 else None,
                                    view=views[0] if views and len(views) == 1 else "front")
         model = hs.DrActionModel(config)
