@@ -334,3 +334,21 @@ def test_gsplat_backend_on_cpu_raises_a_clear_error():
 def test_bad_config_values_are_rejected(bad):
     with pytest.raises(SkeletonInputError, match="DrActionConfig"):
         hs.DrActionConfig(**bad)
+
+
+def test_render_clip_example_writes_a_frame_grid(tmp_path, nucla_dir):
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "render_clip.py"
+    spec = importlib.util.spec_from_file_location("render_clip_example", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = module.main([str(nucla_dir / "a11_s02_e00_v01.json"), "-o", str(tmp_path / "grid.png"),
+                       "--frames", "2", "--size", "56"])
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape[1] == 2 * 56
+    frame = img[18:18 + 56, :56]  # first rendered frame under the title line
+    assert (frame.max(-1) > 30).mean() > 0.01  # a body is drawn on the black background
