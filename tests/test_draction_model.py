@@ -352,3 +352,17 @@ def test_render_clip_example_writes_a_frame_grid(tmp_path, nucla_dir):
     assert img.shape[1] == 2 * 56
     frame = img[18:18 + 56, :56]  # first rendered frame under the title line
     assert (frame.max(-1) > 30).mean() > 0.01  # a body is drawn on the black background
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (gsplat's rasterizer is CUDA-only)")
+def test_model_on_cuda_renders_the_same_with_gsplat_and_torch(nucla_dir):
+    seq = hs.load_skeleton(nucla_dir / "a11_s02_e00_v01.json")
+    x, m, _ = _inputs(seq)
+    images = {}
+    for backend in ("gsplat", "torch"):
+        model = _model("kinect_v1", backend=backend, image_size=96).cuda()
+        with torch.no_grad():
+            images[backend] = model(x.cuda(), m.cuda()).images
+    err = (images["gsplat"] - images["torch"]).abs()
+    assert err.mean() < 1e-4 and err.max() < 5e-3
