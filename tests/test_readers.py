@@ -192,6 +192,11 @@ def test_missing_file_and_bad_format_name(tmp_path):
         hs.load_skeleton(f, format="no_such_thing")
 
 
+def test_unknown_reader_option_is_a_typed_error(cmu_dir):
+    with pytest.raises(SkeletonInputError, match="scale"):
+        hs.load_skeleton(cmu_dir / "02_01.bvh", fps=60)
+
+
 def test_plain_array_needs_format_and_format_converts(tmp_path, nucla_dir):
     f = tmp_path / "clip.npy"
     arr = np.random.default_rng(0).normal(size=(6, 25, 3)).astype(np.float32)

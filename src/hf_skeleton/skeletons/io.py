@@ -31,13 +31,19 @@ class ReaderSpec:
     sniff: SniffFn | None = None
     description: str = ""
 
+    def options(self) -> list[str] | None:
+        """Keyword options of the reader function (None when it takes ``**kwargs``)."""
+        try:
+            params = list(inspect.signature(self.fn).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
     @property
     def takes_format(self) -> bool:
-        try:
-            params = inspect.signature(self.fn).parameters
-        except (TypeError, ValueError):
-            return False
-        return "format" in params
+        return "format" in (self.options() or [])
 
 
 _READERS: dict[str, ReaderSpec] = {}
@@ -168,6 +174,11 @@ def load_skeleton(path: str | Path, format: str | SkeletonFormat | None = None,
         spec = _choose_reader(path)
     if skeleton_format is not None and spec.takes_format:
         kwargs["format"] = skeleton_format
+    options = spec.options()
+    unknown = sorted(set(kwargs) - set(options)) if options is not None else []
+    if unknown:
+        raise SkeletonInputError(f"load_skeleton(**kwargs) for reader {spec.name!r}",
+                                 f"options among {[o for o in options if o != 'format']}", unknown)
     seq = spec.fn(path, **kwargs)
     if not isinstance(seq, SkeletonSequence):
         raise SkeletonInputError(f"reader {spec.name!r}", "a SkeletonSequence", type(seq).__name__)
