@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from .formats import SkeletonFormat, get_format, list_formats
+from .readers._common import json_cache, json_keys
 from .sequence import SkeletonSequence
 
 ReaderFn = Callable[..., SkeletonSequence]
@@ -130,8 +131,6 @@ def _choose_reader(path: Path) -> ReaderSpec:
     hints = "; ".join(f"{s.name}: {s.description}" for s in candidates)
     found: Any = "content none of them recognises"
     if key == ".json":
-        from .readers._common import json_keys
-
         found = f"top-level keys {sorted(json_keys(path))[:8]}"
     raise SkeletonFileError(path, "content", f"a file one of the {key} readers recognises ({hints})", found)
 
@@ -157,8 +156,12 @@ def load_skeleton(path: str | Path, format: str | SkeletonFormat | None = None,
         SkeletonFileError: missing or unreadable file, unknown extension, or bad content (the error
             names the file, the field or line, what was expected and what was found).
     """
+    with json_cache():
+        return _load(Path(path), format, kwargs)
+
+
+def _load(path: Path, format: str | SkeletonFormat | None, kwargs: dict[str, Any]) -> SkeletonSequence:
     _ensure_builtins()
-    path = Path(path)
     if not path.exists():
         raise SkeletonFileError(path, None, "an existing file or folder", "nothing at this path")
     skeleton_format = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -35,22 +36,28 @@ def read_text(path: Path) -> str:
         raise SkeletonFileError(path, f"line {line}", "UTF-8 text", data[e.start:e.start + 8]) from None
 
 
-_JSON_CACHE: dict[str, tuple[tuple[int, int], Any]] = {}
+_JSON_CACHE: dict[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def json_cache() -> Iterator[None]:
+    """Within this block each JSON file is parsed once (content sniffing, then the reader).
+    :func:`hf_skeleton.load_skeleton` opens one per call, so nothing stale outlives a call."""
+    global _JSON_CACHE
+    outer = _JSON_CACHE
+    _JSON_CACHE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _JSON_CACHE = outer
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON. The last file parsed is cached (keyed by mtime and size) so that content sniffing
-    in :func:`hf_skeleton.load_skeleton` and the reader itself parse it only once."""
+    """Parsed JSON (cached inside :func:`json_cache`)."""
     path = Path(path)
     key = str(path)
-    try:
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = None
-    hit = _JSON_CACHE.get(key)
-    if hit is not None and stamp is not None and hit[0] == stamp:
-        return hit[1]
+    if _JSON_CACHE is not None and key in _JSON_CACHE:
+        return _JSON_CACHE[key]
     text = read_text(path)
     try:
         obj = json.loads(text)
@@ -58,9 +65,8 @@ def read_json(path: Path) -> Any:
         raise SkeletonFileError(path, f"line {e.lineno} column {e.colno}", "valid JSON", e.msg) from None
     except RecursionError:
         raise SkeletonFileError(path, None, "JSON nested less than ~1000 levels deep", "deeper nesting") from None
-    _JSON_CACHE.clear()
-    if stamp is not None:
-        _JSON_CACHE[key] = (stamp, obj)
+    if _JSON_CACHE is not None:
+        _JSON_CACHE[key] = obj
     return obj
 
 
