@@ -36,7 +36,7 @@ def timed(fn, repeats: int) -> tuple[float, list[float]]:
 
 
 def report(name: str, med: float, runs: list[float], count: int, unit: str) -> None:
-    print(f"{name:42s} median={med:7.3f} s  {count / med:9,.1f} {unit}/s  runs={['%.2f' % r for r in runs]}")
+    print(f"{name:42s} median={med:7.3f} s  {count / med:9,.1f} {unit}/s  runs={[f'{r:.2f}' for r in runs]}")
 
 
 def main() -> None:
@@ -63,13 +63,13 @@ def main() -> None:
     try:
         for suffix in (".gif", ".mp4"):
             save_animation(clip, tmp / f"warm{suffix}", max_frames=10)
-            med, runs = timed(lambda: save_animation(clip, tmp / f"clip{suffix}"), args.repeats)
+            med, runs = timed(lambda s=suffix: save_animation(clip, tmp / f"clip{s}"), args.repeats)
             report(f"save_animation {clip.num_frames} frames {suffix} 320px", med, runs, clip.num_frames, "frame")
 
         for num_proc in (1, 2):
-            def convert():
+            def convert(n=num_proc):
                 shutil.rmtree(tmp / "out", ignore_errors=True)
-                convert_dataset(NUCLA, tmp / "out", "nucla", num_proc=num_proc, num_shards=4, progress=False)
+                convert_dataset(NUCLA, tmp / "out", "nucla", num_proc=n, num_shards=4, progress=False)
             med, runs = timed(convert, args.repeats)
             report(f"convert all N-UCLA, num_proc={num_proc}", med, runs, len(files), "clip")
 

@@ -12,12 +12,18 @@ import pytest
 import yaml
 
 import hf_skeleton as hs
-from hf_skeleton.dataset_tools import (NTU_ACTIONS, collate_skeletons, convert_dataset, example_to_sequence, load_converted,
-                              read_card_configs)
+from hf_skeleton.dataset_tools import (
+    NTU_ACTIONS,
+    collate_skeletons,
+    convert_dataset,
+    example_to_sequence,
+    load_converted,
+    read_card_configs,
+)
 from hf_skeleton.dataset_tools.sources import NTU_TRAIN_SUBJECTS, main_bodies, ntu_groups
 from hf_skeleton.errors import SkeletonFileError, SkeletonInputError
-from hf_skeleton.skeletons.readers.nucla import NUCLA_ACTIONS
 from hf_skeleton.skeletons.readers.ntu import write_ntu_skeleton
+from hf_skeleton.skeletons.readers.nucla import NUCLA_ACTIONS
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +76,7 @@ def test_nucla_features_splits_and_values(nucla_out, nucla_dir):
 
 
 def test_nucla_streaming_matches_in_memory_and_card(nucla_out):
-    out, result = nucla_out
+    out, _ = nucla_out
     mem = _same_stream(out)
     # the folder itself loads through its card's configs too
     direct = datasets.load_dataset(str(out))

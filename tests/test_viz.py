@@ -5,7 +5,7 @@ import pytest
 import hf_skeleton as hs
 from hf_skeleton.errors import SkeletonInputError
 from hf_skeleton.skeletons.synthetic import synthetic_clip
-from hf_skeleton.viz import project, render_frames, save_animation, save_frame_grid
+from hf_skeleton.viz import project, render_frames, save_animation
 
 
 def _ink(frame):

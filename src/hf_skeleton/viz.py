@@ -17,8 +17,9 @@ Views are orthographic projections:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -237,7 +238,7 @@ def _write_gif(out: Path, frames, fps: float) -> None:
     palette = _gif_palette()
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     # GIF delays are whole hundredths of a second (browsers clamp very short ones).
-    duration = max(20, int(round(100.0 / fps)) * 10)
+    duration = max(20, round(100.0 / fps) * 10)
     images[0].save(out, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
 
 

@@ -292,9 +292,10 @@ def load_converted(out_dir: str | Path, config: str | None = None, split: str | 
     return datasets.load_dataset("parquet", data_files=files, split=split, streaming=streaming)
 
 
-__all__ = ["ConversionResult", "convert_dataset", "load_converted", "read_card_configs", "write_card"]
-
-
 def _summary(result: ConversionResult) -> str:
     return json.dumps({"out_dir": str(result.out_dir), "rows": result.num_rows, "skipped": len(result.skipped),
                        "seconds": round(result.seconds, 2)})
+
+
+__all__ = ["ConversionResult", "convert_dataset", "load_converted", "read_card_configs", "write_card"]
+

@@ -11,7 +11,8 @@ turns back into a sequence without any side file, even for per-file BVH layouts.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

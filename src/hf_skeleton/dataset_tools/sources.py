@@ -8,6 +8,7 @@ dataset-level facts (label sets, official splits). A source is registered in :da
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,8 +41,8 @@ class Scan:
     features_info: dict[str, Any] = field(default_factory=dict)  # e.g. label names chosen while scanning
 
 
-class Source:
-    """Base class: subclasses set the class attributes and implement scan / features / to_example."""
+class Source(ABC):
+    """A dataset: subclasses set the class attributes and implement scan / features / to_example."""
 
     name: ClassVar[str]
     pretty_name: ClassVar[str]
@@ -53,14 +54,17 @@ class Source:
     layout: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
+    @abstractmethod
     def scan(self, raw_dir: Path, limit: int | None = None) -> Scan:
-        raise TypeError(f"{type(self).__name__} must implement scan()")
+        """List the clips of ``raw_dir`` (at most ``limit``) with their shard groups and configs."""
 
+    @abstractmethod
     def features(self, config: str, info: dict[str, Any]):
-        raise TypeError(f"{type(self).__name__} must implement features()")
+        """The :class:`datasets.Features` of ``config`` (``info``: facts found while scanning)."""
 
+    @abstractmethod
     def to_example(self, item: Item, info: dict[str, Any]) -> dict[str, Any]:
-        raise TypeError(f"{type(self).__name__} must implement to_example()")
+        """Read one clip into a row of :meth:`features`."""
 
 
 def _files(raw_dir: Path, pattern: str, what: str) -> list[Path]:
@@ -425,5 +429,15 @@ class Pose2SimSource(Source):
 SOURCES: dict[str, Source] = {s.name: s for s in (NUCLASource(), CMUSource(), HumanML3DSource(), NTUSource(),
                                                   Pose2SimSource())}
 
-__all__ = ["Item", "NTU_ACTIONS", "NTU_TRAIN_CAMERAS", "NTU_TRAIN_SUBJECTS", "SOURCES", "Scan", "Source",
-           "bvh_joint_count", "main_bodies", "ntu_groups"]
+__all__ = [
+    "NTU_ACTIONS",
+    "NTU_TRAIN_CAMERAS",
+    "NTU_TRAIN_SUBJECTS",
+    "SOURCES",
+    "Item",
+    "Scan",
+    "Source",
+    "bvh_joint_count",
+    "main_bodies",
+    "ntu_groups",
+]
