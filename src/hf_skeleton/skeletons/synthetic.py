@@ -39,8 +39,8 @@ def _angles(action: str, phase: np.ndarray, seconds: np.ndarray) -> tuple[dict[s
     T = len(phase)
     w = 2 * np.pi * phase
     zero = np.zeros(T)
-    swing = lambda deg: Rotation.from_rotvec(np.stack([np.deg2rad(deg), zero, zero], -1))  # noqa: E731
-    raise_z = lambda deg: Rotation.from_rotvec(np.stack([zero, zero, np.deg2rad(deg)], -1))  # noqa: E731
+    swing = lambda deg: Rotation.from_rotvec(np.stack([np.deg2rad(deg), zero, zero], -1))
+    raise_z = lambda deg: Rotation.from_rotvec(np.stack([zero, zero, np.deg2rad(deg)], -1))
     local: dict[str, Rotation] = {}
     shift = np.zeros((T, 3))
     if action == "walk":
