@@ -84,6 +84,8 @@ def test_nucla_streaming_matches_in_memory_and_card(nucla_out):
     card = _card_yaml(out)
     assert card["license"] == "other" and "video-classification" in card["task_categories"]
     assert "skeleton" in card["tags"] and card["configs"][0]["config_name"] == "default"
+    assert card["hf_skeleton"]["configs"]["default"] == {"format": "kinect_v1", "num_joints": 20, "units": "m",
+                                                          "fps": [30.0]}
     body = (out / "README.md").read_text()
     assert "kinect_v1" in body and "30 fps" in body and "view 3" in body
     with pytest.raises(SkeletonInputError, match="outside the raw"):
@@ -101,6 +103,10 @@ def test_cmu_configs_per_layout_with_text_labels(cmu_dir, tmp_path):
     assert result.num_rows == {"joints43": {"train": 2}, "joints31": {"train": 1}}
     assert len(result.data_files["joints43"]["train"]) == 2
     assert set(read_card_configs(tmp_path / "out")) == {"joints43", "joints31"}
+    layouts = _card_yaml(tmp_path / "out")["hf_skeleton"]["configs"]
+    assert layouts["joints31"]["num_joints"] == 31 and layouts["joints31"]["format"].startswith("bvh31")
+    assert all(f in (30.0, 120.0) for lay in layouts.values() for f in lay["fps"])
+    assert "| `joints43` |" in (tmp_path / "out" / "README.md").read_text()
     for config, J in (("joints43", 43), ("joints31", 31)):
         ds = _same_stream(tmp_path / "out", config)["train"]
         assert ds.features["positions"].shape == (None, J, 3)
@@ -159,6 +165,7 @@ def test_ntu_protocols_two_bodies_and_missing_list(tmp_path):
     seqs = _ntu_raw(tmp_path / "nturgb+d_skeletons")
     result = convert_dataset(tmp_path / "nturgb+d_skeletons", tmp_path / "out", "ntu", num_proc=2, progress=False)
     assert set(result.num_rows) == {"xsub", "xview"}  # NTU-60 ids only: no cross-setup protocol
+    assert result.layouts["xsub"]["format"] == "kinect_v2" and result.layouts["xview"]["fps"] == [30.0]
     assert sum(result.num_rows["xsub"].values()) == 5  # the listed missing sample is skipped
     xsub = _same_stream(tmp_path / "out", "xsub")
     xview = load_converted(tmp_path / "out", "xview")

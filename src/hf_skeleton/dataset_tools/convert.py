@@ -42,6 +42,7 @@ class ConversionResult:
     num_rows: dict[str, dict[str, int]]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    layouts: dict[str, dict[str, Any]] = field(default_factory=dict)  # config -> format, joints, units, fps
 
     def files(self, config: str | None = None) -> dict[str, list[str]]:
         """Absolute data files per split of ``config`` (the default = first config)."""
@@ -66,8 +67,9 @@ class _Task:
         return f"data/{self.config}/{self.group}-{self.index:05d}-of-{self.count:05d}.parquet"
 
 
-def _write_shard(task: _Task) -> tuple[_Task, int, list[tuple[str, str]]]:
-    """Read the clips of one shard and write them as one parquet file (runs in a worker process)."""
+def _write_shard(task: _Task) -> tuple[_Task, int, list[tuple[str, str]], dict[str, Any]]:
+    """Read the clips of one shard and write them as one parquet file (runs in a worker process).
+    Returns the task, rows written, skipped ``(id, reason)`` and the layout seen (format, fps)."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -85,7 +87,12 @@ def _write_shard(task: _Task) -> tuple[_Task, int, list[tuple[str, str]]]:
         out.parent.mkdir(parents=True, exist_ok=True)
         features = source.features(task.config, task.info)
         datasets.Dataset.from_list(rows, features=features).to_parquet(str(out))
-    return task, len(rows), skipped
+    layout = {}
+    if rows:
+        spec = json.loads(rows[0]["format_spec"])
+        layout = {"format": spec["name"], "joints": spec["joints"], "units": spec["units"],
+                  "fps": sorted({round(float(r["fps"]), 4) for r in rows})}
+    return task, len(rows), skipped, layout
 
 
 def _shard_tasks(scan: Scan, dataset: str, out_dir: Path, info: dict[str, Any], num_shards: int | None,
@@ -151,17 +158,24 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
     tasks = _shard_tasks(scan, dataset, out_dir, info, num_shards, max_rows_per_shard, on_error)
     written: dict[str, int] = {}
     skipped: list[tuple[str, str]] = []
+    layouts: dict[str, dict[str, Any]] = {}
+
+    def collect(task: _Task, n: int, skip: list[tuple[str, str]], layout: dict[str, Any]) -> None:
+        written[task.relpath] = n
+        skipped.extend(skip)
+        if layout:
+            seen = layouts.setdefault(task.config, dict(layout))
+            seen["fps"] = sorted(set(seen["fps"]) | set(layout["fps"]))
+        bar.update(len(task.items))
+
     bar = tqdm(total=len(scan.items), desc=f"convert {dataset}", unit="clip", disable=not progress)
     if num_proc > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(num_proc, len(tasks)), mp_context=_context()) as pool:
-            for task, n, skip in pool.map(_write_shard, tasks):
-                written[task.relpath], skipped = n, skipped + skip
-                bar.update(len(task.items))
+            for out in pool.map(_write_shard, tasks):
+                collect(*out)
     else:
         for task in tasks:
-            _, n, skip = _write_shard(task)
-            written[task.relpath], skipped = n, skipped + skip
-            bar.update(len(task.items))
+            collect(*_write_shard(task))
     bar.close()
     data_files: dict[str, dict[str, list[str]]] = {}
     num_rows: dict[str, dict[str, int]] = {}
@@ -174,7 +188,15 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
                 num_rows.setdefault(config, {})[split] = sum(written[f] for f in files)
     if not data_files:
         raise SkeletonFileError(raw_dir, None, "at least one convertible clip", f"{len(skipped)} skipped")
-    result = ConversionResult(out_dir, dataset, data_files, num_rows, skipped, time.perf_counter() - start)
+    # card configs map to shard folders (item configs); record each card config's layout
+    config_layouts = {}
+    for config, splits in scan.configs.items():
+        keys = {key.split("/", 1)[0] for groups in splits.values() for key in groups}
+        found = [layouts[k] for k in sorted(keys) if k in layouts]
+        if found and config in data_files:
+            config_layouts[config] = {**found[0], "fps": sorted({f for lay in found for f in lay["fps"]})}
+    result = ConversionResult(out_dir, dataset, data_files, num_rows, skipped, time.perf_counter() - start,
+                              config_layouts)
     write_card(result, source, scan, tasks)
     return result
 
@@ -195,9 +217,12 @@ def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list
     total = sum(n for splits in result.num_rows.values() for n in splits.values())
     configs = [{"config_name": c, "data_files": [{"split": s, "path": files} for s, files in splits.items()],
                 **({"default": True} if i == 0 else {})} for i, (c, splits) in enumerate(result.data_files.items())]
+    skeleton = {"source": source.name, "configs": {
+        c: {"format": lay["format"], "num_joints": len(lay["joints"]), "units": lay["units"], "fps": lay["fps"]}
+        for c, lay in result.layouts.items()}}
     data = DatasetCardData(license=source.license, task_categories=list(source.task_categories),
                            tags=list(source.tags), pretty_name=source.pretty_name,
-                           size_categories=_size_category(total), configs=configs)
+                           size_categories=_size_category(total), configs=configs, hf_skeleton=skeleton)
     first = next(iter(result.data_files))
     features = source.features(first, {**scan.features_info, "raw_dir": ""})
     feature_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in features.items())
@@ -205,6 +230,9 @@ def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list
                            for c, splits in result.num_rows.items() for s, n in splits.items())
     skipped = "".join(f"\n- `{i}`: {why}" for i, why in result.skipped[:50]) or " none"
     notes = "".join(f"\n- {n}" for n in scan.notes)
+    joint_rows = "\n".join(f"| `{c}` | `{lay['format']}` | {len(lay['joints'])} | {lay['units']} | "
+                           f"{', '.join(f'{f:g}' for f in lay['fps'])} | {', '.join(lay['joints'])} |"
+                           for c, lay in result.layouts.items())
     body = f"""
 # {source.pretty_name}
 
@@ -217,6 +245,11 @@ Converted with `hf-skeleton convert RAW_DIR OUT_DIR --dataset {source.name}` (hf
 - Layout: {source.layout}
 - `positions`: (T, J, 3) float32 per clip (the first person{'; `positions_2` the second' if 'positions_2' in features else ''}),
   `mask`: (T, J) bool, True where the joint was observed (unobserved joints hold 0).
+
+| config | format | joints | units | fps | joint order |
+|---|---|---|---|---|---|
+{joint_rows}
+
 - Each row names its layout (`format`) and stores it as JSON (`format_spec`: joints, parents, body parts,
   mirror pairs, up axis, units), so `hf_skeleton.dataset_tools.example_to_sequence(row)` rebuilds the clip.
 
