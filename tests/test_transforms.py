@@ -2,6 +2,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 import hf_skeleton as hs
@@ -284,3 +286,24 @@ def test_per_frame_meta_arrays_follow_resampling_and_mirroring():
     perm = seq.format.mirror_permutation()
     np.testing.assert_array_equal(m.meta["tracking_state"], seq.meta["tracking_state"][:, :, perm])
     assert seq.meta["tracking_state"][0, 0, 0] == 0  # the input is untouched
+
+
+# ---------------------------------------------------------------- properties
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 9), P=st.integers(1, 3), drop=st.floats(0.0, 1.0), seed=st.integers(0, 2**16),
+       fmt=st.sampled_from(["kinect_v1", "kinect_v2", "smpl22", "h36m17", "coco17"]),
+       center=st.sampled_from(["first_frame", "per_frame", "none"]), align=st.booleans())
+def test_properties_on_random_clips(T, P, drop, seed, fmt, center, align):
+    seq = _random_seq(T=T, P=P, fmt=fmt, seed=seed, drop=drop)
+    back = tf.denormalize(tf.normalize(seq, center=center, align_view=align))
+    np.testing.assert_allclose(back.positions, seq.positions, atol=5e-5 * max(1.0, np.abs(seq.positions).max()))
+    np.testing.assert_array_equal(seq.mirrored().mirrored().positions, seq.positions)
+    same = seq.resample(T)
+    np.testing.assert_array_equal(same.positions, seq.positions)
+    np.testing.assert_array_equal(same.mask, seq.mask)
+    rot = tf.random_rotation(seq, 180, max_tilt=30, seed=seed)
+    np.testing.assert_allclose(np.nan_to_num(tf.bone_lengths(rot)), np.nan_to_num(tf.bone_lengths(seq)),
+                               rtol=1e-4, atol=1e-4)
+    for out in (rot, seq.resample(5, mode="random", seed=seed), tf.augment(seq, jitter_std=0.1, seed=seed)):
+        assert np.all(out.positions[~out.mask] == 0)
