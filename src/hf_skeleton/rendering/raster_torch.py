@@ -28,6 +28,7 @@ from torch.autograd.function import once_differentiable
 from .projection import ALPHA_THRESHOLD, ProjectedGaussians, project_gaussians, tile_ranges
 
 T_STOP = 1e-4
+SIGMA_CAP = 80.0
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
 
 
@@ -95,31 +96,58 @@ def plan_chunks(pair_gauss: Tensor, tile_start: Tensor, tile_count: Tensor, pad_
     return chunks
 
 
-def _pixel_terms(params: Tensor, xs: Tensor, ys: Tensor):
-    """Per (tile, row, column, Gaussian) quantities of one chunk.
+def _neg_sigma(params: Tensor, xs: Tensor, ys: Tensor):
+    """``-sigma`` of every (tile, Gaussian, row, column) of a chunk, bit-identical to gsplat's
+    ``0.5 * (a dx dx + c dy dy) + (b dx) dy`` (scaling by -0.5 and negation are exact).
 
     params: (nt, M, 6) = (mean x, mean y, conic a, b, c, opacity); xs, ys: (nt, T) pixel centres.
+    Returns -sigma (nt, M, T, T) and the per-column dx, per-row dy (nt, M, T). The Gaussian axis
+    comes before the pixels so that products and sums along it run over contiguous pixel rows.
     """
-    mx, my, a, b, c, op = params.unbind(-1)
-    dx = mx[:, None, :] - xs[:, :, None]  # (nt, T, M), one per column
-    dy = my[:, None, :] - ys[:, :, None]  # (nt, T, M), one per row
-    # gsplat's order of operations: 0.5 * (a dx dx + c dy dy) + (b dx) dy
-    sigma = (a[:, None] * dx * dx)[:, None, :, :] + (c[:, None] * dy * dy)[:, :, None, :]
-    sigma.mul_(0.5)
-    sigma.add_((b[:, None] * dx)[:, None, :, :] * dy[:, :, None, :])
-    gauss = torch.neg(sigma).exp_()
-    raw = gauss * op[:, None, None, :]
+    mx, my, a, b, c, _ = params.unbind(-1)
+    dx = mx[:, :, None] - xs[:, None, :]
+    dy = my[:, :, None] - ys[:, None, :]
+    half_x = (a[..., None] * dx * dx).mul_(-0.5)
+    half_y = (c[..., None] * dy * dy).mul_(-0.5)
+    cross_x = (b[..., None] * dx).neg_()
+    neg_sigma = half_x[:, :, None, :] + half_y[:, :, :, None]
+    neg_sigma.add_(cross_x[:, :, None, :] * dy[:, :, :, None])
+    return neg_sigma, dx, dy
+
+
+def _forward_weights(params: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
+    """Compositing weights ``alpha_i T_i`` (0 for skipped or stopped Gaussians), (nt, M, T, T)."""
+    alpha = _neg_sigma(params, xs, ys)[0]
+    skip = alpha > 0  # sigma < 0
+    # exp of large negative arguments is slow (denormals); anything past -SIGMA_CAP is below 1/255 anyway
+    alpha.clamp_min_(-SIGMA_CAP).exp_().mul_(params[:, :, None, None, 5]).clamp_max_(0.999)
+    skip |= alpha < ALPHA_THRESHOLD
+    alpha.masked_fill_(skip, 0.0)
+    trans = torch.cumprod(1.0 - alpha, dim=1)
+    alpha[:, 1:].mul_(trans[:, :-1])
+    return alpha.mul_(trans > T_STOP)
+
+
+def _backward_terms(params: Tensor, xs: Tensor, ys: Tensor):
+    """The forward quantities the backward pass needs, recomputed with the same arithmetic."""
+    neg_sigma, dx, dy = _neg_sigma(params, xs, ys)
+    skip = neg_sigma > 0
+    gauss = neg_sigma.clamp_min_(-SIGMA_CAP).exp_()
+    raw = gauss * params[:, :, None, None, 5]
     alpha = raw.clamp_max(0.999)
-    valid = (alpha >= ALPHA_THRESHOLD) & (sigma >= 0)
-    alpha.mul_(valid)
-    t_incl = torch.cumprod(1.0 - alpha, dim=-1)
-    keep = t_incl > T_STOP
-    t_excl = torch.empty_like(t_incl)
-    t_excl[..., 0] = 1.0
-    t_excl[..., 1:] = t_incl[..., :-1]
+    skip |= alpha < ALPHA_THRESHOLD
+    alpha.masked_fill_(skip, 0.0)
+    one_minus = 1.0 - alpha
+    trans = torch.cumprod(one_minus, dim=1)
+    t_excl = torch.empty_like(trans)
+    t_excl[:, 0] = 1.0
+    t_excl[:, 1:] = trans[:, :-1]
+    keep = trans > T_STOP
     weights = alpha * t_excl
     weights.mul_(keep)
-    return dx, dy, gauss, raw, alpha, valid, keep, t_excl, weights
+    # alpha is differentiable only where it was composited and not clamped at 0.999
+    live = keep & ~skip & (raw <= 0.999)
+    return dx, dy, gauss, raw, one_minus, live, t_excl, weights
 
 
 def _tile_pixels(tiles: Tensor, tile_size: int, tiles_x: int, n_tiles: int, dtype):
@@ -154,9 +182,10 @@ class _TiledComposite(torch.autograd.Function):
         bufs = [params.new_zeros(n_img, tiles_y, tile_size, tiles_x, tile_size, c) for c in (n_ch, 1, 1)]
         for tiles, ids in chunks:
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
-            weights = _pixel_terms(params[ids], xs, ys)[-1]
+            weights = _forward_weights(params[ids], xs, ys)
             nt, m = ids.shape
-            res = torch.bmm(weights.view(nt, -1, m), feats[ids]).view(nt, tile_size, tile_size, -1)
+            res = torch.bmm(feats[ids].transpose(1, 2), weights.view(nt, m, -1))
+            res = res.view(nt, -1, tile_size, tile_size).permute(0, 2, 3, 1)
             n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
             for buf, part in zip(bufs, res.split([n_ch, 1, 1], dim=-1)):
                 buf[n, ty, :, tx, :] = part
@@ -200,26 +229,26 @@ class _TiledComposite(torch.autograd.Function):
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
             p = params[ids]
             f = feats[ids]
-            dx, dy, gauss, raw, alpha, valid, keep, t_excl, weights = _pixel_terms(p, xs, ys)
-            grad_feats.index_add_(0, ids.reshape(-1),
-                                  torch.bmm(weights.view(nt, -1, m).transpose(1, 2), g_out).reshape(-1, n_feat))
+            dx, dy, gauss, raw, one_minus, live, t_excl, weights = _backward_terms(p, xs, ys)
+            w_flat = weights.view(nt, m, -1)
+            grad_feats.index_add_(0, ids.reshape(-1), torch.bmm(w_flat, g_out).reshape(-1, n_feat))
             # d out / d alpha_i = T_i f_i - (sum_{j>i} w_j f_j) / (1 - alpha_i), dotted with the output grad
-            v = torch.bmm(g_out, f.transpose(1, 2)).view_as(weights)
+            v = torch.bmm(f, g_out.transpose(1, 2)).view_as(weights)
             later = weights * v
-            later = later.sum(-1, keepdim=True) - torch.cumsum(later, dim=-1)
-            g_alpha = t_excl * v - later / (1.0 - alpha)
-            g_alpha.mul_(keep & valid & (raw <= 0.999))
-            g_op = (g_alpha * gauss).sum(dim=(1, 2))
+            later = later.sum(1, keepdim=True) - torch.cumsum(later, dim=1)
+            g_alpha = t_excl * v
+            g_alpha.sub_(later.div_(one_minus)).mul_(live)
+            g_op = (g_alpha * gauss).sum(dim=(2, 3))
             g_sigma = g_alpha.mul_(raw).neg_()  # d alpha / d sigma = -opacity * exp(-sigma)
-            col = g_sigma.sum(1)  # (nt, T, M) summed over rows, one per column
-            row = g_sigma.sum(2)  # summed over columns, one per row
-            cross = (g_sigma * dy[:, :, None, :]).sum(1)  # sum over rows of g * dy, per column
+            col = g_sigma.sum(2)  # (nt, M, T) summed over rows, one per column
+            row = g_sigma.sum(3)  # summed over columns, one per row
+            cross = (g_sigma * dy[:, :, :, None]).sum(2)  # sum over rows of g * dy, per column
             _, _, a, b, c, _ = p.unbind(-1)
-            sx = (col * dx).sum(1)
-            sy = (row * dy).sum(1)
-            g_a = 0.5 * (col * dx * dx).sum(1)
-            g_c = 0.5 * (row * dy * dy).sum(1)
-            g_b = (cross * dx).sum(1)
+            sx = (col * dx).sum(-1)
+            sy = (row * dy).sum(-1)
+            g_a = 0.5 * (col * dx * dx).sum(-1)
+            g_c = 0.5 * (row * dy * dy).sum(-1)
+            g_b = (cross * dx).sum(-1)
             g_mx = a * sx + b * sy
             g_my = c * sy + b * sx
             grads = torch.stack([g_mx, g_my, g_a, g_b, g_c, g_op], dim=-1)
