@@ -79,14 +79,15 @@ def test_tiled_matches_scalar_transcription_fp64():
     assert max(diffs.values()) <= 1e-10, diffs
 
 
-def test_chunking_does_not_change_image_or_gradients():
+def test_chunking_and_caching_do_not_change_image_or_gradients():
     scene = make_scene(2, 24, 40, 24, seed=2)
     for x in scene[:4]:
         x.requires_grad_()
     weights = torch.rand(2, 24, 40, 3, generator=torch.Generator().manual_seed(3))
     results = []
-    for budget in (1 << 20, 1):  # one chunk, then one tile per chunk
-        out = rasterize_tiled(*scene, 40, 24, chunk_elements=budget)
+    # one chunk with the per-pair terms kept for backward, then one tile per chunk, recomputed
+    for budget, cache in ((1 << 20, 1 << 30), (1, 0)):
+        out = rasterize_tiled(*scene, 40, 24, chunk_elements=budget, cache_bytes=cache)
         loss = (out.rgb * weights).sum() + out.alpha.sum() + (out.depth * out.alpha).sum()
         results.append((out, torch.autograd.grad(loss, scene[:4])))
     (ref, ref_grads), (small, small_grads) = results

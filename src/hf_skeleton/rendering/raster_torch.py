@@ -29,7 +29,8 @@ from .projection import ALPHA_THRESHOLD, ProjectedGaussians, project_gaussians, 
 
 T_STOP = 1e-4
 SIGMA_CAP = 80.0
-DEFAULT_CHUNK_ELEMENTS = 1 << 20
+DEFAULT_CHUNK_ELEMENTS = 1 << 18
+DEFAULT_CACHE_BYTES = 256 << 20
 
 
 def bin_gaussians(proj: ProjectedGaussians, tile_size: int, tiles_x: int, tiles_y: int):
@@ -96,6 +97,11 @@ def plan_chunks(pair_gauss: Tensor, tile_start: Tensor, tile_count: Tensor, pad_
     return chunks
 
 
+def _deltas(params: Tensor, xs: Tensor, ys: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean minus pixel centre per column (dx) and per row (dy), each (nt, M, T)."""
+    return params[:, :, 0, None] - xs[:, None, :], params[:, :, 1, None] - ys[:, None, :]
+
+
 def _neg_sigma(params: Tensor, xs: Tensor, ys: Tensor):
     """``-sigma`` of every (tile, Gaussian, row, column) of a chunk, bit-identical to gsplat's
     ``0.5 * (a dx dx + c dy dy) + (b dx) dy`` (scaling by -0.5 and negation are exact).
@@ -104,9 +110,8 @@ def _neg_sigma(params: Tensor, xs: Tensor, ys: Tensor):
     Returns -sigma (nt, M, T, T) and the per-column dx, per-row dy (nt, M, T). The Gaussian axis
     comes before the pixels so that products and sums along it run over contiguous pixel rows.
     """
-    mx, my, a, b, c, _ = params.unbind(-1)
-    dx = mx[:, :, None] - xs[:, None, :]
-    dy = my[:, :, None] - ys[:, None, :]
+    _, _, a, b, c, _ = params.unbind(-1)
+    dx, dy = _deltas(params, xs, ys)
     half_x = (a[..., None] * dx * dx).mul_(-0.5)
     half_y = (c[..., None] * dy * dy).mul_(-0.5)
     cross_x = (b[..., None] * dx).neg_()
@@ -115,39 +120,32 @@ def _neg_sigma(params: Tensor, xs: Tensor, ys: Tensor):
     return neg_sigma, dx, dy
 
 
-def _forward_weights(params: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
-    """Compositing weights ``alpha_i T_i`` (0 for skipped or stopped Gaussians), (nt, M, T, T)."""
+def _composite_terms(params: Tensor, xs: Tensor, ys: Tensor, for_backward: bool):
+    """Compositing weights ``alpha_i T_i`` of a chunk, (nt, M, T, T); 0 for skipped or stopped Gaussians.
+
+    With ``for_backward`` also returns what the backward pass needs: the inclusive transmittance
+    ``T_{i+1}``, the (clamped, masked) alpha, and ``live``, where alpha was composited and not clamped
+    at 0.999 (the only places where it has a gradient, as in gsplat's backward kernel).
+    """
     alpha = _neg_sigma(params, xs, ys)[0]
     skip = alpha > 0  # sigma < 0
     # exp of large negative arguments is slow (denormals); anything past -SIGMA_CAP is below 1/255 anyway
-    alpha.clamp_min_(-SIGMA_CAP).exp_().mul_(params[:, :, None, None, 5]).clamp_max_(0.999)
+    alpha.clamp_min_(-SIGMA_CAP).exp_().mul_(params[:, :, None, None, 5])
+    clamped = alpha > 0.999 if for_backward else None
+    alpha.clamp_max_(0.999)
     skip |= alpha < ALPHA_THRESHOLD
     alpha.masked_fill_(skip, 0.0)
     trans = torch.cumprod(1.0 - alpha, dim=1)
-    alpha[:, 1:].mul_(trans[:, :-1])
-    return alpha.mul_(trans > T_STOP)
-
-
-def _backward_terms(params: Tensor, xs: Tensor, ys: Tensor):
-    """The forward quantities the backward pass needs, recomputed with the same arithmetic."""
-    neg_sigma, dx, dy = _neg_sigma(params, xs, ys)
-    skip = neg_sigma > 0
-    gauss = neg_sigma.clamp_min_(-SIGMA_CAP).exp_()
-    raw = gauss * params[:, :, None, None, 5]
-    alpha = raw.clamp_max(0.999)
-    skip |= alpha < ALPHA_THRESHOLD
-    alpha.masked_fill_(skip, 0.0)
-    one_minus = 1.0 - alpha
-    trans = torch.cumprod(one_minus, dim=1)
-    t_excl = torch.empty_like(trans)
-    t_excl[:, 0] = 1.0
-    t_excl[:, 1:] = trans[:, :-1]
     keep = trans > T_STOP
-    weights = alpha * t_excl
+    if not for_backward:
+        alpha[:, 1:].mul_(trans[:, :-1])
+        return alpha.mul_(keep)
+    weights = torch.empty_like(alpha)
+    weights[:, 0] = alpha[:, 0]
+    torch.mul(alpha[:, 1:], trans[:, :-1], out=weights[:, 1:])
     weights.mul_(keep)
-    # alpha is differentiable only where it was composited and not clamped at 0.999
-    live = keep & ~skip & (raw <= 0.999)
-    return dx, dy, gauss, raw, one_minus, live, t_excl, weights
+    live = keep.logical_and_(skip.logical_or_(clamped).logical_not_())
+    return weights, trans, alpha, live
 
 
 def _tile_pixels(tiles: Tensor, tile_size: int, tiles_x: int, n_tiles: int, dtype):
@@ -173,16 +171,22 @@ class _TiledComposite(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, params, feats, chunks, image_size, tile_size, tiles_x):
+    def forward(ctx, params, feats, chunks, image_size, tile_size, tiles_x, cache_limit):
         n_img, height, width = image_size
         n_ch = feats.shape[-1] - 2
         tiles_y = -(-height // tile_size)
         n_tiles = tiles_x * tiles_y
         # one padded buffer per output, in (image, tile row, y, tile column, x) layout
         bufs = [params.new_zeros(n_img, tiles_y, tile_size, tiles_x, tile_size, c) for c in (n_ch, 1, 1)]
+        pairs = sum(ids.numel() for _, ids in chunks) * tile_size * tile_size
+        cache = pairs * (3 * params.element_size() + 1) <= cache_limit
+        ctx.cache = []
         for tiles, ids in chunks:
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
-            weights = _forward_weights(params[ids], xs, ys)
+            terms = _composite_terms(params[ids], xs, ys, for_backward=cache)
+            weights = terms[0] if cache else terms
+            if cache:
+                ctx.cache.append(terms)
             nt, m = ids.shape
             res = torch.bmm(feats[ids].transpose(1, 2), weights.view(nt, m, -1))
             res = res.view(nt, -1, tile_size, tile_size).permute(0, 2, 3, 1)
@@ -208,7 +212,7 @@ class _TiledComposite(torch.autograd.Function):
         grad_params = torch.zeros_like(params)
         grad_feats = torch.zeros_like(feats)
         if grad_rgb is None and grad_depth is None and grad_alpha is None:
-            return grad_params, grad_feats, None, None, None, None
+            return grad_params, grad_feats, None, None, None, None, None
         hp, wp = tiles_y * tile_size, tiles_x * tile_size
         grad_bufs = []
         for grad, n_c in ((grad_rgb, n_feat - 2), (grad_depth, 1), (grad_alpha, 1)):
@@ -219,7 +223,7 @@ class _TiledComposite(torch.autograd.Function):
             if (hp, wp) != (height, width):
                 grad = torch.nn.functional.pad(grad, (0, 0, 0, wp - width, 0, hp - height))
             grad_bufs.append(grad.reshape(n_img, tiles_y, tile_size, tiles_x, tile_size, n_c))
-        for tiles, ids in ctx.chunks:
+        for index, (tiles, ids) in enumerate(ctx.chunks):
             nt, m = ids.shape
             n, ty, tx = _tile_slots(tiles, tiles_x, n_tiles)
             g_out = torch.cat([
@@ -229,21 +233,27 @@ class _TiledComposite(torch.autograd.Function):
             xs, ys = _tile_pixels(tiles, tile_size, tiles_x, n_tiles, params.dtype)
             p = params[ids]
             f = feats[ids]
-            dx, dy, gauss, raw, one_minus, live, t_excl, weights = _backward_terms(p, xs, ys)
+            if ctx.cache:
+                weights, trans, alpha, live = ctx.cache[index]
+            else:
+                weights, trans, alpha, live = _composite_terms(p, xs, ys, for_backward=True)
+            dx, dy = _deltas(p, xs, ys)
             w_flat = weights.view(nt, m, -1)
             grad_feats.index_add_(0, ids.reshape(-1), torch.bmm(w_flat, g_out).reshape(-1, n_feat))
             # d out / d alpha_i = T_i f_i - (sum_{j>i} w_j f_j) / (1 - alpha_i), dotted with the output grad
             v = torch.bmm(f, g_out.transpose(1, 2)).view_as(weights)
             later = weights * v
             later = later.sum(1, keepdim=True) - torch.cumsum(later, dim=1)
-            g_alpha = t_excl * v
-            g_alpha.sub_(later.div_(one_minus)).mul_(live)
-            g_op = (g_alpha * gauss).sum(dim=(2, 3))
-            g_sigma = g_alpha.mul_(raw).neg_()  # d alpha / d sigma = -opacity * exp(-sigma)
+            g_alpha = v
+            g_alpha[:, 1:].mul_(trans[:, :-1])
+            g_alpha.sub_(later.div_(1.0 - alpha)).mul_(live)
+            # where live, alpha = opacity exp(-sigma): d alpha / d sigma = -alpha, d alpha / d opacity = alpha / opacity
+            g_sigma = g_alpha.mul_(alpha).neg_()
             col = g_sigma.sum(2)  # (nt, M, T) summed over rows, one per column
             row = g_sigma.sum(3)  # summed over columns, one per row
             cross = (g_sigma * dy[:, :, :, None]).sum(2)  # sum over rows of g * dy, per column
-            _, _, a, b, c, _ = p.unbind(-1)
+            _, _, a, b, c, op = p.unbind(-1)
+            g_op = -col.sum(-1) / torch.where(op > 0, op, torch.ones_like(op))
             sx = (col * dx).sum(-1)
             sy = (row * dy).sum(-1)
             g_a = 0.5 * (col * dx * dx).sum(-1)
@@ -253,7 +263,7 @@ class _TiledComposite(torch.autograd.Function):
             g_my = c * sy + b * sx
             grads = torch.stack([g_mx, g_my, g_a, g_b, g_c, g_op], dim=-1)
             grad_params.index_add_(0, ids.reshape(-1), grads.reshape(-1, 6))
-        return grad_params, grad_feats, None, None, None, None
+        return grad_params, grad_feats, None, None, None, None, None
 
 
 def rasterize_tiled(
@@ -272,11 +282,15 @@ def rasterize_tiled(
     eps2d: float = 0.3,
     tile_size: int = 16,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
 ):
     """Tiled rasterization; arguments as :func:`~hf_skeleton.rendering.rasterizer.rasterize_gaussians`
     (inputs are assumed validated; ``background`` is None or (N, C)).
 
-    ``chunk_elements`` bounds the pixel x Gaussian pairs processed at once (memory/speed trade-off).
+    ``chunk_elements`` bounds the pixel x Gaussian pairs processed at once. When gradients are
+    needed and the per-pair terms of all chunks fit in ``cache_bytes`` (13 bytes per pair in
+    float32), the forward pass keeps them for the backward pass; otherwise the backward pass
+    recomputes them chunk by chunk, so memory never exceeds the cap plus one chunk.
     """
     from .rasterizer import RasterOutput
 
@@ -296,7 +310,10 @@ def rasterize_tiled(
     feats = torch.cat([colors, proj.depths[..., None], ones], dim=-1).reshape(-1, n_ch + 2)
     params = torch.cat([params, params.new_zeros(1, 6)])
     feats = torch.cat([feats, feats.new_zeros(1, n_ch + 2)])
-    rgb, depth_sum, alpha = _TiledComposite.apply(params, feats, chunks, (n_img, height, width), tile_size, tiles_x)
+    needs_grad = torch.is_grad_enabled() and (params.requires_grad or feats.requires_grad)
+    rgb, depth_sum, alpha = _TiledComposite.apply(
+        params, feats, chunks, (n_img, height, width), tile_size, tiles_x, cache_bytes if needs_grad else -1
+    )
     if background is not None:
         rgb = rgb + (1.0 - alpha)[..., None] * background[:, None, None, :]
     depth = depth_sum / alpha.clamp_min(1e-10)
