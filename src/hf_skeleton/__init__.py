@@ -24,6 +24,7 @@ from .skeletons import (
 from .models.vgmt import VGMTConfig, VGMTModel
 from .models.superman import SupermanConfig, SupermanForConditionalGeneration, SupermanModel, SupermanProcessor
 from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
+from .rendering.rasterizer import RasterOutput, rasterize_gaussians
 from .models.skeleton_llm import (
     ImageAdapterConfig,
     SkeletonLLMConfig,
