@@ -71,11 +71,17 @@ def _base(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def prepare_model_for_stage(model, stage: int, lora: Any = None):
+def prepare_model_for_stage(model, stage: int, lora: Any = None, groups: Sequence[str] | None = None):
     """Freeze / unfreeze for ``stage``; wraps the model with PEFT LoRA the first time a LoRA stage
-    comes (``lora``: a ``LoraConfig``, default :func:`lora_config`). Returns the (possibly wrapped)
-    model and a dict of trainable parameter counts."""
+    comes (``lora``: a ``LoraConfig``, default :func:`lora_config`). ``groups`` overrides the
+    stage's trained parameter groups (e.g. an ablation with the renderer frozen). Returns the
+    (possibly wrapped) model and a dict of trainable parameter counts."""
     spec = stage_spec(stage)
+    if groups is not None:
+        unknown = set(groups) - set(STAGES[0].train)
+        if unknown:
+            raise SkeletonInputError("groups", f"names from {STAGES[0].train}", sorted(unknown))
+        spec = StageSpec(spec.name, tuple(groups), spec.lora, spec.epochs, spec.description)
     if spec.lora and not hasattr(model, "peft_config"):
         from peft import get_peft_model
 
@@ -138,12 +144,13 @@ def examples_to_dataset(examples: Sequence[Mapping[str, Any]]):
 
 
 def train_stage(model, processor, examples: Sequence[Mapping[str, Any]], stage: int, output_dir: str, *,
-                lora: Any = None, callbacks: Sequence[Any] = (), **config_overrides: Any):
+                lora: Any = None, groups: Sequence[str] | None = None, callbacks: Sequence[Any] = (),
+                **config_overrides: Any):
     """Run one stage with ``trl.SFTTrainer``. Returns ``(model, trainer)``; ``model`` may come back
     wrapped by PEFT (stages 3 and 4). Losses are in ``trainer.state.log_history``."""
     from trl import SFTTrainer
 
-    model, counts = prepare_model_for_stage(model, stage, lora)
+    model, counts = prepare_model_for_stage(model, stage, lora, groups)
     if not any(counts.values()):
         raise SkeletonInputError("stage", "a stage with trainable parameters", counts)
     dataset, clips = examples_to_dataset(examples)
