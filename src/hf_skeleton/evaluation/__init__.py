@@ -1,5 +1,6 @@
 """Metrics and evaluation protocols."""
 
+from .recognition import answer_log_likelihood, predict_labels, recognition_accuracy, score_candidate_labels
 from .codebook_health import CodebookHealth, code_counts, codebook_health, pairwise_cosine, perplexity
 from .motion_metrics import (
     PREDICTION_HORIZONS_MS,
