@@ -49,7 +49,7 @@ def main() -> None:
         med, cpu = statistics.median(times), statistics.median(cpus)
         print(f"{name:24s} files={len(files):5d} frames={frames:7d} wall median={med:6.2f} s "
               f"({1000 * med / len(files):.2f} ms/file, {frames / med:,.0f} frames/s) cpu median={cpu:6.2f} s "
-              f"runs={['%.2f' % t for t in times]}")
+              f"runs={[f'{t:.2f}' for t in times]}")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -37,7 +37,7 @@ def test_nucla_every_clip_loads(nucla_all):
 
 
 def test_nucla_views_and_shortest_clip(nucla_all):
-    files, seqs = nucla_all
+    _, seqs = nucla_all
     views = collections.Counter(s.meta["view"] for s in seqs)
     assert dict(views) == {1: 516, 2: 504, 3: 464}
     shortest = min(seqs, key=lambda s: s.num_frames)

@@ -105,7 +105,7 @@ def test_trc_real_files(pose2sim_dir):
     np.testing.assert_allclose(plain.positions[0, 0, plain.format.index("right_hip")],
                                np.array(row[2:5], float), rtol=1e-6)
     np.testing.assert_allclose(plain.meta["time"][:2], [1 / 60, 2 / 60], rtol=1e-5)
-    lstm = hs.load_skeleton([f for f in files if "LSTM" in f.name][0])
+    lstm = hs.load_skeleton(next(f for f in files if "LSTM" in f.name))
     fmt = lstm.format
     assert fmt.num_joints == 64 and fmt.name.startswith("trc64_")
     parts = fmt.part_of()
@@ -137,7 +137,7 @@ def test_openpose_camera_folders(pose2sim_dir):
         assert s.meta["reader"] == "openpose_folder" and s.format.name == "openpose25"
         assert s.num_frames == 100 and s.fps == 60 and s.meta["is_2d"] and s.meta["camera"] == cam
         assert (s.positions[..., 2] == 0).all() and s.mask[:, 0].mean() > 0.9
-    first = sorted(folder.glob("*.json"))[0]
+    first = min(folder.glob("*.json"))
     raw = np.array(json.loads(first.read_text())["people"][0]["pose_keypoints_2d"]).reshape(25, 3)
     np.testing.assert_allclose(s.positions[0, 0, :, :2], np.where(raw[:, 2:] > 0, raw[:, :2], 0), rtol=1e-6)
     np.testing.assert_allclose(s.meta["confidence"][0, 0], raw[:, 2], rtol=1e-6)
@@ -154,7 +154,7 @@ def test_openpose_single_file_padding_threshold(pose2sim_dir):
 
 
 def test_openpose_tracked_ids_and_empty_people(tmp_path):
-    kp = lambda v: [v, v, 0.9] * 25  # noqa: E731
+    kp = lambda v: [v, v, 0.9] * 25
     (tmp_path / "f_0.json").write_text(json.dumps({"people": [{"person_id": [7], "pose_keypoints_2d": kp(1)},
                                                               {"person_id": [3], "pose_keypoints_2d": kp(2)}]}))
     (tmp_path / "f_1.json").write_text(json.dumps({"people": [{"person_id": [3], "pose_keypoints_2d": kp(4)}]}))

@@ -9,9 +9,10 @@ The built-in readers live in :mod:`hf_skeleton.skeletons.readers`, one module pe
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from .formats import SkeletonFormat, get_format, list_formats

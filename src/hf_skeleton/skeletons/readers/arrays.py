@@ -27,7 +27,7 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     else its only array). Object arrays (pickles) are refused."""
     path = Path(path)
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below; open errors get their own message
     except OSError as e:
         raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
     try:
