@@ -36,6 +36,7 @@ def build(args):
         tok = AutoTokenizer.from_pretrained(args.text_model)
         tok.add_special_tokens({"additional_special_tokens": ["<motion>", "<video>"]})
         text_config = AutoConfig.from_pretrained(args.text_model)
+        text_config.vocab_size = max(text_config.vocab_size, len(tok))  # room for <motion>/<video>
     else:
         tok = build_tiny_tokenizer(extra_texts=NUCLA, extra_special_tokens=["<motion>", "<video>"])
         text_config = tiny_text_config(tok, hidden_size=args.hidden, layers=args.layers)
@@ -50,10 +51,9 @@ def build(args):
         from transformers import AutoModelForCausalLM
 
         lm = AutoModelForCausalLM.from_pretrained(args.text_model)
-        lm.resize_token_embeddings(len(tok))
-        config.text_config.vocab_size = len(tok)
+        lm.resize_token_embeddings(text_config.vocab_size)
         model.model.language_model.load_state_dict(lm.base_model.state_dict())
-        model.lm_head = lm.lm_head
+        model.lm_head.load_state_dict(lm.get_output_embeddings().state_dict())
     return model, hs.LlamoProcessor.from_config(config, tok, align_view=True)
 
 
