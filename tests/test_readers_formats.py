@@ -34,6 +34,7 @@ def test_ntu_round_trip(tmp_path):
     np.testing.assert_allclose(back.orientations[seq.mask], seq.orientations[seq.mask], atol=2e-6)
     assert (back.meta["setup"], back.meta["camera"], back.meta["performer"], back.meta["replication"],
             back.meta["label"]) == (1, 2, 3, 2, 13)
+    assert back.meta["label_name"] == "tear up paper"
     # a file read back writes the same text again (tracking states, depth/colour coordinates, body ids)
     again = write_ntu_skeleton(back, tmp_path / "again.skeleton").read_text().splitlines()
     first = f.read_text().splitlines()
@@ -71,6 +72,7 @@ def test_ntu_official_layout_by_hand(tmp_path):
     np.testing.assert_array_equal(s.orientations[0, 0, 5], np.eye(3))  # zero quaternion = no orientation
     np.testing.assert_allclose(s.meta["depth_xy"][0, 0, 0], [250.5, 210.25])
     assert s.meta["label"] == 60 and s.meta["setup"] == 17
+    assert s.meta["label_name"] == "walking apart from each other"
     assert hs.load_skeleton(f, max_persons=1).num_persons == 1
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from .arrays import is_humanml3d, read_array, read_humanml3d
 from .bvh import read_bvh
 from .coco import is_coco_json, read_coco
-from .ntu import read_ntu_skeleton, write_ntu_skeleton
+from .ntu import NTU60_ACTIONS, read_ntu_skeleton, write_ntu_skeleton
 from .nucla import NUCLA_ACTIONS, is_nucla_json, read_nucla_json
 from .openpose import is_openpose_folder, is_openpose_json, read_openpose
 from .trc import POSE2SIM21, read_trc
 
-__all__ = ["NUCLA_ACTIONS", "POSE2SIM21", "read_array", "read_bvh", "read_coco", "read_humanml3d",
+__all__ = ["NTU60_ACTIONS", "NUCLA_ACTIONS", "POSE2SIM21", "read_array", "read_bvh", "read_coco", "read_humanml3d",
            "read_ntu_skeleton", "read_nucla_json", "read_openpose", "read_trc", "register_builtin_readers",
            "write_ntu_skeleton"]
 

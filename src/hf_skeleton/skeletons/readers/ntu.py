@@ -24,6 +24,24 @@ NTU_FPS = 30.0
 NTU_JOINTS = 25
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
+# NTU RGB+D 60 action names, A001..A060 (the dataset's own class list; 50-60 are two-person actions).
+NTU60_ACTIONS = (
+    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw",
+    "sitting down", "standing up (from sitting position)", "clapping", "reading", "writing", "tear up paper",
+    "wear jacket", "take off jacket", "wear a shoe", "take off a shoe", "wear on glasses", "take off glasses",
+    "put on a hat/cap", "take off a hat/cap", "cheer up", "hand waving", "kicking something",
+    "reach into pocket", "hopping (one foot jumping)", "jump up", "make a phone call/answer phone",
+    "playing with phone/tablet", "typing on a keyboard", "pointing to something with finger",
+    "taking a selfie", "check time (from watch)", "rub two hands together", "nod head/bow", "shake head",
+    "wipe face", "salute", "put the palms together", "cross hands in front (say stop)", "sneeze/cough",
+    "staggering", "falling", "touch head (headache)", "touch chest (stomachache/heart pain)",
+    "touch back (backache)", "touch neck (neckache)", "nausea or vomiting condition",
+    "use a fan (with hand or paper)/feeling warm", "punching/slapping other person", "kicking other person",
+    "pushing other person", "pat on back of other person", "point finger at the other person",
+    "hugging other person", "giving something to other person", "touch other person's pocket",
+    "handshaking", "walking towards each other", "walking apart from each other",
+)
+
 
 class _Lines:
     def __init__(self, path: Path, text: str):
@@ -77,7 +95,7 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
             2 tracked).
         max_persons: keep the bodies seen in the most frames (NTU's noisy extra detections).
 
-    ``meta``: ``label`` (action number), ``setup``, ``camera``, ``performer``, ``replication``,
+    ``meta``: ``label`` (action number), ``label_name`` (NTU-60 classes), ``setup``, ``camera``, ``performer``, ``replication``,
     ``body_ids``, ``tracking_state`` int8 (T, P, J), ``depth_xy`` / ``color_xy`` float32 (T, P, J, 2).
     """
     path = Path(path)
@@ -142,6 +160,8 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
     if m is not None:
         setup, camera, performer, replication, action = (int(g) for g in m.groups())
         meta.update(setup=setup, camera=camera, performer=performer, replication=replication, label=action)
+        if 1 <= action <= len(NTU60_ACTIONS):
+            meta["label_name"] = NTU60_ACTIONS[action - 1]
     return SkeletonSequence(positions=raw[..., :3].astype(np.float32), mask=mask, fps=fps, format="kinect_v2",
                             meta=meta, orientations=ori.astype(np.float32))
 
