@@ -119,10 +119,19 @@ class HybridCodebook(nn.Module):
 
     # ------------------------------------------------------------------ EMA and reset
     @torch.no_grad()
+    def _broadcast_codes(self) -> None:
+        """Codes drawn from one rank's batch (init, dead-code reset) are copied to every rank."""
+        if _distributed():
+            for name in ("embed_s", "ema_sum_s", "ema_count_s", "embed_v", "ema_sum_v", "ema_count_v"):
+                if hasattr(self, name):
+                    torch.distributed.broadcast(getattr(self, name), src=0)
+
+    @torch.no_grad()
     def _init_from(self, zs: torch.Tensor, zv: torch.Tensor | None) -> None:
         """Data-dependent start: codes = random encoder outputs of the first training batch."""
         idx = _random_rows(zs.shape[0], self.num_codes, zs.device)
         self._set_codes(torch.arange(self.num_codes, device=zs.device), zs[idx], None if zv is None else zv[idx])
+        self._broadcast_codes()
         self.initialized.fill_(True)
 
     @torch.no_grad()
@@ -139,11 +148,12 @@ class HybridCodebook(nn.Module):
     def _ema_update(self, codes: torch.Tensor, counts: torch.Tensor, zs: torch.Tensor,
                     zv: torch.Tensor | None) -> None:
         d = self.decay
+        counts = _all_reduce_sum(counts.clone())  # data-parallel ranks share one global EMA
         halves = [("s", zs)] + ([("v", zv)] if zv is not None else [])
         for name, z in halves:
             count, total, embed = (getattr(self, f"ema_count_{name}"), getattr(self, f"ema_sum_{name}"),
                                    getattr(self, f"embed_{name}"))
-            sums = torch.zeros_like(total).index_add_(0, codes, z)
+            sums = _all_reduce_sum(torch.zeros_like(total).index_add_(0, codes, z))
             count.mul_(d).add_(counts, alpha=1 - d)
             total.mul_(d).add_(sums, alpha=1 - d)
             embed.copy_(total / count.clamp_min(self.eps)[:, None])
@@ -154,7 +164,20 @@ class HybridCodebook(nn.Module):
             if dead.numel():
                 idx = _random_rows(zs.shape[0], dead.numel(), zs.device)
                 self._set_codes(dead, zs[idx], None if zv is None else zv[idx])
+                self._broadcast_codes()
             self.window_usage.zero_()
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() \
+        and torch.distributed.get_world_size() > 1
+
+
+def _all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    """Sum over data-parallel ranks (identity in a single process)."""
+    if _distributed():
+        torch.distributed.all_reduce(t)
+    return t
 
 
 def _random_rows(n: int, k: int, device: torch.device) -> torch.Tensor:
