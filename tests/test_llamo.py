@@ -332,3 +332,17 @@ def test_skeleton_understanding_pipeline_with_a_llamo_folder(tok, tmp_path, nucl
     assert got["throw"] == pytest.approx(float(direct[2]), abs=1e-5)
     text = pipe(clip, prompt="Describe the motion.", max_new_tokens=3, videos=video)
     assert isinstance(text["generated_text"], str)
+
+
+def test_real_pose2sim_motion_with_its_video(tok, pose2sim_dir):
+    """3D markers (TRC) and the synchronised camera video of the same trial, end to end."""
+    seq = hs.load_skeleton(pose2sim_dir / "keypoints_2d_3d" / "pose-3d"
+                           / "S00_P00_T01_BalancingTrial_0-100_filt_butterworth.trc")
+    video = pose2sim_dir / "videos" / "cam01.mp4"
+    assert seq.num_frames == hs.video_info(video)["num_frames"] == 100
+    model, proc = make(tok, fmt=seq.format)
+    batch = proc(skeletons=[seq], text=["describe the motion ."], videos=[video])
+    assert batch["motion"].shape == (1, 24, seq.format.num_joints, 3)  # resampled to max_motion_frames
+    assert batch["pixel_values_videos"].shape == (1, 2, 3, 56, 56)
+    out = model(**batch)
+    assert torch.isfinite(out.logits).all() and out.video_hidden_states.shape == (1, 2, 32)
