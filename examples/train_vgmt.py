@@ -270,8 +270,17 @@ def run_pose2sim(args) -> dict:
                          data["train"]["j2d"] if use_vision else None)
         te = ClipDataset(data["test"]["clips"], data["test"]["frames"], data["test"]["j2d"])
         log = train(model, tr, args, Path(args.output_dir) / name)
-        result[name] = {"train": log, "held_out": evaluate(model, te, "m", args.batch_size, visual=use_vision)}
+        result[name] = {"train": log, "held_out": evaluate(model, te, "m", args.batch_size, visual=use_vision),
+                        "train_subset": evaluate(model, ClipDataset(data["train"]["clips"][::4],
+                                                                    data["train"]["frames"][::4],
+                                                                    data["train"]["j2d"][::4]),
+                                                 "m", args.batch_size, visual=use_vision)}
         print(name, result[name]["held_out"]["mpjpe_mm"], "mm")
+    # context: the mean normalised training pose, placed in each test clip's box
+    tr, te = ClipDataset(data["train"]["clips"]), ClipDataset(data["test"]["clips"])
+    mean_pose = tr.x.mean((0, 1)).expand_as(te.x)
+    result["mean_pose_baseline_mm"] = round(float(mm(mpjpe((mean_pose * te.scale + te.centre).numpy(),
+                                                           (te.x * te.scale + te.centre).numpy()), "m")), 2)
     return result
 
 

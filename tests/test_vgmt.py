@@ -299,3 +299,27 @@ def test_reconstruct_sequence_keeps_format_units_and_frames():
     # translation of the input translates the output (normalisation is undone exactly)
     shifted = model.reconstruct(seq.copy(positions=pos + np.float32(5.0)))
     np.testing.assert_allclose(shifted.positions, out.positions + 5.0, atol=1e-4)
+
+
+def test_skeleton_only_dropout_and_pretrained_backbone(tmp_path):
+    from transformers import AutoBackbone
+
+    from hf_skeleton.errors import CheckpointError
+
+    torch.manual_seed(11)
+    kw = tiny_vision_kw()
+    model = hs.VGMTModel(tiny_config(skeleton_only_prob=1.0, **kw)).train()
+    x, pv = torch.rand(1, 4, 17, 3) * 2 - 1, torch.randn(1, 4, 3, 32, 32)
+    assert model(x, pixel_values=pv).commit_loss_v == 0  # the visual term was dropped for this batch
+    # pretrained backbone weights replace the random ones and stay frozen
+    backbone = AutoBackbone.from_config(kw["vision_config"])
+    backbone.save_pretrained(tmp_path / "bb")
+    model.load_vision_backbone(str(tmp_path / "bb"))
+    ref = backbone.state_dict()
+    assert all(torch.equal(v, ref[k]) for k, v in model.vision_backbone.state_dict().items())
+    assert not any(p.requires_grad for p in model.vision_backbone.parameters())
+    other = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 24, 48], depths=[1, 1, 1, 1],
+                         out_features=["stage1", "stage2", "stage3", "stage4"])
+    AutoBackbone.from_config(other).save_pretrained(tmp_path / "other")
+    with pytest.raises(CheckpointError, match="channels"):
+        model.load_vision_backbone(str(tmp_path / "other"))

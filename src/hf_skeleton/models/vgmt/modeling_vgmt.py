@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoBackbone, PreTrainedModel
+from transformers import AutoBackbone, AutoConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -266,8 +266,11 @@ class VGMTModel(VGMTPreTrainedModel):
         """Replace the frozen backbone by pretrained weights (a Hub id or local folder), keeping the
         sampled levels of ``config.vision_config``."""
         vc = self.config.vision_config
-        out = {"out_indices": list(vc.out_indices)} if getattr(vc, "out_indices", None) else {}
-        backbone = AutoBackbone.from_pretrained(pretrained, **out, **kwargs)
+        out = {"out_features": list(vc.out_features)} if getattr(vc, "out_features", None) else {}
+        config = AutoConfig.from_pretrained(pretrained, **out)
+        # AutoBackbone.from_pretrained asks the Hub whether the id exists (fails offline and for folders)
+        backbone_cls = AutoBackbone._model_mapping[type(config)]
+        backbone = backbone_cls.from_pretrained(pretrained, config=config, **kwargs)
         if self._level_channels(backbone) != self.visual_sampler.level_channels:
             raise CheckpointError(pretrained, f"backbone feature channels {self._level_channels(backbone)} "
                                               f"differ from the model's {self.visual_sampler.level_channels}")
