@@ -63,3 +63,17 @@ def test_rewrite_handles_multiline_and_submodule_imports(tmp_path):
                 assert not (node.module or "").startswith("hf_skeleton"), (path.name, node.lineno)
                 if node.level == 1:
                     assert (tmp_path / f"{node.module}.py").is_file() or node.module is None, node.module
+
+
+def test_draction_folder_loads_without_the_package(tmp_path):
+    config = hs.DrActionConfig(format="kinect_v1", image_size=56, num_frames=2)
+    hs.DrActionModel(config).save_pretrained(tmp_path / "draction")
+    assert "OK DrActionModel" in _load_in_fresh_process(tmp_path / "draction")
+
+
+def test_user_defined_format_travels_in_the_remote_folder(tmp_path):
+    fmt = hs.SkeletonFormat("stick4", ["root", "spine", "left_hand", "right_hand"], [-1, 0, 1, 1],
+                            parts={"torso": [0, 1], "left_arm": [2], "right_arm": [3]}, mirror_pairs=[(2, 3)])
+    config = hs.DrActionConfig(format=fmt, image_size=56, num_frames=2)
+    hs.DrActionModel(config).save_pretrained(tmp_path / "stick")
+    assert "OK DrActionModel" in _load_in_fresh_process(tmp_path / "stick")

@@ -231,8 +231,74 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .rendering.preview import save_render_grid
+
+    seq = _load(args.path, args.format)
+    model = None
+    if args.model:
+        from transformers import AutoConfig, AutoModel
+
+        config = AutoConfig.from_pretrained(args.model)
+        model = AutoModel.from_pretrained(args.model)
+        if config.model_type != "draction":  # a SkeletonLLM folder: use its renderer
+            model = getattr(model, "renderer", None) or getattr(model, "draction", None)
+            if model is None:
+                raise HFSkeletonError(f"{args.model}: model type {config.model_type!r} has no DrAction renderer")
+    out = save_render_grid(seq, args.output, model, num_frames=args.frames, image_size=args.size,
+                           views=args.views, seed=args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser("render", help="render a clip with DrAction into a PNG frame grid",
+                       description="Render the frames a SkeletonLLM model sees (DrAction 3D Gaussians) into a "
+                                   "labelled PNG grid. Without --model an untrained renderer for the clip's "
+                                   "format is used.")
+    p.add_argument("path", help="a skeleton file")
+    p.add_argument("-o", "--output", default="render.png", help="PNG to write (default: render.png)")
+    p.add_argument("--model", default=None, help="a saved DrAction or SkeletonLLM folder")
+    p.add_argument("--format", default=None, help="reader or skeleton format, for files that do not say")
+    p.add_argument("--frames", type=int, default=8, help="frames rendered")
+    p.add_argument("--size", type=int, default=224, help="image size in pixels")
+    p.add_argument("--views", nargs="+", default=None, help="views (front side top ...), tiled")
+    p.add_argument("--seed", type=int, default=0, help="seed of an untrained renderer")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from .cards import write_model_card
+    from .hub import files_to_push, push_folder
+
+    files = files_to_push(args.folder)
+    if args.dry_run:
+        if not (Path(args.folder) / "README.md").is_file():
+            write_model_card(args.folder, repo_id=args.repo_id)
+            files = files_to_push(args.folder)
+        print(f"would upload {len(files)} files to {args.repo_id}:")
+        for name in files:
+            print(f"  {name}")
+        return 0
+    url = push_folder(args.folder, args.repo_id, private=args.private)
+    print(f"pushed {args.folder} to {url}")
+    return 0
+
+
+def _add_push(sub) -> None:
+    p = sub.add_parser("push", help="upload a saved model folder with its card to the Hub",
+                       description="Check a saved folder (config, safetensors, processor, auto_map code), render "
+                                   "its model card if missing, and upload it to REPO_ID.")
+    p.add_argument("folder", help="a save_pretrained folder")
+    p.add_argument("repo_id", help="the Hub repository, e.g. user/skeleton-llm-nucla")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--dry-run", action="store_true", help="list what would be uploaded and stop")
+    p.set_defaults(func=_cmd_push)
+
+
 # ---------------------------------------------------------------------- entry point
-SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_convert]
+SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
+                                               _add_push]
 
 
 def build_parser() -> argparse.ArgumentParser:

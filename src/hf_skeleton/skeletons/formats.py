@@ -217,6 +217,9 @@ def get_format(name: "str | SkeletonFormat | Mapping[str, Any]") -> SkeletonForm
     """A registered format by name; a SkeletonFormat passes through; a dict is parsed."""
     if isinstance(name, SkeletonFormat):
         return name
+    if type(name).__name__ == "SkeletonFormat" and callable(getattr(name, "to_dict", None)):
+        # the same class loaded from another copy of this module (trust_remote_code folders)
+        return SkeletonFormat.from_dict(name.to_dict())
     if isinstance(name, Mapping):
         return SkeletonFormat.from_dict(name)
     if not isinstance(name, str):

@@ -18,6 +18,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from ...modeling_utils import SkeletonModelMixin
 from ...errors import SkeletonInputError
 from ...rendering.camera import clip_cameras, grid_shape, tile_views
 from ...rendering.gaussians import build_layout, isotropic_scales, metres_per_unit
@@ -48,7 +49,7 @@ def _uniform_(tensor: torch.Tensor, bound: float) -> None:
     init.uniform_(tensor, -bound, bound)
 
 
-class DrActionPreTrainedModel(PreTrainedModel):
+class DrActionPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     config_class = DrActionConfig
     base_model_prefix = "draction"
     main_input_name = "skeletons"

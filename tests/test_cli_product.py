@@ -1,0 +1,48 @@
+"""`hf-skeleton render` and `hf-skeleton push` on real clips and saved folders."""
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import hf_skeleton as hs
+from hf_skeleton.cli import main
+
+
+def test_render_writes_a_grid_of_real_frames(tmp_path, nucla_dir, capsys):
+    out = tmp_path / "r.png"
+    assert main(["render", str(nucla_dir / "a11_s02_e00_v01.json"), "-o", str(out), "--frames", "4",
+                 "--size", "64"]) == 0
+    image = iio.imread(out)
+    assert image.ndim == 3 and image.shape[1] == 4 * 64
+    body = image[18:18 + 64, :64].astype(int)
+    assert (np.abs(body - 255).sum(-1) > 0).any()  # something is drawn
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_render_with_a_saved_draction_folder(tmp_path, nucla_dir):
+    folder = tmp_path / "draction"
+    hs.DrActionModel(hs.DrActionConfig(format="kinect_v1", image_size=56, num_frames=2)).save_pretrained(folder)
+    assert main(["render", str(nucla_dir / "a11_s02_e00_v01.json"), "-o", str(tmp_path / "r.png"),
+                 "--model", str(folder)]) == 0
+    assert iio.imread(tmp_path / "r.png").shape[1] == 2 * 56
+
+
+def test_push_dry_run_lists_the_folder_and_offline_push_is_one_line(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "draction"
+    hs.DrActionModel(hs.DrActionConfig(format="kinect_v1", image_size=56, num_frames=2)).save_pretrained(folder)
+    assert main(["push", str(folder), "me/draction-test", "--dry-run"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("config.json", "model.safetensors", "README.md", "modeling_draction.py"):
+        assert name in listed
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert main(["push", str(folder), "me/draction-test"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "offline" in err[0] and "me/draction-test" in err[0]
+
+
+def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
+    assert main(["render", str(tmp_path / "missing.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.json" in err[0]
