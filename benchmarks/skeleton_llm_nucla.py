@@ -11,8 +11,9 @@ Runs (each writes one JSON line to --out):
     OMP_NUM_THREADS=2 python benchmarks/skeleton_llm_nucla.py --runs full frozen unseen cross \
         --per-class 20 --test-per-class 10 --epochs 3
 
-Everything trains through trl.SFTTrainer (stage 0 of hf_skeleton.training.skeleton_llm_stages:
-the whole tiny VLM, since nothing pretrained can be downloaded here).
+Everything trains through trl.SFTTrainer (stage 0 of hf_skeleton.training.skeleton_llm_stages with
+--train-groups, default renderer + projector + language model: nothing pretrained can be downloaded
+here, and the random vision tower stays frozen like the paper's pretrained ViT).
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ def build(args, tokenizer):
     draction = hs.DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size, backend="torch",
                                  # thicker Gaussians than the authors' 448 px defaults: at 56 px a 3 cm
                                  # joint would cover under one pixel
-                                 joint_scale_base=0.06, bone_scale_base=0.045, joint_scale_clamp=(0.02, 0.08),
-                                 bone_scale_clamp=(0.015, 0.07))
+                                 joint_scale_base=args.joint_scale, bone_scale_base=0.75 * args.joint_scale,
+                                 joint_scale_clamp=(0.02, 2 * args.joint_scale),
+                                 bone_scale_clamp=(0.015, 1.5 * args.joint_scale))
     config = hs.SkeletonLLMConfig(draction, tiny_qwen2_5_vl_config(tokenizer, hidden_size=args.hidden, layers=2,
-                                                                    vision_hidden=32))
+                                                                    vision_hidden=args.vision_hidden))
     model = hs.SkeletonLLMForConditionalGeneration(config)
     return model, hs.SkeletonLLMProcessor.from_model_config(config, tokenizer)
 
@@ -101,6 +103,11 @@ def main():
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--size", type=int, default=56)
     ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--vision-hidden", type=int, default=32)
+    ap.add_argument("--train-groups", nargs="+", default=["renderer", "projector", "language"],
+                    help="parameter groups trained (the vision tower stays frozen at its random init by default, "
+                         "as the paper keeps the VLM's ViT frozen; 'frozen' drops 'renderer')")
+    ap.add_argument("--joint-scale", type=float, default=0.06, help="DrAction joint Gaussian scale base (m)")
     ap.add_argument("--split", default="8/2-seed0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="skeleton_llm_nucla.jsonl")
@@ -118,7 +125,7 @@ def main():
 
     def record(result):
         result.update({k: getattr(args, k) for k in ("per_class", "test_per_class", "epochs", "lr", "batch", "frames",
-                                                     "size", "hidden", "seed")})
+                                                     "size", "hidden", "vision_hidden", "joint_scale", "train_groups", "seed")})
         print(json.dumps(result), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(result) + "\n")
@@ -127,8 +134,8 @@ def main():
         for run in args.runs:
             if run in ("full", "frozen"):
                 model, proc = build(args, tok)
-                groups = ("renderer", "projector", "vision", "language") if run == "full" else (
-                    "projector", "vision", "language")
+                groups = tuple(args.train_groups) if run == "full" else tuple(
+                    g for g in args.train_groups if g != "renderer")
                 model, info = train(args, model, proc, train_clips, train_labels, groups, work)
                 info.update(evaluate(model, proc, test_clips, test_labels, names))
                 record({"run": run, "train_clips": len(train_clips), **info})
@@ -144,7 +151,7 @@ def main():
                 keep = [i for i, y in enumerate(train_labels) if y in seen]
                 model, proc = build(args, tok)
                 model, info = train(args, model, proc, [train_clips[i] for i in keep], [train_labels[i] for i in keep],
-                                    ("renderer", "projector", "vision", "language"), work)
+                                    tuple(args.train_groups), work)
                 test = [i for i, y in enumerate(test_labels) if y in unseen]
                 info.update(evaluate(model, proc, [test_clips[i] for i in test], [test_labels[i] for i in test], unseen))
                 record({"run": "unseen", "split": args.split, "unseen": unseen, "chance": 1 / len(unseen),

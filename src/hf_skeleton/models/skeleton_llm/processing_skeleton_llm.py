@@ -219,7 +219,6 @@ class SkeletonLLMProcessor(ProcessorMixin):
             raise SkeletonInputError("skeletons", f"{sum(counts)} clips (one per {self.skeleton_token!r} in text)",
                                      len(clips))
         expanded = [t.replace(self.skeleton_token, self.expansion()) for t in text]
-        kwargs.pop("images", None)
         encoding = self.tokenizer(expanded, padding=padding, return_tensors=return_tensors, **kwargs)
         data = dict(encoding)
         if clips:
