@@ -10,6 +10,7 @@ maximum resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over i
 the inputs are built, i.e. peak extra memory including torch's allocator caches.
 
     OMP_NUM_THREADS=2 python benchmarks/render.py            # markdown table on stdout
+    OMP_NUM_THREADS=2 python benchmarks/render.py --sizes 224 --tile-sizes 16 --dense-sizes   # quick
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def _descends(j: int, root: int, parents) -> bool:
 def _worker(args) -> dict:
     import torch
 
+    from hf_skeleton.rendering.raster_oracles import rasterize_dense
     from hf_skeleton.rendering.rasterizer import rasterize_gaussians
 
     torch.manual_seed(0)
@@ -114,19 +116,26 @@ def _worker(args) -> dict:
     backward = args.mode == "fwd+bwd"
     if backward:
         inputs = [x.requires_grad_() if i < 4 else x for i, x in enumerate(inputs)]
-    kwargs = dict(backend=args.backend, tile_size=args.tile_size)
+    if args.backend == "dense":
+        # the oracle, called directly to bound its memory (pixel chunks, checkpointed for backward)
+        def render():
+            return rasterize_dense(*inputs, args.size, args.size, pixel_chunk=1024)
+    else:
+        def render():
+            return rasterize_gaussians(*inputs, args.size, args.size, backend=args.backend,
+                                       tile_size=args.tile_size)
     weights = torch.rand(args.frames, args.size, args.size, 3)
 
     def step():
         if backward:
-            out = rasterize_gaussians(*inputs, args.size, args.size, **kwargs)
+            out = render()
             loss = (out.rgb * weights).sum() + out.alpha.sum()
             loss.backward()
             for x in inputs[:4]:
                 x.grad = None
         else:
             with torch.no_grad():
-                rasterize_gaussians(*inputs, args.size, args.size, **kwargs)
+                render()
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
@@ -134,22 +143,24 @@ def _worker(args) -> dict:
     first = time.perf_counter() - t0
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu_times.append(time.process_time() - c0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_rss
     return {
         "backend": args.backend, "size": args.size, "mode": args.mode, "frames": args.frames,
         "first_s": first, "median_s": statistics.median(times), "runs": len(times),
+        "cpu_s": statistics.median(cpu_times), "tile": args.tile_size,
         "peak_extra_mb": peak / 1024.0, "threads": torch.get_num_threads(),
     }
 
 
-def _run_config(backend, size, mode, opts) -> dict:
+def _run_config(backend, size, mode, tile, opts) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--backend", backend, "--size", str(size), "--mode", mode,
-           "--frames", str(opts.frames), "--tile-size", str(opts.tile_size),
+           "--frames", str(opts.frames), "--tile-size", str(tile),
            "--repeats", str(opts.repeats if backend != "dense" else opts.dense_repeats),
            "--warmup", str(opts.warmup if backend != "dense" else 0)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
@@ -172,10 +183,13 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--tile-size", type=int, default=16)
-    parser.add_argument("--dense", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time the dense oracle (slow)")
-    parser.add_argument("--dense-repeats", type=int, default=3)
+    parser.add_argument("--tile-sizes", type=int, nargs="+", default=[16, 8])
+    parser.add_argument("--dense-sizes", type=int, nargs="*", default=[224],
+                        help="sizes at which to also time the dense oracle (slow: seconds per call)")
+    parser.add_argument("--dense-modes", nargs="*", default=["fwd"],
+                        help="passes for the dense oracle (its fwd+bwd took 100 s and 7.4 GB at 224x224)")
+    parser.add_argument("--dense-repeats", type=int, default=1)
+    parser.add_argument("--tile-size", type=int, default=16, help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=224, help=argparse.SUPPRESS)
@@ -185,25 +199,34 @@ def main(argv=None):
         print(json.dumps(_worker(opts)))
         return
     print(f"Machine: {_machine()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    print(f"Scene: K=265 Gaussians (Kinect v2 body), {opts.frames} frames per call, tile {opts.tile_size}\n")
-    print("| backend | size | pass | frames/s | median ms / call | first call ms | peak extra MB | threads | runs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"Scene: K=265 Gaussians (Kinect v2 body), {opts.frames} frames per call; frames/s = frames / median "
+          "wall time; CPU ms = median process CPU time per call (all threads)\n")
+    print("| backend | tile | size | pass | frames/s | wall ms / call | CPU ms / call | first call ms "
+          "| peak extra MB | threads | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     for size in opts.sizes:
         for mode in opts.modes:
-            for backend in (["torch", "dense"] if opts.dense else ["torch"]):
-                r = _run_config(backend, size, mode, opts)
-                results[(backend, size, mode)] = r
-                print(f"| {backend} | {size}x{size} | {mode} | {r['frames'] / r['median_s']:.1f} | "
-                      f"{1e3 * r['median_s']:.1f} | {1e3 * r['first_s']:.1f} | {r['peak_extra_mb']:.0f} | "
-                      f"{r['threads']} | {r['runs']} |", flush=True)
-    if opts.dense:
-        print("\n| size | pass | dense / torch time |")
-        print("|---|---|---|")
-        for size in opts.sizes:
-            for mode in opts.modes:
-                ratio = results[("dense", size, mode)]["median_s"] / results[("torch", size, mode)]["median_s"]
-                print(f"| {size}x{size} | {mode} | {ratio:.1f}x |")
+            configs = [("torch", tile) for tile in opts.tile_sizes]
+            if size in opts.dense_sizes and mode in opts.dense_modes:
+                configs.append(("dense", 0))
+            for backend, tile in configs:
+                r = _run_config(backend, size, mode, tile or 16, opts)
+                results[(backend, tile, size, mode)] = r
+                print(f"| {backend} | {tile or '-'} | {size}x{size} | {mode} | {r['frames'] / r['median_s']:.1f} | "
+                      f"{1e3 * r['median_s']:.1f} | {1e3 * r['cpu_s']:.1f} | {1e3 * r['first_s']:.1f} | "
+                      f"{r['peak_extra_mb']:.0f} | {r['threads']} | {r['runs']} |", flush=True)
+    if any(key[0] == "dense" for key in results):
+        print("\n| size | pass | tile | dense / torch wall time | dense / torch CPU time |")
+        print("|---|---|---|---|---|")
+        for (backend, _, size, mode), dense in results.items():
+            if backend != "dense":
+                continue
+            for tile in opts.tile_sizes:
+                torch_r = results[("torch", tile, size, mode)]
+                print(f"| {size}x{size} | {mode} | {tile} | {dense['median_s'] / torch_r['median_s']:.0f}x | "
+                      f"{dense['cpu_s'] / torch_r['cpu_s']:.0f}x |")
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
