@@ -9,7 +9,7 @@ import torch
 
 from hf_skeleton.errors import HFSkeletonError, SkeletonInputError
 from hf_skeleton.rendering.projection import project_gaussians
-from hf_skeleton.rendering.raster_oracles import rasterize_dense, rasterize_scalar
+from hf_skeleton.rendering.raster_oracles import rasterize_scalar
 from hf_skeleton.rendering.raster_torch import rasterize_tiled
 from hf_skeleton.rendering.rasterizer import RasterOutput, rasterize_gaussians, resolve_backend
 
@@ -20,7 +20,7 @@ def make_scene(n_img=3, k=24, width=32, height=32, dtype=torch.float32, seed=0, 
     Per image, Gaussian 0 sits behind the camera and Gaussian 1 straddles the right image border.
     """
     g = torch.Generator().manual_seed(seed)
-    f64 = dict(dtype=torch.float64)
+    f64 = {"dtype": torch.float64}
     means = torch.empty(n_img, k, 3, **f64)
     means[..., :2] = (torch.rand(n_img, k, 2, generator=g, **f64) - 0.5) * 1.2
     means[..., 2] = 1.5 + torch.rand(n_img, k, generator=g, **f64)

@@ -210,7 +210,7 @@ def rasterize_scalar(
                 rgb[n][i][j] = [out[ch] + t * bgs[n][ch] for ch in range(n_ch)]
                 acc[n][i][j] = 1.0 - t
                 dep[n][i][j] = out[n_ch] / max(1.0 - t, 1e-10)
-    f64 = dict(dtype=torch.float64)
+    f64 = {"dtype": torch.float64}
     return RasterOutput(rgb=torch.tensor(rgb, **f64), alpha=torch.tensor(acc, **f64), depth=torch.tensor(dep, **f64))
 
 

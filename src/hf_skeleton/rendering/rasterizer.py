@@ -97,7 +97,7 @@ def _validate(means, covariances, colors, opacities, viewmats, intrinsics, width
 def _gsplat_available() -> bool:
     try:
         import gsplat  # noqa: F401
-    except Exception:  # any import failure (missing package, broken CUDA build) means "not available"
+    except (ImportError, OSError, RuntimeError):  # missing package or broken CUDA build
         return False
     return True
 
@@ -158,7 +158,7 @@ def rasterize_gaussians(
     background = _validate(means, covariances, colors, opacities, viewmats, intrinsics, width, height,
                            background, backend, near, far, eps2d, tile_size)
     chosen = resolve_backend(backend, means.device, means.dtype)
-    kwargs = dict(background=background, near=near, far=far, eps2d=eps2d)
+    kwargs = {"background": background, "near": near, "far": far, "eps2d": eps2d}
     args = (means, covariances, colors, opacities, viewmats, intrinsics, width, height)
     if chosen == "torch":
         from .raster_torch import rasterize_tiled
