@@ -208,6 +208,21 @@ def test_all_gaussians_culled_gives_background():
     assert torch.equal(grad, torch.zeros_like(grad))
 
 
+@pytest.mark.parametrize("n_img, k", [(2, 0), (0, 5)])
+def test_no_gaussians_or_no_images(n_img, k):
+    means = torch.zeros(n_img, k, 3, requires_grad=True)
+    covs = 0.01 * torch.eye(3).expand(n_img, k, 3, 3)
+    intr = torch.tensor([[20.0, 0, 8], [0, 20, 6], [0, 0, 1]]).expand(n_img, 3, 3)
+    for backend in ("torch", "dense"):
+        out = rasterize_gaussians(means, covs, torch.rand(n_img, k, 3), torch.rand(n_img, k),
+                                  torch.eye(4).expand(n_img, 4, 4), intr, 16, 12,
+                                  background=torch.ones(3), backend=backend)
+        assert out.rgb.shape == (n_img, 12, 16, 3) and out.alpha.shape == (n_img, 12, 16)
+        assert torch.equal(out.rgb, torch.ones(n_img, 12, 16, 3))
+        (grad,) = torch.autograd.grad(out.rgb.sum(), means, allow_unused=True, materialize_grads=True)
+        assert grad.shape == (n_img, k, 3)
+
+
 @pytest.mark.parametrize(
     "name, change, expected",
     [

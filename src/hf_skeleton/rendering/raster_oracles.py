@@ -37,7 +37,8 @@ def _composite_dense(means2d, conics, opacities, feats, pix):
     keep = t_incl > T_STOP
     t_excl = torch.cat([torch.ones_like(t_incl[..., :1]), t_incl[..., :-1]], dim=-1)
     weights = torch.where(keep, alpha * t_excl, torch.zeros_like(alpha))
-    t_final = torch.where(keep, t_incl, torch.ones_like(t_incl)).amin(dim=-1)
+    # a leading 1 keeps the minimum defined when there are no Gaussians
+    t_final = torch.cat([t_incl.new_ones(*t_incl.shape[:-1], 1), torch.where(keep, t_incl, 1.0)], -1).amin(dim=-1)
     return weights @ feats, t_final
 
 

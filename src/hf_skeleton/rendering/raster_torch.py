@@ -206,7 +206,7 @@ class _TiledComposite(torch.autograd.Function):
         ctx.geometry = (tile_size, tiles_x, tiles_y, n_tiles, n_img, height, width)
         ctx.set_materialize_grads(False)
         hp, wp = tiles_y * tile_size, tiles_x * tile_size
-        rgb, depth, alpha = (buf.view(n_img, hp, wp, -1)[:, :height, :width] for buf in bufs)
+        rgb, depth, alpha = (buf.view(n_img, hp, wp, buf.shape[-1])[:, :height, :width] for buf in bufs)
         if (hp, wp) != (height, width):
             rgb, depth, alpha = rgb.contiguous(), depth.contiguous(), alpha.contiguous()
         return rgb, depth[..., 0], alpha[..., 0]
