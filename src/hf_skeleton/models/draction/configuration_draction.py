@@ -71,7 +71,8 @@ class DrActionConfig(PretrainedConfig):
         background: RGB background colour in [0, 1].
         train_sampling: temporal sampling in training mode: ``"random"`` (one seeded random frame
             per segment) or ``"uniform"`` (segment centres, always used in eval mode).
-        near, eps2d, tile_size: rasterizer settings (gsplat semantics).
+        near, eps2d, tile_size: rasterizer settings (gsplat semantics); ``tile_size=None`` picks the
+            backend's fastest (8 px tiles for torch, 16 for gsplat).
         initializer_range: kept for transformers' conventions (the renderer uses PyTorch's default
             layer initialisation, as the authors do).
     """
@@ -112,7 +113,7 @@ class DrActionConfig(PretrainedConfig):
         train_sampling: str = "random",
         near: float = 0.01,
         eps2d: float = 0.3,
-        tile_size: int = 16,
+        tile_size: int | None = None,
         initializer_range: float = 0.02,
         **kwargs: Any,
     ):
@@ -191,8 +192,10 @@ class DrActionConfig(PretrainedConfig):
 
         for name, minimum in (("image_size", 8), ("num_frames", 1), ("gaussians_per_bone", 0),
                               ("feature_dim", 1), ("color_mlp_hidden", 1), ("nfm_hidden", 1),
-                              ("velocity_offset", 1), ("tile_size", 1)):
+                              ("velocity_offset", 1)):
             positive_int(name, minimum)
+        if self.tile_size is not None:
+            positive_int("tile_size", 1)
         choices = (("backend", BACKENDS), ("nfm_type", NFM_TYPES), ("camera", CAMERA_MODES),
                    ("view", VIEWS), ("view_frame", VIEW_FRAMES), ("train_sampling", SAMPLINGS))
         for name, allowed in choices:
