@@ -15,11 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 from pathlib import Path
 
 import torch
 
 import hf_skeleton as hs
+from hf_skeleton.cards import write_model_card, write_results
 from hf_skeleton.evaluation.recognition import score_candidate_labels
 from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
 from hf_skeleton.training.llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
@@ -73,6 +75,8 @@ def main():
     p.add_argument("--text-model", default=None, help="local causal-LM folder (else a tiny random LLM)")
     p.add_argument("--vision-model", default=None, help="local CLIP/SigLIP folder for a video tower")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export-dir", default=None,
+                   help="write the final model, processor, results and card here (default: --output-dir)")
     args = p.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -102,10 +106,18 @@ def main():
     model.eval()
     scores = score_candidate_labels(model, proc, test, INSTRUCTION_TEMPLATES["recognition"][0], NUCLA, batch_size=64)
     truth = torch.tensor([NUCLA.index(s.meta["label_name"]) for s in test])
-    print(f"N-UCLA view 3 top-1: {(scores.argmax(-1) == truth).float().mean():.4f} ({len(test)} clips)")
-    model.save_pretrained(args.output_dir)
-    proc.save_pretrained(args.output_dir)
-    print(f"saved to {args.output_dir}: pipeline('skeleton-understanding', model='{args.output_dir}')")
+    top1 = float((scores.argmax(-1) == truth).float().mean())
+    print(f"N-UCLA view 3 top-1: {top1:.4f} ({len(test)} clips)")
+    export = args.export_dir or args.output_dir
+    model.save_pretrained(export)
+    proc.save_pretrained(export)
+    write_results(export, {"N-UCLA view 3 (trained on views 1-2)": {"top1": top1, "clips": len(test),
+                                                                     "chance": 1 / len(NUCLA)}},
+                  training_command="python examples/train_llamo.py " + " ".join(sys.argv[1:]))
+    write_model_card(export, datasets=["N-UCLA"],
+                     description="A small LLaMo (continuous motion encoder + tiny LLM trained from scratch) "
+                                 "for N-UCLA action recognition, trained on views 1 and 2 only.")
+    print(f"saved to {export}: pipeline('skeleton-understanding', model='{export}')")
 
 
 if __name__ == "__main__":

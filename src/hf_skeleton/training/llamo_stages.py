@@ -243,12 +243,14 @@ def train_stage(model, processor, examples: Iterable[Mapping[str, Any]], stage: 
     """
     from trl import SFTTrainer
 
+    from .checkpointing import atomic
+
     data, fmt = examples if isinstance(examples, tuple) else to_sft_dataset(examples)
     collator_kwargs = dict(collator_kwargs or {})
     if fmt is not None:
         collator_kwargs.setdefault("skeleton_format", fmt.name if hasattr(fmt, "name") else fmt)
     model = configure_stage(model, stage, train_motion_encoder=train_motion_encoder, lora=lora)
-    trainer = SFTTrainer(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
+    trainer = atomic(SFTTrainer)(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
                          train_dataset=data, data_collator=LlamoSFTCollator(processor, **collator_kwargs),
                          processing_class=processor)
     trainer.train()
