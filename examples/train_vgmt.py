@@ -78,7 +78,7 @@ def load_cmu(fps: float, clip_len: int, stride: int):
     out = {"train": [], "test": []}
     for k in trials:
         s = seqs[k]
-        step = max(1, int(round(s.fps / fps)))
+        step = max(1, round(s.fps / fps))
         pos = s.positions[::step, 0]
         split = "test" if k in test_trials else "train"
         out[split] += [pos[i:i + clip_len] for i in windows(len(pos), clip_len, stride)]
@@ -261,7 +261,7 @@ def run_pose2sim(args) -> dict:
           f"{len(data['train']['clips'])} train / {len(data['test']['clips'])} test clips")
     result = {"experiment": "pose2sim", "fps": rate, "dlt_median_px": residuals}
     for name, use_vision in (("skeleton_only", False), ("fused", True)):
-        kw = dict(vision_config=tiny_backbone(), num_heads=8, num_points=4, num_levels=4) if use_vision else {}
+        kw = {"vision_config": tiny_backbone(), "num_heads": 8, "num_points": 4, "num_levels": 4} if use_vision else {}
         config = hs.VGMTConfig(format=P2S_FORMAT.to_dict(), num_codes=args.num_codes, code_dim=args.code_dim,
                                channels=args.channels, norm_groups=16, use_vision=use_vision, **kw)
         set_seed(args.seed)

@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 
 
 def tiny_config(**kw) -> hs.VGMTConfig:
-    base = dict(num_codes=32, code_dim=32, channels=[16, 32], dilations=[1, 3], norm_groups=8, use_vision=False)
+    base = {"num_codes": 32, "code_dim": 32, "channels": [16, 32], "dilations": [1, 3], "norm_groups": 8, "use_vision": False}
     base.update(kw)
     return hs.VGMTConfig(**base)
 
@@ -25,7 +25,7 @@ def tiny_config(**kw) -> hs.VGMTConfig:
 def tiny_vision_kw() -> dict:
     vc = ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16, 16, 32], depths=[1, 1, 1, 1],
                       out_features=["stage1", "stage2", "stage3", "stage4"])
-    return dict(use_vision=True, vision_config=vc, num_heads=4, num_points=2, num_levels=3)
+    return {"use_vision": True, "vision_config": vc, "num_heads": 4, "num_points": 2, "num_levels": 3}
 
 
 def brute_force(z_s, c_s, z_v=None, c_v=None):
@@ -41,8 +41,8 @@ def test_config_defaults_and_validation():
     assert (c.num_codes, c.code_dim, c.beta_s, c.beta_v, c.ema_decay, c.reset_every) == (8192, 2048, 0.5, 0.5, 0.99, 20)
     assert c.num_joints == 17 and c.temporal_downsample == 2 and c.vision_config.model_type == "vitpose_backbone"
     assert (c.skeletal_dim, c.visual_dim) == (1024, 1024)
-    for bad in (dict(code_dim=33), dict(temporal_downsample=3), dict(token_grouping="limb"),
-                dict(ema_decay=1.0), dict(format="no_such_format"), dict(temporal_downsample=8)):
+    for bad in ({"code_dim": 33}, {"temporal_downsample": 3}, {"token_grouping": "limb"},
+                {"ema_decay": 1.0}, {"format": "no_such_format"}, {"temporal_downsample": 8}):
         with pytest.raises((SkeletonInputError, hs.SkeletonFormatError)):
             tiny_config(**bad)
     fmt = hs.SkeletonFormat("my3", ["a", "b", "c"], [-1, 0, 1])

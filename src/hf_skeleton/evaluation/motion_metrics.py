@@ -14,7 +14,7 @@ Definitions (per pose = per frame of per sample):
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def horizon_frames(fps: float, horizons_ms: Iterable[float] = PREDICTION_HORIZON
     """Horizon (ms) -> number of future frames it covers at ``fps`` (rounded; at least 1)."""
     if not fps or fps <= 0:
         raise SkeletonInputError("fps", "a positive frame rate", fps)
-    return {h: max(1, int(round(h * fps / 1000.0))) for h in horizons_ms}
+    return {h: max(1, round(h * fps / 1000.0)) for h in horizons_ms}
 
 
 def prediction_errors(pred, target, fps: float, horizons_ms: Iterable[float] = PREDICTION_HORIZONS_MS,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
-from ...errors import SkeletonInputError
+from ...errors import SkeletonFormatError, SkeletonInputError
 from ...skeletons.formats import SkeletonFormat, get_format
 
 TOKEN_GROUPINGS = ("joint", "part")
@@ -56,7 +57,7 @@ class VGMTConfig(PretrainedConfig):
     """
 
     model_type = "vgmt"
-    sub_configs = {"vision_config": AutoConfig}
+    sub_configs = {"vision_config": AutoConfig}  # noqa: RUF012 (transformers reads this class attribute)
 
     def __init__(
         self,
@@ -187,5 +188,5 @@ class VGMTConfig(PretrainedConfig):
 def _is_registered(fmt: SkeletonFormat) -> bool:
     try:
         return get_format(fmt.name) == fmt
-    except Exception:
+    except SkeletonFormatError:
         return False

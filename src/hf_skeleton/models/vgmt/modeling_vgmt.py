@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import AutoBackbone, AutoConfig, PreTrainedModel
 from transformers import initialization as init
@@ -256,7 +255,7 @@ class VGMTModel(VGMTPreTrainedModel):
             self.vision_backbone.requires_grad_(False)
             self.vision_backbone.eval()
 
-    def train(self, mode: bool = True) -> "VGMTModel":
+    def train(self, mode: bool = True) -> VGMTModel:
         super().train(mode)
         if self.vision_backbone is not None:
             self.vision_backbone.eval()  # frozen: BatchNorm statistics and dropout stay in eval mode
@@ -349,7 +348,7 @@ class VGMTModel(VGMTPreTrainedModel):
             z_s, z_v = self._pool_parts(z_s), (None if z_v is None else self._pool_parts(z_v))
             valid = torch.stack([valid[..., list(ids)].any(-1) for ids in self._part_ids], -1)
         G, Tq = z_s.shape[-1], z_s.shape[2]
-        flat = lambda z: z.permute(0, 2, 3, 1).reshape(B * Tq * G, -1)  # noqa: E731
+        flat = lambda z: z.permute(0, 2, 3, 1).reshape(B * Tq * G, -1)
         out = self.codebook(flat(z_s), None if z_v is None else flat(z_v), valid.reshape(-1))
         return out, valid, Tq, G
 
@@ -397,7 +396,7 @@ class VGMTModel(VGMTPreTrainedModel):
         if (self.training and pixel_values is not None and self.config.skeleton_only_prob > 0
                 and float(torch.rand(())) < self.config.skeleton_only_prob):
             pixel_values = None
-        out, valid, Tq, G = self._encode(skeletons, pixel_values, joints_2d, skeleton_mask)
+        out, _valid, Tq, G = self._encode(skeletons, pixel_values, joints_2d, skeleton_mask)
         B, T = skeletons.shape[:2]
         full = out.quantized.view(B, Tq, G, -1)
         recon = self._decode_full(full)[:, :T]

@@ -11,7 +11,7 @@ embedding so joints can learn different sampling patterns.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
