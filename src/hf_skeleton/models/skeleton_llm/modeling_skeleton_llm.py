@@ -299,9 +299,8 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
         config = SkeletonLLMConfig(draction_config=draction_config, vlm_config=vlm.config, frames_as=frames_as,
                                    skeleton_token=skeleton_token, image_adapter=image_adapter)
         model = cls(config, vlm=vlm.model, lm_head=vlm.lm_head)
-        renderer_dtype = next(model.model.renderer.parameters(), torch.empty(0)).dtype
-        model.model.renderer.to(device=vlm.device, dtype=torch.float32 if renderer_dtype.is_floating_point
-                                else renderer_dtype)
+        # the renderer stays in float32 (a few thousand parameters); the VLMs cast pixel_values to their dtype
+        model.model.renderer.to(device=vlm.device, dtype=torch.float32)
         return model
 
 
