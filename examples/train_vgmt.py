@@ -34,9 +34,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from transformers import ResNetConfig, Trainer, TrainingArguments, set_seed
+from transformers import ResNetConfig, set_seed
 
 import hf_skeleton as hs
+from hf_skeleton.training.vgmt_recipe import vgmt_trainer, vgmt_training_args
 from hf_skeleton.evaluation import codebook_health, mm, mpjpe
 from hf_skeleton.models.vgmt import normalize_motion
 
@@ -195,13 +196,9 @@ def load_pose2sim(clip_len: int, stride: int, size_hw: tuple[int, int], split_fr
 
 # ---------------------------------------------------------------------- training and evaluation
 def train(model, train_set, args, output_dir: Path) -> dict:
-    targs = TrainingArguments(
-        output_dir=str(output_dir), max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=args.lr, lr_scheduler_type="cosine", warmup_steps=max(1, args.max_steps // 50),
-        weight_decay=0.0, logging_steps=max(1, args.max_steps // 20), save_strategy="no", report_to="none",
-        seed=args.seed, data_seed=args.seed, use_cpu=True, dataloader_num_workers=0,
-        remove_unused_columns=False, disable_tqdm=True)
-    trainer = Trainer(model=model, args=targs, train_dataset=train_set)
+    targs = vgmt_training_args(str(output_dir), max_steps=args.max_steps, batch_size=args.batch_size,
+                               learning_rate=args.lr, seed=args.seed, use_cpu=True)
+    trainer = vgmt_trainer(model, train_set, targs)
     start = time.time()
     result = trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

@@ -234,6 +234,7 @@ def to_sft_dataset(examples: Iterable[Mapping[str, Any]], skeleton_format: Any =
 
 def train_stage(model, processor, examples: Iterable[Mapping[str, Any]], stage: int, output_dir: str, *,
                 train_motion_encoder: bool = True, lora: bool = True, collator_kwargs: Mapping[str, Any] | None = None,
+                resume_from_checkpoint: str | bool | None = None, callbacks: Sequence[Any] | None = None,
                 **sft_overrides: Any):
     """Run one stage with SFTTrainer; returns ``(trained model, trainer)``.
 
@@ -252,8 +253,8 @@ def train_stage(model, processor, examples: Iterable[Mapping[str, Any]], stage: 
     model = configure_stage(model, stage, train_motion_encoder=train_motion_encoder, lora=lora)
     trainer = atomic(SFTTrainer)(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
                          train_dataset=data, data_collator=LlamoSFTCollator(processor, **collator_kwargs),
-                         processing_class=processor)
-    trainer.train()
+                         processing_class=processor, callbacks=list(callbacks or []))
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return model, trainer
 
 
