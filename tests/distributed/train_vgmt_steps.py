@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--per-device-batch", type=int, default=2)
+    parser.add_argument("--clips", type=int, default=24, help="N-UCLA view-1 clips in the training set")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rank = int(os.environ.get("RANK", 0))
@@ -64,7 +65,7 @@ def main() -> None:
                            use_vision=False, reset_every=0)
     model = hs.VGMTModel(config)
     model.codebook.initialized.fill_(True)  # start from the seeded codes: identical on every rank
-    dataset = clips(args.data, 24)
+    dataset = clips(args.data, args.clips)
     training = TrainingArguments(
         output_dir=str(args.out / "run"), max_steps=args.steps, per_device_train_batch_size=args.per_device_batch,
         learning_rate=1e-3, lr_scheduler_type="constant", logging_steps=1, save_strategy="no", report_to=[],
@@ -72,12 +73,14 @@ def main() -> None:
         ddp_backend="gloo" if int(os.environ.get("WORLD_SIZE", 1)) > 1 else None)
     recorder = RecordSteps()
     trainer = OrderedTrainer(model=model, args=training, train_dataset=dataset, callbacks=[recorder])
-    trainer.train()
+    result = trainer.train()
     losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     world = int(os.environ.get("WORLD_SIZE", 1))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"rank{rank}.json").write_text(json.dumps({"world": world, "losses": losses,
-                                                          "hashes": recorder.hashes}))
+    (args.out / f"rank{rank}.json").write_text(json.dumps({
+        "world": world, "losses": losses, "hashes": recorder.hashes,
+        "train_runtime": result.metrics["train_runtime"],
+        "clips_per_second": result.metrics["train_samples_per_second"]}))
 
 
 if __name__ == "__main__":
