@@ -47,16 +47,25 @@ def _register_pipelines() -> None:
     from transformers import AutoModelForImageTextToText
     from transformers.pipelines import PIPELINE_REGISTRY
 
+    from .embedded import default_model_for
+    from .errors import HFSkeletonError
     from .pipelines.skeleton_generation import SkeletonGenerationPipeline
-
-    PIPELINE_REGISTRY.register_pipeline("skeleton-generation", pipeline_class=SkeletonGenerationPipeline,
-                                        pt_model=AutoModelForImageTextToText, type="multimodal")
-
     from .pipelines.skeleton_understanding import SkeletonUnderstandingPipeline
 
+    def default(task: str) -> dict | None:
+        """The embedded checkpoint a pipeline loads when no model is given (offline)."""
+        try:
+            return {"model": (default_model_for(task), None)}
+        except HFSkeletonError:
+            return None
+
+    PIPELINE_REGISTRY.register_pipeline("skeleton-generation", pipeline_class=SkeletonGenerationPipeline,
+                                        pt_model=AutoModelForImageTextToText, type="multimodal",
+                                        default=default("skeleton-generation"))
     # AutoModelForImageTextToText covers SkeletonLLM and LLaMo (both registered there)
     PIPELINE_REGISTRY.register_pipeline("skeleton-understanding", pipeline_class=SkeletonUnderstandingPipeline,
-                                        pt_model=AutoModelForImageTextToText, type="multimodal")
+                                        pt_model=AutoModelForImageTextToText, type="multimodal",
+                                        default=default("skeleton-understanding"))
 
 
 def register_all() -> None:

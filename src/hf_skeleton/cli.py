@@ -174,13 +174,14 @@ def find_demo_clip(start: Path | None = None) -> Path | None:
 
 
 def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
-             log: Callable[[str], Any] = print) -> dict[str, Any]:
+             top_k: int = 5, log: Callable[[str], Any] = print) -> dict[str, Any]:
     """The demo: load a clip (``path``; else a real N-UCLA clip; else a generated one, labelled
     SYNTHETIC), print its summary, normalise it (root-centred, unit median bone, facing the camera),
-    resample it to ``num_frames`` and write an animation GIF and a frame-grid PNG to ``out_dir``.
+    resample it, write an animation GIF, a frame-grid PNG and the DrAction frames to ``out_dir``, and
+    print the top-``top_k`` actions and a generated description from the embedded default model.
 
-    Returns ``{"clip": source, "kind": "file" | "real" | "synthetic", "info": ..., "files": {...}}``;
-    later steps (rendering, models) add their outputs to ``files``.
+    Returns ``{"clip", "kind": "file" | "real" | "synthetic", "info", "model", "top_actions",
+    "description", "latency_s", "files": {...}}``.
     """
     from .skeletons.synthetic import synthetic_clip
     from .viz import save_animation, save_frame_grid
@@ -210,9 +211,42 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
         "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
         "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=90),
     }
+    from .rendering.preview import save_render_grid
+
+    files["draction_frames"] = save_render_grid(seq, out / "draction_frames.png", num_frames=8, image_size=160)
+    log("rendered 8 DrAction frames (an untrained renderer for this clip's format: what a SkeletonLLM reads)")
+    result = {"clip": info["source"], "kind": kind, "info": info}
+    result.update(_understand(seq, top_k=top_k, log=log))
     for name, file in files.items():
         log(f"wrote {name}: {file}")
-    return {"clip": info["source"], "kind": kind, "info": info, "files": {k: str(v) for k, v in files.items()}}
+    result["files"] = {k: str(v) for k, v in files.items()}
+    return result
+
+
+def _understand(seq, *, top_k: int, log: Callable[[str], Any]) -> dict[str, Any]:
+    """Top-k actions and a generated description from the embedded default model, timed."""
+    import time
+
+    from transformers import pipeline
+
+    from .data import action_labels
+    from .embedded import default_model_for
+
+    folder = default_model_for("skeleton-understanding")
+    pipe = pipeline("skeleton-understanding", model=folder)
+    labels = list(action_labels("nucla").values())
+    start = time.perf_counter()
+    ranked = pipe(seq, candidate_labels=labels)
+    latency = time.perf_counter() - start
+    text = pipe(seq, prompt="Describe the motion.", max_new_tokens=24)["generated_text"]
+    log(f"model: {Path(folder).name} (embedded, offline); {len(labels)} N-UCLA actions; {latency:.3f} s per clip")
+    for row in ranked[:top_k]:
+        log(f"  {row['score']:.3f}  {row['label']}")
+    truth = seq.meta.get("label_name")
+    if truth:
+        log(f"  (recorded label: {truth})")
+    log(f"description: {text!r}")
+    return {"model": folder, "top_actions": ranked[:top_k], "description": text, "latency_s": latency}
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -223,8 +257,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the demo on a clip (a real N-UCLA clip by default)",
                        description="Load a clip (PATH, else a real N-UCLA clip from ../shared/data, else a "
-                                   "SYNTHETIC generated one), print its summary, normalise and resample it, and "
-                                   "write an animation GIF and a frame grid PNG.")
+                                   "SYNTHETIC generated one), print its summary, write an animation GIF, a frame "
+                                   "grid PNG and its DrAction frames, and print the top actions and a description "
+                                   "from the embedded default model (offline).")
     p.add_argument("path", nargs="?", default=None, help="a skeleton file (optional)")
     p.add_argument("--out-dir", default="hf_skeleton_demo", help="output folder (default: ./hf_skeleton_demo)")
     p.add_argument("--num-frames", type=int, default=32, help="frames after resampling")

@@ -76,7 +76,11 @@ class StrictLoadingMixin:
         if strict:
             ignore = tuple(getattr(cls, "_keys_to_ignore_on_load_missing", None) or ())
             missing = sorted(k for k in info.get("missing_keys", ()) if not any(p in k for p in ignore))
-            unexpected = sorted(info.get("unexpected_keys", ()))
+            # A backbone loaded from a head checkpoint (AutoModel on a ...ForConditionalGeneration folder)
+            # legitimately leaves the head's tensors unused, as in transformers.
+            saved_as = getattr(model.config, "architectures", None) or []
+            same_class = not saved_as or cls.__name__ in saved_as
+            unexpected = sorted(info.get("unexpected_keys", ())) if same_class else []
             mismatched = sorted(str(k) for k in info.get("mismatched_keys", ()))
             problems = []
             if missing:

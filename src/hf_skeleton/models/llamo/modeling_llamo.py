@@ -20,6 +20,7 @@ from transformers.cache_utils import Cache
 from transformers.modeling_outputs import ModelOutput
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonModelMixin
 from .configuration_llamo import LlamoConfig
 from .motion_encoder import LlamoMotionEncoder
 
@@ -79,7 +80,7 @@ class LlamoCrossTalker(nn.Module):
         return motion + fused
 
 
-class LlamoPreTrainedModel(PreTrainedModel):
+class LlamoPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     config_class = LlamoConfig
     config: LlamoConfig
     base_model_prefix = "model"
@@ -220,6 +221,7 @@ class LlamoModel(LlamoPreTrainedModel):
 
 class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
     """LLaMo with its LM head: motion (+ video) + text -> text."""
+    remote_auto_class = "AutoModelForImageTextToText"
 
     _tied_weights_keys = {"lm_head.weight": "model.language_model.embed_tokens.weight"}
 

@@ -17,6 +17,7 @@ from transformers import AutoModel, AutoModelForImageTextToText, GenerationMixin
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonModelMixin
 from ..draction.modeling_draction import DrActionModel
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig
@@ -38,7 +39,7 @@ def _group_of(name: str) -> str:
     return "language"
 
 
-class SkeletonLLMPreTrainedModel(PreTrainedModel):
+class SkeletonLLMPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     config_class = SkeletonLLMConfig
     config: SkeletonLLMConfig
     base_model_prefix = "model"
@@ -183,6 +184,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
 
 class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, GenerationMixin):
     """SkeletonLLM with a language-modelling head: ``labels`` give the causal-LM loss."""
+    remote_auto_class = "AutoModelForImageTextToText"
 
     _tied_weights_keys = {"lm_head.weight": "model.vlm.language_model.embed_tokens.weight"}
     accepts_loss_kwargs = False

@@ -1,0 +1,57 @@
+"""The shipped checkpoint: listed, loaded offline by the default pipeline, and better than chance on the
+held-out N-UCLA view (the model never saw view 3)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import pipeline
+
+import hf_skeleton as hs
+from hf_skeleton.cli import run_demo
+from hf_skeleton.data import action_labels
+from hf_skeleton.embedded import default_model_for, embedded_model_path, list_embedded_models
+
+
+def test_embedded_models_are_listed_and_small():
+    names = list_embedded_models()
+    assert "llamo-nucla" in names
+    total = sum(f.stat().st_size for n in names for f in Path(embedded_model_path(n)).rglob("*") if f.is_file())
+    assert total <= 25 * 2**20
+    with pytest.raises(hs.HFSkeletonError, match="no embedded model"):
+        embedded_model_path("nope")
+
+
+def test_card_results_come_from_the_stored_evaluation():
+    folder = Path(embedded_model_path("llamo-nucla"))
+    results = json.loads((folder / "eval_results.json").read_text())
+    top1 = results["N-UCLA view 3 (trained on views 1-2)"]["top1"]
+    assert f"| {top1:.4g} |" in (folder / "README.md").read_text()
+    assert (folder / "training_command.txt").read_text().startswith("python examples/train_llamo.py")
+
+
+@pytest.fixture(scope="module")
+def default_pipe():
+    return pipeline("skeleton-understanding")
+
+
+def test_default_pipeline_is_the_embedded_model(default_pipe):
+    assert default_model_for("skeleton-understanding") == embedded_model_path("llamo-nucla")
+    assert default_pipe.model.config.model_type == "llamo"
+
+
+def test_embedded_model_beats_chance_on_held_out_view(default_pipe, nucla_dir):
+    labels = list(action_labels("nucla").values())
+    files = sorted(nucla_dir.glob("a*_s0[1-4]_e00_v03.json"))
+    seqs = [hs.load_skeleton(f) for f in files]
+    ranked = default_pipe(seqs, candidate_labels=labels)
+    correct = sum(r[0]["label"] == s.meta["label_name"] for r, s in zip(ranked, seqs))
+    assert len(seqs) >= 30 and correct / len(seqs) > 0.3  # chance is 0.1
+
+
+def test_demo_runs_the_main_job(tmp_path, nucla_dir):
+    result = run_demo(nucla_dir / "a04_s01_e00_v01.json", tmp_path, num_frames=8, log=lambda *_: None)
+    scores = [row["score"] for row in result["top_actions"]]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    assert isinstance(result["description"], str) and result["description"]
+    assert Path(result["files"]["draction_frames"]).is_file()
