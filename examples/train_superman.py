@@ -23,32 +23,50 @@ import numpy as np
 import torch
 
 import hf_skeleton as hs
-from hf_skeleton.evaluation.motion_metrics import (horizon_frames, inbetween_error, linear_interpolation,
-                                                   prediction_errors, zero_velocity_prediction)
+from hf_skeleton.evaluation.motion_metrics import (
+    horizon_frames,
+    inbetween_error,
+    linear_interpolation,
+    prediction_errors,
+    zero_velocity_prediction,
+)
 from hf_skeleton.models.superman.modeling_superman import tiny_superman
 from hf_skeleton.models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from hf_skeleton.pipelines.skeleton_generation import MotionTemplateConstraint
-from hf_skeleton.training.superman_tasks import (SupermanTaskBuilder, build_superman_trainer, cmu_to_h36m,
-                                                superman_sft_config)
+from hf_skeleton.training.superman_tasks import (
+    SupermanTaskBuilder,
+    build_superman_trainer,
+    cmu_to_h36m,
+    superman_sft_config,
+)
+
 
 def load_cmu(cmu_dir: Path, fps: float) -> dict[str, np.ndarray]:
     """Every trial as (T, 17, 3) metres at ``fps``."""
     out = {}
     for path in sorted(cmu_dir.glob("*.bvh")):
         seq = cmu_to_h36m(hs.load_skeleton(path))
-        seq = seq.resample(max(2, int(round(seq.num_frames * fps / seq.fps))))
+        seq = seq.resample(max(2, round(seq.num_frames * fps / seq.fps)))
         out[path.stem] = seq.positions[:, 0]
     return out
 
 
 def windows(trials: dict[str, np.ndarray], length: int, stride: int) -> list[np.ndarray]:
-    return [m[s:s + length] for m in trials.values() for s in range(0, len(m) - length + 1, stride)]
+    return [m[s : s + length] for m in trials.values() for s in range(0, len(m) - length + 1, stride)]
 
 
 def train_vgmt(train: list[np.ndarray], steps: int, seed: int = 0) -> VGMTModel:
     torch.manual_seed(seed)
-    cfg = VGMTConfig(format="h36m17", num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3],
-                     norm_groups=8, use_vision=False, reset_every=20)
+    cfg = VGMTConfig(
+        format="h36m17",
+        num_codes=256,
+        code_dim=128,
+        channels=[32, 64],
+        dilations=[1, 3],
+        norm_groups=8,
+        use_vision=False,
+        reset_every=20,
+    )
     model = VGMTModel(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     data = torch.from_numpy(np.stack(train))
@@ -77,7 +95,7 @@ def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str
     enc = proc(text=[ex["prompt"]])
     plen = enc["input_ids"].shape[1]
     constraint = MotionTemplateConstraint(proc, ex["num_steps"], plen)
-    kwargs = dict(max_new_tokens=len(constraint) + (0 if constrained else 8), do_sample=False)
+    kwargs = {"max_new_tokens": len(constraint) + (0 if constrained else 8), "do_sample": False}
     if constrained:
         kwargs["prefix_allowed_tokens_fn"] = constraint
     with torch.no_grad():
@@ -95,10 +113,12 @@ def evaluate_predict(model, proc, pred_tests, fps: float, constrained: bool) -> 
     res = {"predict": {}}
     preds, strict, tok_preds, gts, toks, fails = [], [], [], [], [], []
     for w in pred_tests:
-        hist, fut = w[: len(w) // 2], w[len(w) // 2:]
+        hist, fut = w[: len(w) // 2], w[len(w) // 2 :]
         ex = b.predict(hist, fut)
-        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(fut))[0] * ex["scale"]
-                  + ex["centre"]).numpy()
+        tok_gt = (
+            model.codes_to_motion(ex["target_codes"][None], num_frames=len(fut))[0] * ex["scale"]
+            + ex["centre"]
+        ).numpy()
         out, reason = generate(model, proc, ex, constrained)
         fails.append(reason)
         zv = zero_velocity_prediction(hist, len(fut))
@@ -108,15 +128,22 @@ def evaluate_predict(model, proc, pred_tests, fps: float, constrained: bool) -> 
             tok_preds.append(tok_gt)
             gts.append(fut)
         toks.append((tok_gt, fut))
-    gt_all = np.stack([w[len(w) // 2:] for w in pred_tests])
+    gt_all = np.stack([w[len(w) // 2 :] for w in pred_tests])
     res["predict"]["parse_failure_rate"] = float(np.mean([f is not None for f in fails]))
     res["predict"]["failure_reasons"] = sorted({f for f in fails if f})
     res["predict"]["strict_vs_raw_mm"] = _mm(prediction_errors(np.stack(strict), gt_all, fps))
     if preds:
         res["predict"]["parsed_vs_raw_mm"] = _mm(prediction_errors(np.stack(preds), np.stack(gts), fps))
-        res["predict"]["parsed_vs_tokenised_gt_mm"] = _mm(prediction_errors(np.stack(preds), np.stack(tok_preds), fps))
-    res["predict"]["zero_velocity_mm"] = _mm(prediction_errors(
-        np.stack([zero_velocity_prediction(w[: len(w) // 2], len(w) // 2) for w in pred_tests]), gt_all, fps))
+        res["predict"]["parsed_vs_tokenised_gt_mm"] = _mm(
+            prediction_errors(np.stack(preds), np.stack(tok_preds), fps)
+        )
+    res["predict"]["zero_velocity_mm"] = _mm(
+        prediction_errors(
+            np.stack([zero_velocity_prediction(w[: len(w) // 2], len(w) // 2) for w in pred_tests]),
+            gt_all,
+            fps,
+        )
+    )
     res["predict"]["tokeniser_floor_mm"] = _mm(prediction_errors(np.stack([t for t, _ in toks]), gt_all, fps))
     res["predict"]["horizons_ms"] = hz
     return res["predict"]
@@ -132,8 +159,10 @@ def evaluate_inbetween(model, proc, mib_tests, constrained: bool) -> dict:
         missing = np.zeros(len(clip), bool)
         missing[k:-k] = True
         li = linear_interpolation(clip, missing)
-        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(clip))[0] * ex["scale"]
-                  + ex["centre"]).numpy()
+        tok_gt = (
+            model.codes_to_motion(ex["target_codes"][None], num_frames=len(clip))[0] * ex["scale"]
+            + ex["centre"]
+        ).numpy()
         out, reason = generate(model, proc, ex, constrained)
         fails.append(reason)
         strict.append(inbetween_error(li if out is None else out, clip, missing))
@@ -163,8 +192,10 @@ def build_examples(vgmt, train_pred, train_mib, hidden):
     model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
     model.vgmt.load_state_dict(vgmt.state_dict())
     b = SupermanTaskBuilder(model, proc)
-    return {"predict": [b.predict(w[: len(w) // 2], w[len(w) // 2:]) for w in train_pred],
-            "inbetween": [b.inbetween(c) for c in train_mib]}
+    return {
+        "predict": [b.predict(w[: len(w) // 2], w[len(w) // 2 :]) for w in train_pred],
+        "inbetween": [b.inbetween(c) for c in train_mib],
+    }
 
 
 def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir):
@@ -174,20 +205,32 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
     rows = [ex for t in tasks for ex in examples[t]]
     rng = np.random.default_rng(seed)
     rows = [rows[i] for i in rng.permutation(len(rows))]
-    args = superman_sft_config(str(out_dir), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
-                               logging_steps=max(1, steps // 10), disable_tqdm=True, seed=seed)
+    args = superman_sft_config(
+        str(out_dir),
+        max_steps=steps,
+        per_device_train_batch_size=batch,
+        learning_rate=lr,
+        logging_steps=max(1, steps // 10),
+        disable_tqdm=True,
+        seed=seed,
+    )
     trainer = build_superman_trainer(model, proc, rows, args)
     t0 = time.time()
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    print(f"  {'+'.join(tasks)}: {len(rows)} examples, {steps} steps in {time.time() - t0:.0f}s, "
-          f"loss {losses[0]:.3f} -> {losses[-1]:.3f}", flush=True)
+    print(
+        f"  {'+'.join(tasks)}: {len(rows)} examples, {steps} steps in {time.time() - t0:.0f}s, "
+        f"loss {losses[0]:.3f} -> {losses[-1]:.3f}",
+        flush=True,
+    )
     return model.eval(), proc, losses
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu_mocap_bvh"))
+    ap.add_argument(
+        "--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu_mocap_bvh")
+    )
     ap.add_argument("--out", default="runs/superman")
     ap.add_argument("--fps", type=float, default=20.0)
     ap.add_argument("--clip", type=int, default=8, help="frames of history = future = in-betweening clip")
@@ -211,15 +254,20 @@ def main(argv=None):
     test = {n: m for n, m in trials.items() if n in test_names}
     T = args.clip
     rng = np.random.default_rng(args.seed)
-    pick = lambda ws, n: [ws[i] for i in sorted(rng.choice(len(ws), min(n, len(ws)), replace=False))]  # noqa: E731
+    pick = lambda ws, n: [ws[i] for i in sorted(rng.choice(len(ws), min(n, len(ws)), replace=False))]
     pred_test = pick(windows(test, 2 * T, T), args.eval)
     mib_test = pick(windows(test, T, T), args.eval)
     print(f"{len(train)} train / {len(test)} test trials at {args.fps} fps", flush=True)
 
     t0 = time.time()
     vgmt = train_vgmt(windows(train, T, 4), args.vgmt_steps, args.seed)
-    results = {"setup": vars(args), "vgmt": {"train_s": round(time.time() - t0),
-                                             "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1)}}
+    results = {
+        "setup": vars(args),
+        "vgmt": {
+            "train_s": round(time.time() - t0),
+            "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1),
+        },
+    }
     print("VGMT held-out reconstruction (mm):", results["vgmt"]["heldout_recon_mm"], flush=True)
 
     train_pred = pick(windows(train, 2 * T, 4), args.max_train)
@@ -229,8 +277,9 @@ def main(argv=None):
     print(f"task examples built in {time.time() - t0:.0f}s", flush=True)
     for tasks in (("predict", "inbetween"), ("predict",), ("inbetween",)):
         name = "+".join(tasks)
-        model, proc, losses = train_superman(vgmt, tasks, examples, args.steps, args.batch, args.hidden, args.lr,
-                                             args.seed, out / name)
+        model, proc, losses = train_superman(
+            vgmt, tasks, examples, args.steps, args.batch, args.hidden, args.lr, args.seed, out / name
+        )
         results[name] = {"loss_first": round(losses[0], 3), "loss_last": round(losses[-1], 3)}
         for constrained in (False, True):
             t0 = time.time()
@@ -240,8 +289,11 @@ def main(argv=None):
             if "inbetween" in tasks:
                 ev["inbetween"] = evaluate_inbetween(model, proc, mib_test, constrained)
             results[name]["constrained" if constrained else "free"] = ev
-            print(f"  {name} ({'constrained' if constrained else 'free'} decoding, {time.time() - t0:.0f}s):",
-                  json.dumps(ev), flush=True)
+            print(
+                f"  {name} ({'constrained' if constrained else 'free'} decoding, {time.time() - t0:.0f}s):",
+                json.dumps(ev),
+                flush=True,
+            )
         if tasks == ("predict", "inbetween"):
             model.save_pretrained(out / "unified")
             proc.save_pretrained(out / "unified")

@@ -31,7 +31,9 @@ def pipe(folder):
 
 def _seq(T=8, fmt="h36m17", persons=1):
     J = hs.get_format(fmt).num_joints
-    pos = np.random.default_rng(0).normal(scale=0.05, size=(T, persons, J, 3)).cumsum(0) + np.array([0, 1.0, 3.0])
+    pos = np.random.default_rng(0).normal(scale=0.05, size=(T, persons, J, 3)).cumsum(0) + np.array(
+        [0, 1.0, 3.0]
+    )
     return hs.SkeletonSequence(pos.astype(np.float32), fps=50, format=fmt)
 
 
@@ -58,7 +60,7 @@ def test_estimate_from_video_frames_and_file(pipe, data_dir):
     frames = np.random.default_rng(1).integers(0, 255, (4, 56, 56, 3), dtype=np.uint8)
     out = pipe(frames, task="estimate")
     assert out.positions.shape == (4, 1, 17, 3) and out.meta["units"] == "normalized"
-    video = sorted((data_dir / "sports2d_demo").glob("*.mp4"))[0]
+    video = min((data_dir / "sports2d_demo").glob("*.mp4"))
     out = pipe(str(video), task="estimate", num_frames=4, frame_size=56)
     assert out.positions.shape == (4, 1, 17, 3) and out.fps > 0
 

@@ -27,9 +27,17 @@ def _motion(T=16, seed=0):
 
 # ---------------------------------------------------------------------- motion text
 def test_format_groups_by_body_part_and_round_trips():
-    fmt = MotionTextFormatter.from_vgmt_config(VGMTConfig(format="h36m17", num_codes=64, code_dim=8,
-                                                          channels=[8], dilations=[1], norm_groups=2,
-                                                          use_vision=False))
+    fmt = MotionTextFormatter.from_vgmt_config(
+        VGMTConfig(
+            format="h36m17",
+            num_codes=64,
+            code_dim=8,
+            channels=[8],
+            dilations=[1],
+            norm_groups=2,
+            use_vision=False,
+        )
+    )
     assert [n for n, _ in fmt.parts] == ["torso", "left_arm", "right_arm", "left_leg", "right_leg"]
     assert dict(fmt.parts)["torso"] == [0, 7, 8, 9, 10] and dict(fmt.parts)["right_leg"] == [1, 2, 3]
     codes = torch.arange(2 * 17).view(2, 17) % 64
@@ -41,30 +49,43 @@ def test_format_groups_by_body_part_and_round_trips():
 
 
 def test_part_grouping_uses_one_slot_per_part():
-    cfg = VGMTConfig(format="kinect_v2", num_codes=8, code_dim=8, channels=[8], dilations=[1], norm_groups=2,
-                     use_vision=False, token_grouping="part")
+    cfg = VGMTConfig(
+        format="kinect_v2",
+        num_codes=8,
+        code_dim=8,
+        channels=[8],
+        dilations=[1],
+        norm_groups=2,
+        use_vision=False,
+        token_grouping="part",
+    )
     fmt = MotionTextFormatter.from_vgmt_config(cfg)
     assert fmt.codes_per_step == cfg.num_tokens_per_step == len(cfg.part_names)
     codes = torch.randint(0, 8, (3, fmt.codes_per_step))
     assert torch.equal(fmt.parse(fmt.format(codes)), codes)
 
 
-@pytest.mark.parametrize("mutate, reason", [
-    (lambda t: t[:-len("<skel_end>")], "missing_end"),                      # truncated
-    (lambda t: t[: len(t) // 2], "missing_end"),                            # truncated mid-frame
-    (lambda t: t.replace(" left_arm: ", " ", 1), "wrong_count"),            # part label missing
-    (lambda t: t.replace(" left_arm: <skel_3>", " left_arm: ", 1), "wrong_count"),  # a code missing
-    (lambda t: t.replace("right_leg", "tail", 1), "unknown_part"),
-    (lambda t: t.replace(" right_arm: ", " right_leg: ", 1), "missing_part"),  # parts out of order
-    (lambda t: t.replace("<skel_3>", "<skel_99>", 1), "code_out_of_range"),
-    (lambda t: t.replace("<skel_3>", "<skel_3>banana", 1), "unknown_token"),
-    (lambda t: t.replace("Frame 2", "Frame 3"), "bad_frame"),
-    (lambda t: t + " trailing", "extra_text"),
-    (lambda t: "Sure! " + t, "extra_text"),
-    (lambda t: t.replace("<skel_start>", ""), "missing_start"),
-])
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda t: t[: -len("<skel_end>")], "missing_end"),  # truncated
+        (lambda t: t[: len(t) // 2], "missing_end"),  # truncated mid-frame
+        (lambda t: t.replace(" left_arm: ", " ", 1), "wrong_count"),  # part label missing
+        (lambda t: t.replace(" left_arm: <skel_3>", " left_arm: ", 1), "wrong_count"),  # a code missing
+        (lambda t: t.replace("right_leg", "tail", 1), "unknown_part"),
+        (lambda t: t.replace(" right_arm: ", " right_leg: ", 1), "missing_part"),  # parts out of order
+        (lambda t: t.replace("<skel_3>", "<skel_99>", 1), "code_out_of_range"),
+        (lambda t: t.replace("<skel_3>", "<skel_3>banana", 1), "unknown_token"),
+        (lambda t: t.replace("Frame 2", "Frame 3"), "bad_frame"),
+        (lambda t: t + " trailing", "extra_text"),
+        (lambda t: "Sure! " + t, "extra_text"),
+        (lambda t: t.replace("<skel_start>", ""), "missing_start"),
+    ],
+)
 def test_strict_parser_rejects_malformed(mutate, reason):
-    fmt = MotionTextFormatter(16, [("torso", [0, 1]), ("left_arm", [2]), ("right_arm", [3]), ("right_leg", [4])])
+    fmt = MotionTextFormatter(
+        16, [("torso", [0, 1]), ("left_arm", [2]), ("right_arm", [3]), ("right_leg", [4])]
+    )
     codes = torch.tensor([[1, 2, 3, 4, 5], [3, 3, 3, 3, 3]])
     text = fmt.format(codes)
     bad = mutate(text)
@@ -98,7 +119,9 @@ def test_motion_tokens_survive_tokenizer_round_trip(tiny):
     text = proc.format_motion(codes)
     ids = proc.tokenizer(text, add_special_tokens=False)["input_ids"]
     code_ids = proc.motion_ids["codes"]
-    assert [i for i in ids if i in set(code_ids)] == [code_ids[int(c)] for c in codes[:, _slot_order(proc)].flatten()]
+    assert [i for i in ids if i in set(code_ids)] == [
+        code_ids[int(c)] for c in codes[:, _slot_order(proc)].flatten()
+    ]
     decoded = proc.decode(ids, skip_special_tokens=True)
     assert torch.equal(proc.parse_motion(decoded, num_steps=3), codes)
     assert model.config.motion_token_ids == range(code_ids[0], code_ids[0] + 34)
@@ -117,8 +140,9 @@ def test_resize_embeddings_for_new_motion_tokens():
 
     tok = build_tiny_tokenizer(extra_special_tokens=QWEN_VISION_TOKENS)
     vlm = tiny_qwen2_5_vl_config(tok)  # a "pretrained" VLM without motion tokens
-    vg = VGMTConfig(format="h36m17", num_codes=8, code_dim=8, channels=[8], dilations=[1], norm_groups=2,
-                    use_vision=False)
+    vg = VGMTConfig(
+        format="h36m17", num_codes=8, code_dim=8, channels=[8], dilations=[1], norm_groups=2, use_vision=False
+    )
     model = SupermanForConditionalGeneration(SupermanConfig(vlm_config=vlm, vgmt_config=vg))
     old = model.get_input_embeddings().weight.detach().clone()
     fmt = MotionTextFormatter.from_vgmt_config(vg)
@@ -179,7 +203,9 @@ def test_generate_then_strict_parse(tiny):
     res = proc.try_parse_motion(proc.decode(free[0, plen:], skip_special_tokens=True), num_steps=2)
     assert not res.ok  # an untrained model's free text is a counted failure, not a skipped sample
     constraint = MotionTemplateConstraint(proc, 2, plen)
-    out = model.generate(**enc, prefix_allowed_tokens_fn=constraint, max_new_tokens=len(constraint), do_sample=False)
+    out = model.generate(
+        **enc, prefix_allowed_tokens_fn=constraint, max_new_tokens=len(constraint), do_sample=False
+    )
     codes = proc.parse_motion(proc.decode(out[0, plen:], skip_special_tokens=True), num_steps=2)
     assert codes.shape == (2, 17)
     motion = model.codes_to_motion(codes[None], num_frames=4)
@@ -195,10 +221,14 @@ def test_cached_generation_matches_full_forward_with_video(tiny):
     enc = proc(text=[prompt], videos=[frames], keypoints_2d=kp)
     with torch.no_grad():
         model.model.maft.gate_attn.fill_(0.5)  # make MAFT active
-        out = model.generate(**enc, max_new_tokens=4, do_sample=False, output_scores=True,
-                             return_dict_in_generate=True)
-        full = proc(text=[prompt + proc.decode(out.sequences[0, enc["input_ids"].shape[1]:-1])],
-                    videos=[frames], keypoints_2d=kp)
+        out = model.generate(
+            **enc, max_new_tokens=4, do_sample=False, output_scores=True, return_dict_in_generate=True
+        )
+        full = proc(
+            text=[prompt + proc.decode(out.sequences[0, enc["input_ids"].shape[1] : -1])],
+            videos=[frames],
+            keypoints_2d=kp,
+        )
         assert torch.equal(full["input_ids"][0], out.sequences[0, :-1])
         logits = model(**full).logits[0, -4:]
         model.model.maft.gate_attn.zero_()
@@ -231,7 +261,8 @@ def test_maft_sampler_reads_features_at_the_joints():
     s = DeformablePoseSampler(8, num_joints=1, num_heads=1, num_points=1, offset_scale=1e-6)
     s.reset_parameters()
     with torch.no_grad():
-        s.value.weight.copy_(torch.eye(8)); s.out.weight.copy_(torch.eye(8))
+        s.value.weight.copy_(torch.eye(8))
+        s.out.weight.copy_(torch.eye(8))
     feats = torch.randn(1, 4, 4, 8)
     kp = torch.tensor([[[(2 + 0.5) / 4, (1 + 0.5) / 4]]])  # centre of cell (y=1, x=2)
     torch.testing.assert_close(s(feats, kp)[0, 0], feats[0, 1, 2], atol=1e-4, rtol=1e-4)
@@ -254,17 +285,34 @@ def test_maft_requires_a_qwen_style_vision_tower():
     tok = build_tiny_tokenizer(extra_special_tokens=["<image>"])
     from transformers import LlavaConfig
 
-    llava = LlavaConfig(text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32,
-                                     "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                                     "num_key_value_heads": 1},
-                        vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
-                                       "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28,
-                                       "patch_size": 14}, image_token_id=len(tok) - 1)
-    vg = VGMTConfig(format="h36m17", num_codes=8, code_dim=8, channels=[8], dilations=[1], norm_groups=2,
-                    use_vision=False)
+    llava = LlavaConfig(
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+        },
+        vision_config={
+            "model_type": "clip_vision_model",
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 28,
+            "patch_size": 14,
+        },
+        image_token_id=len(tok) - 1,
+    )
+    vg = VGMTConfig(
+        format="h36m17", num_codes=8, code_dim=8, channels=[8], dilations=[1], norm_groups=2, use_vision=False
+    )
     with pytest.raises(hs.SkeletonInputError, match="use_maft"):
-        SupermanForConditionalGeneration(SupermanConfig(vlm_config=llava, vgmt_config=vg, use_maft=True,
-                                                        maft_num_heads=2))
+        SupermanForConditionalGeneration(
+            SupermanConfig(vlm_config=llava, vgmt_config=vg, use_maft=True, maft_num_heads=2)
+        )
     plain = SupermanForConditionalGeneration(SupermanConfig(vlm_config=llava, vgmt_config=vg))
     out = plain(input_ids=torch.tensor([[1, 2, 3]]), labels=torch.tensor([[1, 2, 3]]))
     assert torch.isfinite(out.loss)
@@ -274,8 +322,10 @@ def test_maft_requires_a_qwen_style_vision_tower():
 def test_video_patches_match_the_image_processor_on_a_still_video(tiny):
     _, proc = tiny
     frame = np.random.default_rng(4).integers(0, 255, (56, 84, 3), dtype=np.uint8)
-    still = proc(text=[proc.chat_prompt("<|vision_start|><|video_pad|><|vision_end|>hi")],
-                 videos=[np.stack([frame, frame])])
+    still = proc(
+        text=[proc.chat_prompt("<|vision_start|><|video_pad|><|vision_end|>hi")],
+        videos=[np.stack([frame, frame])],
+    )
     image = proc.image_processor(images=[frame], return_tensors="pt")
     torch.testing.assert_close(still["pixel_values_videos"], image["pixel_values"])
     assert still["video_grid_thw"].tolist() == image["image_grid_thw"].tolist()
@@ -289,8 +339,10 @@ def test_video_patches_pair_consecutive_frames(tiny):
     rng = np.random.default_rng(5)
     frames = rng.integers(0, 255, (4, 56, 56, 3), dtype=np.uint8)
     out = proc(text=["<|video_pad|>"], videos=[frames])["pixel_values_videos"].view(2, 16, 3, 2, 14 * 14)
-    single = [proc.image_processor(images=[f], return_tensors="pt")["pixel_values"].view(16, 3, 2, 196)[:, :, 0]
-              for f in frames]
+    single = [
+        proc.image_processor(images=[f], return_tensors="pt")["pixel_values"].view(16, 3, 2, 196)[:, :, 0]
+        for f in frames
+    ]
     for t in range(2):
         for k in range(2):
             torch.testing.assert_close(out[t, :, :, k], single[2 * t + k])
@@ -301,7 +353,11 @@ def test_processor_errors(tiny):
     with pytest.raises(hs.SkeletonInputError, match="placeholders"):
         proc(text=["no placeholder"], videos=[np.zeros((2, 56, 56, 3), np.uint8)])
     with pytest.raises(hs.SkeletonInputError, match="keypoints_2d"):
-        proc(text=["<|video_pad|>"], videos=[np.zeros((2, 56, 56, 3), np.uint8)], keypoints_2d=np.zeros((2, 2, 17)))
+        proc(
+            text=["<|video_pad|>"],
+            videos=[np.zeros((2, 56, 56, 3), np.uint8)],
+            keypoints_2d=np.zeros((2, 2, 17)),
+        )
     with pytest.raises(hs.SkeletonInputError, match="task"):
         proc.task_prompt("dance", num_steps=2)
 
@@ -318,7 +374,7 @@ def test_save_load_bit_exact_and_auto_classes(tiny, tmp_path):
     assert type(loaded) is hs.SupermanForConditionalGeneration
     a, b = model.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    strip = lambda d: {k: v for k, v in d.items() if k != "dtype"}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if k != "dtype"}
     assert strip(loaded.config.vgmt_config.to_dict()) == strip(model.config.vgmt_config.to_dict())
     backbone = AutoModel.from_pretrained(tmp_path)
     assert type(backbone) is hs.SupermanModel
@@ -337,16 +393,19 @@ def test_config_validation():
 
     with pytest.raises(hs.SkeletonInputError, match="motion_token_offset"):
         m, _ = tiny_superman()
-        SupermanConfig(vlm_config=m.config.vlm_config, vgmt_config=m.config.vgmt_config, motion_token_offset=10_000)
+        SupermanConfig(
+            vlm_config=m.config.vlm_config, vgmt_config=m.config.vgmt_config, motion_token_offset=10_000
+        )
     with pytest.raises(hs.SkeletonInputError, match="maft_num_heads"):
-        SupermanConfig(vlm_config=m.config.vlm_config, vgmt_config=m.config.vgmt_config, use_maft=True,
-                       maft_num_heads=3)
+        SupermanConfig(
+            vlm_config=m.config.vlm_config, vgmt_config=m.config.vgmt_config, use_maft=True, maft_num_heads=3
+        )
 
 
 def test_lora_recipe_trains_motion_rows(tiny):
     from peft import get_peft_model
 
-    model, proc = tiny
+    _, proc = tiny
     fresh, _ = tiny_superman()
     peft_model = get_peft_model(fresh, superman_lora_config(fresh, r=8))
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
@@ -356,5 +415,8 @@ def test_lora_recipe_trains_motion_rows(tiny):
     ex = SupermanTaskBuilder(fresh, proc).predict(_motion(8), _motion(8, 1))
     loss = peft_model(**SupermanCollator(proc)([ex])).loss
     loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for n, p in peft_model.named_parameters()
-               if "lora_B" in n or "modules_to_save" in n)
+    assert any(
+        p.grad is not None and p.grad.abs().sum() > 0
+        for n, p in peft_model.named_parameters()
+        if "lora_B" in n or "modules_to_save" in n
+    )

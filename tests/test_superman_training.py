@@ -8,8 +8,13 @@ import torch
 
 import hf_skeleton as hs
 from hf_skeleton.models.superman.modeling_superman import tiny_superman
-from hf_skeleton.training.superman_tasks import (SupermanTaskBuilder, build_superman_trainer, cmu_to_h36m,
-                                                 examples_to_dataset, superman_sft_config)
+from hf_skeleton.training.superman_tasks import (
+    SupermanTaskBuilder,
+    build_superman_trainer,
+    cmu_to_h36m,
+    examples_to_dataset,
+    superman_sft_config,
+)
 
 torch.set_num_threads(1)
 
@@ -46,12 +51,19 @@ def test_unified_training_on_real_cmu_clips_loss_falls(cmu_dir, tmp_path):
     for name in ("02_01.bvh", "16_01.bvh", "09_01.bvh"):
         seq = cmu_to_h36m(hs.load_skeleton(cmu_dir / name))
         seq = seq.resample(int(seq.num_frames * 20 / seq.fps))
-        clips += [seq.positions[s:s + 16, 0] for s in range(0, seq.num_frames - 15, 16)][:4]
+        clips += [seq.positions[s : s + 16, 0] for s in range(0, seq.num_frames - 15, 16)][:4]
     b = SupermanTaskBuilder(model, proc)
     examples = [b.predict(c[:8], c[8:]) for c in clips] + [b.inbetween(c[:8]) for c in clips]
     assert {ex["task"] for ex in examples} == {"predict", "inbetween"}
-    args = superman_sft_config(str(tmp_path), max_steps=16, per_device_train_batch_size=4, learning_rate=3e-3,
-                               logging_steps=4, disable_tqdm=True, seed=0)
+    args = superman_sft_config(
+        str(tmp_path),
+        max_steps=16,
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        logging_steps=4,
+        disable_tqdm=True,
+        seed=0,
+    )
     trainer = build_superman_trainer(model, proc, examples, args)
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]

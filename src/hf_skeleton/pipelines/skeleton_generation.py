@@ -62,22 +62,36 @@ class SkeletonGenerationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = False
 
-    def _sanitize_parameters(self, task: str | None = None, num_frames: int | None = None,
-                             keyframes: int | None = None, history_frames: int | None = None,
-                             constrained: bool | None = None, max_new_tokens: int | None = None,
-                             frame_size: int | None = None, **kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        task: str | None = None,
+        num_frames: int | None = None,
+        keyframes: int | None = None,
+        history_frames: int | None = None,
+        constrained: bool | None = None,
+        max_new_tokens: int | None = None,
+        frame_size: int | None = None,
+        **kwargs: Any,
+    ):
         pre: dict[str, Any] = {}
-        for name, value in (("task", task), ("num_frames", num_frames), ("keyframes", keyframes),
-                            ("history_frames", history_frames), ("frame_size", frame_size)):
+        for name, value in (
+            ("task", task),
+            ("num_frames", num_frames),
+            ("keyframes", keyframes),
+            ("history_frames", history_frames),
+            ("frame_size", frame_size),
+        ):
             if value is not None:
                 pre[name] = value
         fwd = {} if constrained is None else {"constrained": bool(constrained)}
         if max_new_tokens is not None:
             fwd["max_new_tokens"] = int(max_new_tokens)
         if kwargs:
-            raise SkeletonInputError("skeleton-generation arguments",
-                                     "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, "
-                                     "frame_size", sorted(kwargs))
+            raise SkeletonInputError(
+                "skeleton-generation arguments",
+                "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, frame_size",
+                sorted(kwargs),
+            )
         return pre, fwd, {}
 
     # ------------------------------------------------------------------ preprocess
@@ -88,10 +102,19 @@ class SkeletonGenerationPipeline(Pipeline):
             from ..skeletons.io import load_skeleton
 
             return load_skeleton(inputs)
-        raise SkeletonInputError("inputs", "a SkeletonSequence or a skeleton file path", type(inputs).__name__)
+        raise SkeletonInputError(
+            "inputs", "a SkeletonSequence or a skeleton file path", type(inputs).__name__
+        )
 
-    def preprocess(self, inputs, task: str = "predict", num_frames: int | None = None, keyframes: int | None = None,
-                   history_frames: int | None = None, frame_size: int = 224) -> dict[str, Any]:
+    def preprocess(
+        self,
+        inputs,
+        task: str = "predict",
+        num_frames: int | None = None,
+        keyframes: int | None = None,
+        history_frames: int | None = None,
+        frame_size: int = 224,
+    ) -> dict[str, Any]:
         from ..training.superman_tasks import SupermanTaskBuilder
 
         if task not in TASKS:
@@ -99,9 +122,12 @@ class SkeletonGenerationPipeline(Pipeline):
         fmt = self.model.config.vgmt_config.skeleton_format
         builder = SupermanTaskBuilder(self.model, self.processor, keyframes=keyframes)
         if task == "estimate":
-            if not isinstance(inputs, (str, Path)) and not (isinstance(inputs, np.ndarray) and inputs.ndim == 4):
-                raise SkeletonInputError("inputs", "a video path or frames (T, H, W, 3) for task='estimate'",
-                                         type(inputs).__name__)
+            if not isinstance(inputs, (str, Path)) and not (
+                isinstance(inputs, np.ndarray) and inputs.ndim == 4
+            ):
+                raise SkeletonInputError(
+                    "inputs", "a video path or frames (T, H, W, 3) for task='estimate'", type(inputs).__name__
+                )
             from ..video import load_video, video_info
 
             if isinstance(inputs, np.ndarray):
@@ -121,26 +147,36 @@ class SkeletonGenerationPipeline(Pipeline):
         for p in range(seq.num_persons):
             motion = pos[:, p]
             if task == "predict":
-                hist = motion if not history_frames else motion[-int(history_frames):]
+                hist = motion if not history_frames else motion[-int(history_frames) :]
                 rows.append(builder.predict(hist, num_frames=num_frames or hist.shape[0]))
             else:
                 total = int(num_frames or seq.num_frames)
                 k = int(keyframes or max(1, total // 4))
                 if seq.num_frames < 2 * k:
-                    raise SkeletonInputError("inputs", f"at least {2 * k} frames ({k} keyframes at each end)",
-                                             seq.num_frames)
+                    raise SkeletonInputError(
+                        "inputs", f"at least {2 * k} frames ({k} keyframes at each end)", seq.num_frames
+                    )
                 rows.append(builder.inbetween(start=motion[:k], end=motion[-k:], num_frames=total))
-        return {"rows": rows, "source": source_format, "fps": seq.fps, "format": fmt, "task": task,
-                "meta": dict(seq.meta)}
+        return {
+            "rows": rows,
+            "source": source_format,
+            "fps": seq.fps,
+            "format": fmt,
+            "task": task,
+            "meta": dict(seq.meta),
+        }
 
     # ------------------------------------------------------------------ generation
-    def _forward(self, model_inputs: dict[str, Any], constrained: bool = True,
-                 max_new_tokens: int | None = None) -> dict[str, Any]:
+    def _forward(
+        self, model_inputs: dict[str, Any], constrained: bool = True, max_new_tokens: int | None = None
+    ) -> dict[str, Any]:
         rows = model_inputs["rows"]
         texts, decoded = [], []
         for row in rows:
             videos = [row["video"]] if "video" in row else None
-            enc = self.processor(text=[row["prompt"]], videos=videos, return_tensors="pt").to(self.model.device)
+            enc = self.processor(text=[row["prompt"]], videos=videos, return_tensors="pt").to(
+                self.model.device
+            )
             plen = enc["input_ids"].shape[1]
             gen_kwargs: dict[str, Any] = {"do_sample": False}
             if constrained:
@@ -167,12 +203,16 @@ class SkeletonGenerationPipeline(Pipeline):
             persons.append(motion.numpy())
         positions = np.stack(persons, 1).astype(np.float32)  # (T, P, J, 3)
         meta = dict(model_outputs.get("meta", {}))
-        meta.update(task=model_outputs["task"], generated_text=model_outputs["texts"],
-                    motion_codes=[c.numpy() for c, _ in decoded])
+        meta.update(
+            task=model_outputs["task"],
+            generated_text=model_outputs["texts"],
+            motion_codes=[c.numpy() for c, _ in decoded],
+        )
         if model_outputs["task"] == "estimate":
             meta["units"] = "normalized"
-        seq = SkeletonSequence(positions=positions, fps=model_outputs["fps"], format=model_outputs["format"],
-                               meta=meta)
+        seq = SkeletonSequence(
+            positions=positions, fps=model_outputs["fps"], format=model_outputs["format"], meta=meta
+        )
         source = model_outputs.get("source")
         if source is not None and source != seq.format:
             seq = seq.to_format(source)

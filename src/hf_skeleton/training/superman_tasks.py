@@ -13,7 +13,8 @@ input's coordinates without peeking at the answer:
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,10 +35,46 @@ def _as_motion(x, name: str) -> torch.Tensor:
 
 # CMU BVH joint whose head is each H36M-17 joint (the thigh starts at the hip, the forearm at the elbow);
 # two BVH conversions of CMU circulate: 43 joints with Poser names and 31 joints with ASF names.
-CMU_TO_H36M = (("hip", "rThigh", "rShin", "rFoot", "lThigh", "lShin", "lFoot", "abdomen", "chest", "neck",
-                "head", "lShldr", "lForeArm", "lHand", "rShldr", "rForeArm", "rHand"),
-               ("hip", "rfemur", "rtibia", "rfoot", "lfemur", "ltibia", "lfoot", "upperback", "thorax",
-                "upperneck", "head", "lhumerus", "lradius", "lwrist", "rhumerus", "rradius", "rwrist"))
+CMU_TO_H36M = (
+    (
+        "hip",
+        "rThigh",
+        "rShin",
+        "rFoot",
+        "lThigh",
+        "lShin",
+        "lFoot",
+        "abdomen",
+        "chest",
+        "neck",
+        "head",
+        "lShldr",
+        "lForeArm",
+        "lHand",
+        "rShldr",
+        "rForeArm",
+        "rHand",
+    ),
+    (
+        "hip",
+        "rfemur",
+        "rtibia",
+        "rfoot",
+        "lfemur",
+        "ltibia",
+        "lfoot",
+        "upperback",
+        "thorax",
+        "upperneck",
+        "head",
+        "lhumerus",
+        "lradius",
+        "lwrist",
+        "rhumerus",
+        "rradius",
+        "rwrist",
+    ),
+)
 
 
 def cmu_to_h36m(seq):
@@ -54,8 +91,13 @@ def cmu_to_h36m(seq):
         scale = 0.0254 / 0.45  # ASF-derived files keep CMU's "length 0.45" units: 1 unit = 1/0.45 inch
     if scale is None:
         raise SkeletonInputError("seq units", "cm, m or mm", units)
-    return SkeletonSequence(seq.positions[:, :, idx] * scale, mask=seq.mask[:, :, idx], fps=seq.fps,
-                            format="h36m17", meta=dict(seq.meta, units="m"))
+    return SkeletonSequence(
+        seq.positions[:, :, idx] * scale,
+        mask=seq.mask[:, :, idx],
+        fps=seq.fps,
+        format="h36m17",
+        meta=dict(seq.meta, units="m"),
+    )
 
 
 def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):
@@ -117,15 +159,17 @@ class SupermanTaskBuilder:
             s, e, c = _as_motion(start, "start"), _as_motion(end, "end"), None
         (sn, en, *rest), centre, scale = normalize_like(torch.cat([s, e]), s, e, *([] if c is None else [c]))
         steps = -(-int(num_frames) // self.r)
-        prompt = self.processor.task_prompt("inbetween", num_steps=steps, start=self._codes(sn),
-                                            end=self._codes(en))
+        prompt = self.processor.task_prompt(
+            "inbetween", num_steps=steps, start=self._codes(sn), end=self._codes(en)
+        )
         target = self._codes(rest[0]) if rest else None
         out = self._finish("inbetween", prompt, target, steps, centre, scale, num_frames)
         out["keyframes"] = (s.shape[0], e.shape[0])
         return out
 
-    def estimate(self, frames, clip=None, keypoints_2d=None, keypoints_mask=None,
-                 num_frames: int | None = None) -> dict[str, Any]:
+    def estimate(
+        self, frames, clip=None, keypoints_2d=None, keypoints_mask=None, num_frames: int | None = None
+    ) -> dict[str, Any]:
         """Vid2Skel: frames (T, H, W, 3) uint8 -> the clip (T, J, 3), normalised by its own box."""
         frames = np.asarray(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3:
@@ -137,8 +181,15 @@ class SupermanTaskBuilder:
             c = _as_motion(clip, "clip")
             (cn,), centre, scale = normalize_like(c, c)
             target = self._codes(cn)
-        out = self._finish("estimate", self.processor.task_prompt("estimate", num_steps=steps), target, steps,
-                           centre, scale, num_frames)
+        out = self._finish(
+            "estimate",
+            self.processor.task_prompt("estimate", num_steps=steps),
+            target,
+            steps,
+            centre,
+            scale,
+            num_frames,
+        )
         out["video"] = frames
         if keypoints_2d is not None:
             out["keypoints_2d"] = np.asarray(keypoints_2d, dtype=np.float32)
@@ -147,8 +198,14 @@ class SupermanTaskBuilder:
         return out
 
     def _finish(self, task, prompt, target, steps, centre, scale, num_frames) -> dict[str, Any]:
-        ex = {"task": task, "prompt": self.processor.chat_prompt(prompt), "num_steps": steps,
-              "num_frames": int(num_frames), "centre": centre, "scale": scale}
+        ex = {
+            "task": task,
+            "prompt": self.processor.chat_prompt(prompt),
+            "num_steps": steps,
+            "num_frames": int(num_frames),
+            "centre": centre,
+            "scale": scale,
+        }
         if target is not None:
             ex["target_codes"] = target
             ex["answer"] = self.processor.format_motion(target)
@@ -168,14 +225,19 @@ class SupermanCollator:
 
     def _encode(self, texts, examples):
         videos = [v for v in map(_field_video, examples) if v is not None]
-        kps = [np.asarray(ex["keypoints_2d"], np.float32) for ex in examples if _present(ex.get("keypoints_2d"))]
+        kps = [
+            np.asarray(ex["keypoints_2d"], np.float32) for ex in examples if _present(ex.get("keypoints_2d"))
+        ]
         kwargs: dict[str, Any] = {}
         if videos:
             kwargs["videos"] = videos
             if kps:
                 if len(kps) != len(videos):
-                    raise SkeletonInputError("keypoints_2d", "2D detections for every video row or none",
-                                             f"{len(kps)} of {len(videos)}")
+                    raise SkeletonInputError(
+                        "keypoints_2d",
+                        "2D detections for every video row or none",
+                        f"{len(kps)} of {len(videos)}",
+                    )
                 kwargs["keypoints_2d"] = np.stack(kps)
                 masks = [ex.get("keypoints_mask") for ex in examples if _field_video(ex) is not None]
                 if all(_present(m) for m in masks):
@@ -192,8 +254,9 @@ class SupermanCollator:
         batch = self._encode([ex["prompt"] + ex["answer"] + eos for ex in examples], examples)
         prompts = self._encode([ex["prompt"] for ex in examples], examples)
         ignore = (self.processor.image_token_id, self.processor.video_token_id)
-        batch["labels"] = build_labels(batch["input_ids"], batch["attention_mask"],
-                                       prompts["attention_mask"].sum(-1), ignore)
+        batch["labels"] = build_labels(
+            batch["input_ids"], batch["attention_mask"], prompts["attention_mask"].sum(-1), ignore
+        )
         return batch
 
 
@@ -212,8 +275,11 @@ def examples_to_dataset(examples: Sequence[Mapping[str, Any]]):
     detections as fixed-size arrays) that :class:`SupermanCollator` reads back."""
     import datasets
 
-    feats = {"task": datasets.Value("string"), "prompt": datasets.Value("string"),
-             "answer": datasets.Value("string")}
+    feats = {
+        "task": datasets.Value("string"),
+        "prompt": datasets.Value("string"),
+        "answer": datasets.Value("string"),
+    }
     videos = [np.asarray(ex["video"]) for ex in examples if _present(ex.get("video"))]
     if videos:
         shapes = {v.shape[1:] for v in videos}
@@ -236,10 +302,22 @@ def superman_sft_config(output_dir: str, **overrides: Any):
     fp32 and no gradient checkpointing unless asked (CPU-friendly), paper optimiser settings otherwise."""
     from trl import SFTConfig
 
-    args = dict(output_dir=output_dir, remove_unused_columns=False, dataset_kwargs={"skip_prepare_dataset": True},
-                bf16=False, fp16=False, gradient_checkpointing=False, report_to=[], learning_rate=2e-4,
-                lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=10, save_strategy="no",
-                per_device_train_batch_size=4, use_cpu=not torch.cuda.is_available())
+    args = {
+        "output_dir": output_dir,
+        "remove_unused_columns": False,
+        "dataset_kwargs": {"skip_prepare_dataset": True},
+        "bf16": False,
+        "fp16": False,
+        "gradient_checkpointing": False,
+        "report_to": [],
+        "learning_rate": 2e-4,
+        "lr_scheduler_type": "cosine",
+        "warmup_steps": 0.03,
+        "logging_steps": 10,
+        "save_strategy": "no",
+        "per_device_train_batch_size": 4,
+        "use_cpu": not torch.cuda.is_available(),
+    }
     args.update(overrides)
     return SFTConfig(**args)
 
@@ -253,19 +331,37 @@ def superman_lora_config(model, r: int = 8, alpha: int = 16, motion_rows_only: b
     ids = list(model.config.motion_token_ids)
     target = r".*language_model.*\.(q_proj|v_proj)"
     if motion_rows_only:
-        return LoraConfig(r=r, lora_alpha=alpha, target_modules=target, modules_to_save=["lm_head"],
-                          trainable_token_indices={"embed_tokens": ids})
-    return LoraConfig(r=r, lora_alpha=alpha, target_modules=target, modules_to_save=["lm_head", "embed_tokens"])
+        return LoraConfig(
+            r=r,
+            lora_alpha=alpha,
+            target_modules=target,
+            modules_to_save=["lm_head"],
+            trainable_token_indices={"embed_tokens": ids},
+        )
+    return LoraConfig(
+        r=r, lora_alpha=alpha, target_modules=target, modules_to_save=["lm_head", "embed_tokens"]
+    )
 
 
-def build_superman_trainer(model, processor, train_examples: Sequence[Mapping[str, Any]], args=None,
-                           eval_examples: Sequence[Mapping[str, Any]] | None = None, peft_config=None):
+def build_superman_trainer(
+    model,
+    processor,
+    train_examples: Sequence[Mapping[str, Any]],
+    args=None,
+    eval_examples: Sequence[Mapping[str, Any]] | None = None,
+    peft_config=None,
+):
     """An ``SFTTrainer`` over task examples (a list of dicts from :class:`SupermanTaskBuilder`)."""
     from trl import SFTTrainer
 
     if args is None:
         args = superman_sft_config("superman-sft")
-    return SFTTrainer(model=model, args=args, train_dataset=examples_to_dataset(train_examples),
-                      eval_dataset=None if eval_examples is None else examples_to_dataset(eval_examples),
-                      data_collator=SupermanCollator(processor), processing_class=processor,
-                      peft_config=peft_config)
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=examples_to_dataset(train_examples),
+        eval_dataset=None if eval_examples is None else examples_to_dataset(eval_examples),
+        data_collator=SupermanCollator(processor),
+        processing_class=processor,
+        peft_config=peft_config,
+    )

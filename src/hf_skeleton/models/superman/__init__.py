@@ -6,6 +6,15 @@ from .modeling_superman import SupermanForConditionalGeneration, SupermanModel, 
 from .motion_text import MotionParse, MotionParseError, MotionTextFormatter
 from .processing_superman import SupermanProcessor
 
-__all__ = ["DeformablePoseSampler", "MAFT", "MotionParse", "MotionParseError", "MotionTextFormatter",
-           "SupermanConfig", "SupermanForConditionalGeneration", "SupermanModel", "SupermanPreTrainedModel",
-           "SupermanProcessor"]
+__all__ = [
+    "MAFT",
+    "DeformablePoseSampler",
+    "MotionParse",
+    "MotionParseError",
+    "MotionTextFormatter",
+    "SupermanConfig",
+    "SupermanForConditionalGeneration",
+    "SupermanModel",
+    "SupermanPreTrainedModel",
+    "SupermanProcessor",
+]

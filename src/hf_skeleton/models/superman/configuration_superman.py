@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from transformers import AutoConfig, PretrainedConfig
 
@@ -39,7 +40,7 @@ class SupermanConfig(PretrainedConfig):
     """
 
     model_type = "superman"
-    sub_configs = {"vlm_config": AutoConfig, "vgmt_config": VGMTConfig}
+    sub_configs: ClassVar[dict] = {"vlm_config": AutoConfig, "vgmt_config": VGMTConfig}
 
     def __init__(
         self,
@@ -78,8 +79,11 @@ class SupermanConfig(PretrainedConfig):
     def motion_token_ids(self) -> range:
         """Ids of ``<skel_0>`` .. ``<skel_{K-1}>``, ``<skel_start>``, ``<skel_end>`` (K + 2 ids)."""
         if self.motion_token_offset is None:
-            raise SkeletonInputError("SupermanConfig.motion_token_offset", "the id of <skel_0> (set by the "
-                                     "processor's tokenizer)", None)
+            raise SkeletonInputError(
+                "SupermanConfig.motion_token_offset",
+                "the id of <skel_0> (set by the processor's tokenizer)",
+                None,
+            )
         return range(self.motion_token_offset, self.motion_token_offset + self.num_motion_codes + 2)
 
     def get_text_config(self, decoder=None, encoder=None) -> PretrainedConfig:
@@ -101,13 +105,20 @@ class SupermanConfig(PretrainedConfig):
             if self.motion_token_offset < 0:
                 bad("motion_token_offset", "a non-negative token id", self.motion_token_offset)
             if vocab is not None and self.motion_token_offset + self.num_motion_codes + 2 > vocab:
-                bad("motion_token_offset", f"K + 2 = {self.num_motion_codes + 2} motion ids inside the "
-                    f"vocabulary of {vocab}", self.motion_token_offset)
+                bad(
+                    "motion_token_offset",
+                    f"K + 2 = {self.num_motion_codes + 2} motion ids inside the vocabulary of {vocab}",
+                    self.motion_token_offset,
+                )
         for name in ("maft_num_heads", "maft_num_points"):
             if getattr(self, name) < 1:
                 bad(name, "a positive integer", getattr(self, name))
         if self.maft_mlp_ratio <= 0 or self.maft_offset_scale <= 0:
-            bad("maft_mlp_ratio / maft_offset_scale", "positive values", (self.maft_mlp_ratio, self.maft_offset_scale))
+            bad(
+                "maft_mlp_ratio / maft_offset_scale",
+                "positive values",
+                (self.maft_mlp_ratio, self.maft_offset_scale),
+            )
         if self.use_maft:
             vision = getattr(self.vlm_config, "vision_config", None)
             width = getattr(vision, "hidden_size", None) or getattr(vision, "embed_dim", None)

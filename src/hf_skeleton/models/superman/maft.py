@@ -27,8 +27,9 @@ class DeformablePoseSampler(nn.Module):
         offset_scale: offsets are ``tanh``-bounded to this many feature cells.
     """
 
-    def __init__(self, dim: int, num_joints: int, num_heads: int = 8, num_points: int = 4,
-                 offset_scale: float = 2.0):
+    def __init__(
+        self, dim: int, num_joints: int, num_heads: int = 8, num_points: int = 4, offset_scale: float = 2.0
+    ):
         super().__init__()
         self.num_heads, self.num_points, self.offset_scale = num_heads, num_points, offset_scale
         self.joint_embed = nn.Parameter(torch.zeros(num_joints, dim))
@@ -83,8 +84,15 @@ class MAFT(nn.Module):
         offset_scale: bound of the sampling offsets in feature cells.
     """
 
-    def __init__(self, dim: int, num_joints: int, num_heads: int = 8, num_points: int = 4,
-                 mlp_ratio: float = 4.0, offset_scale: float = 2.0):
+    def __init__(
+        self,
+        dim: int,
+        num_joints: int,
+        num_heads: int = 8,
+        num_points: int = 4,
+        mlp_ratio: float = 4.0,
+        offset_scale: float = 2.0,
+    ):
         super().__init__()
         self.sampler = DeformablePoseSampler(dim, num_joints, num_heads, num_points, offset_scale)
         self.norm_q = nn.LayerNorm(dim)
@@ -101,8 +109,9 @@ class MAFT(nn.Module):
         init.zeros_(self.gate_attn)
         init.zeros_(self.gate_ffn)
 
-    def forward(self, features: torch.Tensor, keypoints: torch.Tensor,
-                keypoint_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, features: torch.Tensor, keypoints: torch.Tensor, keypoint_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """features (N, h, w, C) per frame, keypoints (N, J, 2) in [0, 1], mask (N, J) -> (N, h, w, C).
 
         Undetected joints (mask False) are not attended to; a frame without detections is unchanged.

@@ -10,7 +10,7 @@ the (frozen) VGMT that turns codes into motion and back.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ class SupermanPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_flex_attn = True
-    _no_split_modules = ["MAFT"]
+    _no_split_modules: ClassVar[list[str]] = ["MAFT"]
     input_modalities = ("image", "video", "text")
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -63,12 +63,21 @@ class SupermanModel(SupermanPreTrainedModel):
         if config.use_maft:
             visual = getattr(self.vlm, "visual", None)
             if visual is None or not hasattr(visual, "merger"):
-                raise SkeletonInputError("SupermanConfig.use_maft", "a VLM with a Qwen2-VL / Qwen2.5-VL style "
-                                         "vision tower (visual.merger)", config.vlm_config.model_type)
+                raise SkeletonInputError(
+                    "SupermanConfig.use_maft",
+                    "a VLM with a Qwen2-VL / Qwen2.5-VL style vision tower (visual.merger)",
+                    config.vlm_config.model_type,
+                )
             vision = config.vlm_config.vision_config
             width = getattr(vision, "hidden_size", None) or vision.embed_dim
-            self.maft = MAFT(width, config.vgmt_config.num_joints, config.maft_num_heads, config.maft_num_points,
-                             config.maft_mlp_ratio, config.maft_offset_scale)
+            self.maft = MAFT(
+                width,
+                config.vgmt_config.num_joints,
+                config.maft_num_heads,
+                config.maft_num_points,
+                config.maft_mlp_ratio,
+                config.maft_offset_scale,
+            )
             visual.merger.register_forward_pre_hook(self._apply_maft)
         self.post_init()
 
@@ -94,7 +103,7 @@ class SupermanModel(SupermanPreTrainedModel):
         outs, start = [], 0
         for (t, h, w), kp, km in zip(state["grid_thw"], state["keypoints"], state["mask"]):
             n = t * h * w
-            fmap = _split_merge_blocks(x[start:start + n], t, h, w, m)
+            fmap = _split_merge_blocks(x[start : start + n], t, h, w, m)
             outs.append(_join_merge_blocks(self.maft(fmap, kp.to(x.dtype), km), m))
             start += n
         x = torch.cat(outs, 0)
@@ -114,8 +123,9 @@ class SupermanModel(SupermanPreTrainedModel):
         kps, masks = [], []
         for i, (t, _, _) in enumerate(grid_thw.tolist()):
             if T % t:
-                raise SkeletonInputError("keypoints_2d", f"a frame count divisible by the {t} temporal patches",
-                                         T)
+                raise SkeletonInputError(
+                    "keypoints_2d", f"a frame count divisible by the {t} temporal patches", T
+                )
             k = keypoints[i].view(t, T // t, J, 2)
             mk = mask[i].view(t, T // t, J).to(k.dtype)
             kps.append((k * mk[..., None]).sum(1) / mk.sum(1).clamp_min(1)[..., None])
@@ -130,8 +140,9 @@ class SupermanModel(SupermanPreTrainedModel):
         kps, masks = self._keypoints_per_grid(keypoints, mask, grid_thw)
         state = {"grid_thw": grid_thw.tolist(), "keypoints": kps, "mask": masks}
         if getattr(visual, "window_size", None) and hasattr(visual, "fullatt_block_indexes"):
-            state["window_index"] = get_vision_window_index(grid_thw, visual.spatial_merge_size,
-                                                            visual.window_size, visual.patch_size)[0]
+            state["window_index"] = get_vision_window_index(
+                grid_thw, visual.spatial_merge_size, visual.window_size, visual.patch_size
+            )[0]
         self._maft_state = state
         try:
             yield
@@ -159,8 +170,11 @@ class SupermanModel(SupermanPreTrainedModel):
         """Args as the VLM's, plus for MAFT ``keypoints_2d`` (N, T, J, 2): 2D detections (x, y) in [0, 1]
         of the frame for each of the N videos (or images, T = 1) and ``keypoints_mask`` (N, T, J)."""
         mm = None
-        if self.maft is not None and keypoints_2d is not None and (pixel_values is not None
-                                                                     or pixel_values_videos is not None):
+        if (
+            self.maft is not None
+            and keypoints_2d is not None
+            and (pixel_values is not None or pixel_values_videos is not None)
+        ):
             if pixel_values is not None and pixel_values_videos is not None:
                 raise SkeletonInputError("keypoints_2d", "either images or videos in one MAFT batch", "both")
             if keypoints_2d.ndim != 4 or keypoints_2d.shape[-1] != 2:
@@ -174,11 +188,20 @@ class SupermanModel(SupermanPreTrainedModel):
                     feats = self.vlm.get_image_features(pixel_values, grid, return_dict=True)
             mm = {"video" if video else "image": feats}
             pixel_values = pixel_values_videos = None
-        vlm_kwargs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                          past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache,
-                          pixel_values=pixel_values, pixel_values_videos=pixel_values_videos,
-                          image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
-                          mm_token_type_ids=mm_token_type_ids, **kwargs)
+        vlm_kwargs = dict(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            pixel_values=pixel_values,
+            pixel_values_videos=pixel_values_videos,
+            image_grid_thw=image_grid_thw,
+            video_grid_thw=video_grid_thw,
+            mm_token_type_ids=mm_token_type_ids,
+            **kwargs,
+        )
         if mm is not None:
             vlm_kwargs["mm_encoder_outputs"] = mm
         return self.vlm(**vlm_kwargs)
@@ -192,7 +215,9 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
     causal-LM loss and logits. :meth:`codes_to_motion` / :meth:`motion_to_codes` go through the VGMT.
     """
 
-    _tied_weights_keys = {"lm_head.weight": "model.vlm.language_model.embed_tokens.weight"}
+    _tied_weights_keys: ClassVar[dict[str, str]] = {
+        "lm_head.weight": "model.vlm.language_model.embed_tokens.weight"
+    }
     accepts_loss_kwargs = False
 
     def __init__(self, config: SupermanConfig):
@@ -244,27 +269,49 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders)."""
-        outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache,
-                             pixel_values=pixel_values, pixel_values_videos=pixel_values_videos,
-                             image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
-                             mm_token_type_ids=mm_token_type_ids, keypoints_2d=keypoints_2d,
-                             keypoints_mask=keypoints_mask, **kwargs)
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            pixel_values=pixel_values,
+            pixel_values_videos=pixel_values_videos,
+            image_grid_thw=image_grid_thw,
+            video_grid_thw=video_grid_thw,
+            mm_token_type_ids=mm_token_type_ids,
+            keypoints_2d=keypoints_2d,
+            keypoints_mask=keypoints_mask,
+            **kwargs,
+        )
         hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:
             if input_ids is not None and labels.shape != input_ids.shape:
-                raise SkeletonInputError("labels", f"shape {tuple(input_ids.shape)} like input_ids",
-                                         tuple(labels.shape))
-            loss = self.loss_function(logits=logits, labels=labels,
-                                      vocab_size=self.config.get_text_config(decoder=True).vocab_size, **kwargs)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=outputs.past_key_values,
-                                      hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+                raise SkeletonInputError(
+                    "labels", f"shape {tuple(input_ids.shape)} like input_ids", tuple(labels.shape)
+                )
+            loss = self.loss_function(
+                logits=logits,
+                labels=labels,
+                vocab_size=self.config.get_text_config(decoder=True).vocab_size,
+                **kwargs,
+            )
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     # ------------------------------------------------------------------ generation
     def prepare_inputs_for_generation(self, input_ids, is_first_iteration: bool | None = False, **kwargs):
-        inputs = super().prepare_inputs_for_generation(input_ids, is_first_iteration=is_first_iteration, **kwargs)
+        inputs = super().prepare_inputs_for_generation(
+            input_ids, is_first_iteration=is_first_iteration, **kwargs
+        )
         if not is_first_iteration and kwargs.get("use_cache", True):
             inputs.pop("keypoints_2d", None)
             inputs.pop("keypoints_mask", None)
@@ -284,11 +331,14 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
             return text_positions[None] + vlm.rope_deltas
         ids = model_kwargs.get("input_ids")
         ids = ids if ids is not None and ids.shape[1] > 0 else inputs_tensor
-        has_grid = model_kwargs.get("image_grid_thw") is not None or model_kwargs.get("video_grid_thw") is not None
+        has_grid = (
+            model_kwargs.get("image_grid_thw") is not None or model_kwargs.get("video_grid_thw") is not None
+        )
         if ids.ndim == 2 and not ids.is_floating_point() and mm_types is not None and has_grid:
             keys = ("image_grid_thw", "video_grid_thw", "second_per_grid_ts", "attention_mask")
-            vision_positions, deltas = vlm.get_rope_index(ids, mm_token_type_ids=mm_types,
-                                                          **{k: model_kwargs.get(k) for k in keys})
+            vision_positions, deltas = vlm.get_rope_index(
+                ids, mm_token_type_ids=mm_types, **{k: model_kwargs.get(k) for k in keys}
+            )
             vlm.rope_deltas = deltas
         else:
             vision_positions = text_positions[None].expand(3, -1, -1)
@@ -301,15 +351,28 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         with torch.no_grad():
             return self.vgmt.decode(codes.to(self.vgmt.device), num_frames=num_frames)
 
-    def motion_to_codes(self, skeletons: torch.Tensor, skeleton_mask: torch.Tensor | None = None,
-                        pixel_values: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalised motion (B, T, J, 3) in [-1, 1] -> codes (B, ceil(T / r), N) (skeleton-only without RGB)."""
-        return self.vgmt.encode(skeletons.to(self.vgmt.device), pixel_values=pixel_values,
-                                skeleton_mask=skeleton_mask)
+    def motion_to_codes(
+        self,
+        skeletons: torch.Tensor,
+        skeleton_mask: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Normalised motion (B, T, J, 3) in [-1, 1] -> codes (B, ceil(T / r), N).
+
+        Without ``pixel_values`` the skeletal distance alone picks the codes (no RGB needed)."""
+        return self.vgmt.encode(
+            skeletons.to(self.vgmt.device), pixel_values=pixel_values, skeleton_mask=skeleton_mask
+        )
 
 
-def tiny_superman(vgmt_config=None, hidden_size: int = 64, layers: int = 2, use_maft: bool = False,
-                  tokenizer_texts: tuple[str, ...] = (), **config_kwargs: Any):
+def tiny_superman(
+    vgmt_config=None,
+    hidden_size: int = 64,
+    layers: int = 2,
+    use_maft: bool = False,
+    tokenizer_texts: tuple[str, ...] = (),
+    **config_kwargs: Any,
+):
     """A small random Superman and its processor, built offline (tests, examples, debugging).
 
     Returns ``(model, processor)``: a tiny Qwen2.5-VL (56 px frames give 4 visual tokens per temporal
@@ -320,14 +383,28 @@ def tiny_superman(vgmt_config=None, hidden_size: int = 64, layers: int = 2, use_
     from .processing_superman import PROMPTS, build_superman_processor
 
     if vgmt_config is None:
-        vgmt_config = VGMTConfig(format="h36m17", num_codes=32, code_dim=32, channels=[16, 32], dilations=[1],
-                                 norm_groups=4, use_vision=False)
+        vgmt_config = VGMTConfig(
+            format="h36m17",
+            num_codes=32,
+            code_dim=32,
+            channels=[16, 32],
+            dilations=[1],
+            norm_groups=4,
+            use_vision=False,
+        )
     parts = MotionTextFormatter.from_vgmt_config(vgmt_config).parts
     grouping = [" ".join(f"Frame {i}: " + " ".join(f"{name}: " for name, _ in parts) for i in range(1, 33))]
-    tokenizer = build_tiny_tokenizer(extra_texts=list(PROMPTS.values()) + grouping * 20 + list(tokenizer_texts),
-                                     extra_special_tokens=QWEN_VISION_TOKENS)
+    tokenizer = build_tiny_tokenizer(
+        extra_texts=list(PROMPTS.values()) + grouping * 20 + list(tokenizer_texts),
+        extra_special_tokens=QWEN_VISION_TOKENS,
+    )
     processor = build_superman_processor(tokenizer, vgmt_config)
     vlm = tiny_qwen2_5_vl_config(tokenizer, hidden_size=hidden_size, layers=layers)
-    config = SupermanConfig(vlm_config=vlm, vgmt_config=vgmt_config, use_maft=use_maft,
-                            motion_token_offset=processor.motion_ids["codes"][0], **config_kwargs)
+    config = SupermanConfig(
+        vlm_config=vlm,
+        vgmt_config=vgmt_config,
+        use_maft=use_maft,
+        motion_token_offset=processor.motion_ids["codes"][0],
+        **config_kwargs,
+    )
     return SupermanForConditionalGeneration(config), processor

@@ -14,8 +14,9 @@ silently repaired output, so that evaluation can count parse failures.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,10 +27,22 @@ START_TOKEN = "<skel_start>"
 END_TOKEN = "<skel_end>"
 CODE_TOKEN = "<skel_{}>"
 
-PARSE_FAILURES = ("missing_start", "missing_end", "extra_text", "bad_frame", "missing_part", "unknown_part",
-                  "wrong_count", "unknown_token", "code_out_of_range", "wrong_length")
+PARSE_FAILURES = (
+    "missing_start",
+    "missing_end",
+    "extra_text",
+    "bad_frame",
+    "missing_part",
+    "unknown_part",
+    "wrong_count",
+    "unknown_token",
+    "code_out_of_range",
+    "wrong_length",
+)
 
-_LEXER = re.compile(r"<skel_start>|<skel_end>|<skel_(\d+)>|Frame\s+(\d+)\s*:|([A-Za-z][A-Za-z0-9_]*)\s*:|(\S+?)(?=<|\s|$)")
+_LEXER = re.compile(
+    r"<skel_start>|<skel_end>|<skel_(\d+)>|Frame\s+(\d+)\s*:|([A-Za-z][A-Za-z0-9_]*)\s*:|(\S+?)(?=<|\s|$)"
+)
 
 
 class MotionParseError(HFSkeletonError, ValueError):
@@ -82,7 +95,7 @@ class MotionTextFormatter:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_vgmt_config(cls, config: Any) -> "MotionTextFormatter":
+    def from_vgmt_config(cls, config: Any) -> MotionTextFormatter:
         """Grouping from a :class:`~hf_skeleton.VGMTConfig` (its format's parts and token grouping)."""
         fmt = config.skeleton_format
         parts = dict(fmt.parts) or {"body": tuple(range(fmt.num_joints))}
@@ -94,7 +107,7 @@ class MotionTextFormatter:
         return {"num_codes": self.num_codes, "parts": [[n, list(s)] for n, s in self.parts]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MotionTextFormatter":
+    def from_dict(cls, data: dict[str, Any]) -> MotionTextFormatter:
         return cls(data["num_codes"], [(n, s) for n, s in data["parts"]])
 
     # ------------------------------------------------------------------ tokens
@@ -108,7 +121,9 @@ class MotionTextFormatter:
         return self.code_tokens + [START_TOKEN, END_TOKEN]
 
     def add_to_tokenizer(self, tokenizer) -> int:
-        """Add the motion tokens (as normal added tokens, kept by ``skip_special_tokens``); returns how many were new."""
+        """Add the motion tokens as normal added tokens (kept by ``skip_special_tokens``).
+
+        Returns how many were new."""
         vocab = tokenizer.get_vocab()
         new = [t for t in self.all_tokens if t not in vocab]
         return tokenizer.add_tokens(new) if new else 0
@@ -119,23 +134,31 @@ class MotionTextFormatter:
         unk = tokenizer.unk_token_id
         missing = [t for t, i in zip(self.all_tokens, ids) if i is None or (unk is not None and i == unk)]
         if missing:
-            raise SkeletonInputError("tokenizer", "the motion tokens (call add_to_tokenizer first)", missing[:3])
+            raise SkeletonInputError(
+                "tokenizer", "the motion tokens (call add_to_tokenizer first)", missing[:3]
+            )
         return {"codes": ids[: self.num_codes], "start": ids[-2], "end": ids[-1]}
 
     # ------------------------------------------------------------------ formatting
-    def format(self, codes: "torch.Tensor | np.ndarray | Sequence") -> str:
+    def format(self, codes: torch.Tensor | np.ndarray | Sequence) -> str:
         """Text of one code grid (S, N)."""
         arr = np.asarray(codes.detach().cpu() if isinstance(codes, torch.Tensor) else codes)
         if arr.ndim != 2 or arr.shape[1] != self.codes_per_step or arr.shape[0] < 1:
-            raise SkeletonInputError("codes", f"an integer array (S, {self.codes_per_step}) with S >= 1",
-                                     tuple(arr.shape))
+            raise SkeletonInputError(
+                "codes", f"an integer array (S, {self.codes_per_step}) with S >= 1", tuple(arr.shape)
+            )
         if not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= self.num_codes:
-            raise SkeletonInputError("codes", f"integer codes in 0..{self.num_codes - 1}",
-                                     f"dtype {arr.dtype}, range {arr.min()}..{arr.max()}")
+            raise SkeletonInputError(
+                "codes",
+                f"integer codes in 0..{self.num_codes - 1}",
+                f"dtype {arr.dtype}, range {arr.min()}..{arr.max()}",
+            )
         lines = []
         for s, row in enumerate(arr):
-            groups = [f"{name}: " + "".join(CODE_TOKEN.format(int(row[i])) for i in slots)
-                      for name, slots in self.parts]
+            groups = [
+                f"{name}: " + "".join(CODE_TOKEN.format(int(row[i])) for i in slots)
+                for name, slots in self.parts
+            ]
             lines.append(f"Frame {s + 1}: " + " ".join(groups))
         return START_TOKEN + "\n".join(lines) + END_TOKEN
 
@@ -151,14 +174,18 @@ class MotionTextFormatter:
             raise MotionParseError("unknown_token", f"expected a string, found {type(text).__name__}")
         stripped = text.strip()
         if not stripped.startswith(START_TOKEN):
-            raise MotionParseError("missing_start" if START_TOKEN not in stripped else "extra_text",
-                                   f"text must begin with {START_TOKEN}: {stripped[:40]!r}")
+            raise MotionParseError(
+                "missing_start" if START_TOKEN not in stripped else "extra_text",
+                f"text must begin with {START_TOKEN}: {stripped[:40]!r}",
+            )
         end = stripped.find(END_TOKEN)
         if end < 0:
             raise MotionParseError("missing_end", f"no {END_TOKEN} (truncated output?)")
-        if stripped[end + len(END_TOKEN):].strip():
-            raise MotionParseError("extra_text", f"text after {END_TOKEN}: {stripped[end + len(END_TOKEN):][:40]!r}")
-        body = stripped[len(START_TOKEN):end]
+        if stripped[end + len(END_TOKEN) :].strip():
+            raise MotionParseError(
+                "extra_text", f"text after {END_TOKEN}: {stripped[end + len(END_TOKEN) :][:40]!r}"
+            )
+        body = stripped[len(START_TOKEN) : end]
 
         frames: list[list[int | None]] = []
         row: list[int | None] = []
@@ -169,8 +196,11 @@ class MotionTextFormatter:
             if part_idx >= 0:
                 name, slots = self.parts[part_idx]
                 if part_count != len(slots):
-                    raise MotionParseError("wrong_count", f"frame {len(frames)}, part {name!r}: expected "
-                                                          f"{len(slots)} codes, found {part_count}")
+                    raise MotionParseError(
+                        "wrong_count",
+                        f"frame {len(frames)}, part {name!r}: expected "
+                        f"{len(slots)} codes, found {part_count}",
+                    )
 
         def close_frame() -> None:
             close_part()
@@ -185,7 +215,9 @@ class MotionTextFormatter:
             if frame_no is not None:
                 close_frame()
                 if int(frame_no) != len(frames) + 1:
-                    raise MotionParseError("bad_frame", f"expected Frame {len(frames) + 1}, found Frame {frame_no}")
+                    raise MotionParseError(
+                        "bad_frame", f"expected Frame {len(frames) + 1}, found Frame {frame_no}"
+                    )
                 row = [None] * self.codes_per_step
                 frames.append(row)
                 part_idx, part_count = -1, 0
@@ -194,20 +226,29 @@ class MotionTextFormatter:
                     raise MotionParseError("bad_frame", f"part {part!r} before any 'Frame 1:'")
                 close_part()
                 if part_idx + 1 >= len(self.parts) or self.parts[part_idx + 1][0] != part:
-                    expected = self.parts[part_idx + 1][0] if part_idx + 1 < len(self.parts) else "a new frame"
+                    expected = (
+                        self.parts[part_idx + 1][0] if part_idx + 1 < len(self.parts) else "a new frame"
+                    )
                     reason = "unknown_part" if part not in dict(self.parts) else "missing_part"
-                    raise MotionParseError(reason, f"frame {len(frames)}: expected {expected!r}, found {part!r}")
+                    raise MotionParseError(
+                        reason, f"frame {len(frames)}: expected {expected!r}, found {part!r}"
+                    )
                 part_idx, part_count = part_idx + 1, 0
             elif code is not None:
                 if part_idx < 0:
                     raise MotionParseError("missing_part", f"frame {len(frames)}: code before any part name")
                 k = int(code)
                 if k >= self.num_codes:
-                    raise MotionParseError("code_out_of_range", f"<skel_{k}> with a codebook of {self.num_codes}")
+                    raise MotionParseError(
+                        "code_out_of_range", f"<skel_{k}> with a codebook of {self.num_codes}"
+                    )
                 slots = self.parts[part_idx][1]
                 if part_count >= len(slots):
-                    raise MotionParseError("wrong_count", f"frame {len(frames)}, part {self.parts[part_idx][0]!r}: "
-                                                          f"more than {len(slots)} codes")
+                    raise MotionParseError(
+                        "wrong_count",
+                        f"frame {len(frames)}, part {self.parts[part_idx][0]!r}: "
+                        f"more than {len(slots)} codes",
+                    )
                 row[slots[part_count]] = k
                 part_count += 1
             else:
@@ -227,5 +268,7 @@ class MotionTextFormatter:
             return MotionParse(None, err)
 
     def __repr__(self) -> str:
-        return (f"MotionTextFormatter(num_codes={self.num_codes}, parts={[n for n, _ in self.parts]}, "
-                f"codes_per_step={self.codes_per_step})")
+        return (
+            f"MotionTextFormatter(num_codes={self.num_codes}, parts={[n for n, _ in self.parts]}, "
+            f"codes_per_step={self.codes_per_step})"
+        )

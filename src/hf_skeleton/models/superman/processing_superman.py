@@ -8,7 +8,8 @@ the text is expanded to the number of merged visual tokens.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +25,10 @@ VISION_START, VISION_END = "<|vision_start|>", "<|vision_end|>"
 
 # Task templates of the unified model (Vid2Skel, SkelPred, MIB).
 PROMPTS = {
-    "estimate": VISION_START + VIDEO_TOKEN + VISION_END + "Estimate the 3D motion of the person in the video.",
+    "estimate": VISION_START
+    + VIDEO_TOKEN
+    + VISION_END
+    + "Estimate the 3D motion of the person in the video.",
     "predict": "Predict the next {num_steps} frames of this motion: {history}",
     "inbetween": "Fill in the whole motion of {num_steps} frames from the start {start} and the end {end}",
 }
@@ -41,10 +45,18 @@ class SupermanProcessor(ProcessorMixin):
         motion_format: :meth:`MotionTextFormatter.to_dict` of the grouping (codebook size, parts).
     """
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None,
-                 motion_format: dict[str, Any] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        image_processor=None,
+        tokenizer=None,
+        chat_template=None,
+        motion_format: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ):
         if motion_format is None:
-            raise SkeletonInputError("motion_format", "MotionTextFormatter.to_dict() of the model's grouping", None)
+            raise SkeletonInputError(
+                "motion_format", "MotionTextFormatter.to_dict() of the model's grouping", None
+            )
         self.motion_format = dict(motion_format)
         self.motion_formatter = MotionTextFormatter.from_dict(self.motion_format)
         super().__init__(image_processor, tokenizer, chat_template=chat_template, **kwargs)
@@ -54,8 +66,17 @@ class SupermanProcessor(ProcessorMixin):
 
     @property
     def model_input_names(self) -> list[str]:
-        return ["input_ids", "attention_mask", "mm_token_type_ids", "pixel_values", "image_grid_thw",
-                "pixel_values_videos", "video_grid_thw", "keypoints_2d", "keypoints_mask"]
+        return [
+            "input_ids",
+            "attention_mask",
+            "mm_token_type_ids",
+            "pixel_values",
+            "image_grid_thw",
+            "pixel_values_videos",
+            "video_grid_thw",
+            "keypoints_2d",
+            "keypoints_mask",
+        ]
 
     # ------------------------------------------------------------------ motion text
     def format_motion(self, codes) -> str:
@@ -81,14 +102,16 @@ class SupermanProcessor(ProcessorMixin):
         if task == "inbetween":
             if start is None or end is None:
                 raise SkeletonInputError("start/end", "codes of the start and end keyframes", (start, end))
-            return PROMPTS[task].format(num_steps=num_steps, start=self.format_motion(start),
-                                        end=self.format_motion(end))
+            return PROMPTS[task].format(
+                num_steps=num_steps, start=self.format_motion(start), end=self.format_motion(end)
+            )
         return PROMPTS[task]
 
     def chat_prompt(self, user_text: str) -> str:
         """The chat-formatted prompt up to the assistant's answer."""
-        return self.tokenizer.apply_chat_template([{"role": "user", "content": user_text}], tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True
+        )
 
     # ------------------------------------------------------------------ vision
     def _video_patches(self, frames) -> tuple[np.ndarray, list[int]]:
@@ -100,25 +123,35 @@ class SupermanProcessor(ProcessorMixin):
         out = self.image_processor(images=arr, return_tensors="np")
         pv, grid = out["pixel_values"], out["image_grid_thw"]
         n = int(grid[0, 1] * grid[0, 2])
-        per_frame = pv.reshape(len(arr), n, 3, tps, -1)[:, :, :, 0]  # the processor repeats each frame in time
+        per_frame = pv.reshape(len(arr), n, 3, tps, -1)[
+            :, :, :, 0
+        ]  # the processor repeats each frame in time
         t = len(arr) // tps
         video = per_frame.reshape(t, tps, n, 3, -1).transpose(0, 2, 3, 1, 4).reshape(t * n, -1)
         return video, [t, int(grid[0, 1]), int(grid[0, 2])]
 
-    def __call__(self, text: str | Sequence[str] | None = None, images=None, videos=None,
-                 keypoints_2d=None, keypoints_mask=None, return_tensors: str = "pt", padding: bool | str = True,
-                 **kwargs: Any) -> BatchFeature:
+    def __call__(
+        self,
+        text: str | Sequence[str] | None = None,
+        images=None,
+        videos=None,
+        keypoints_2d=None,
+        keypoints_mask=None,
+        return_tensors: str = "pt",
+        padding: bool | str = True,
+        **kwargs: Any,
+    ) -> BatchFeature:
         """Args:
-            text: one prompt or a batch; each ``<|image_pad|>`` / ``<|video_pad|>`` stands for one image / video.
-            images: list of images (H, W, 3) (any format the image processor takes).
-            videos: list of videos, each frames (T, H, W, 3) uint8 or a list of frames.
-            keypoints_2d: (N, T, J, 2) 2D detections in [0, 1] of the frame for MAFT (N videos or images).
-            keypoints_mask: (N, T, J) which detections are valid.
+        text: one prompt or a batch; each ``<|image_pad|>`` / ``<|video_pad|>`` stands for one image / video.
+        images: list of images (H, W, 3) (any format the image processor takes).
+        videos: list of videos, each frames (T, H, W, 3) uint8 or a list of frames.
+        keypoints_2d: (N, T, J, 2) 2D detections in [0, 1] of the frame for MAFT (N videos or images).
+        keypoints_mask: (N, T, J) which detections are valid.
         """
         if text is None:
             raise SkeletonInputError("text", "a prompt string or a list of them", None)
         texts = [text] if isinstance(text, str) else list(text)
-        merge = self.image_processor.merge_size ** 2
+        merge = self.image_processor.merge_size**2
         data: dict[str, Any] = {}
         if images is not None:
             out = self.image_processor(images=list(images), return_tensors="np")
@@ -133,8 +166,9 @@ class SupermanProcessor(ProcessorMixin):
             kp = np.asarray(keypoints_2d, dtype=np.float32)
             n_vis = len(videos) if videos is not None else (len(images) if images is not None else 0)
             if kp.ndim != 4 or kp.shape[-1] != 2 or kp.shape[0] != n_vis:
-                raise SkeletonInputError("keypoints_2d", f"an array ({n_vis}, T, J, 2): one row per video/image",
-                                         kp.shape)
+                raise SkeletonInputError(
+                    "keypoints_2d", f"an array ({n_vis}, T, J, 2): one row per video/image", kp.shape
+                )
             data["keypoints_2d"] = kp
             if keypoints_mask is not None:
                 km = np.asarray(keypoints_mask, dtype=bool)
@@ -144,8 +178,10 @@ class SupermanProcessor(ProcessorMixin):
         enc = self.tokenizer(texts, padding=padding, **kwargs)
         ids = enc["input_ids"]
         data["input_ids"], data["attention_mask"] = ids, enc["attention_mask"]
-        data["mm_token_type_ids"] = [[1 if t == self.image_token_id else 2 if t == self.video_token_id else 0
-                                      for t in row] for row in ids]
+        data["mm_token_type_ids"] = [
+            [1 if t == self.image_token_id else 2 if t == self.video_token_id else 0 for t in row]
+            for row in ids
+        ]
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     @staticmethod
@@ -175,5 +211,9 @@ def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> Su
     fmt = MotionTextFormatter.from_vgmt_config(vgmt_config)
     fmt.add_to_tokenizer(tokenizer)
     if image_processor is None:
-        image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 1280})
-    return SupermanProcessor(image_processor=image_processor, tokenizer=tokenizer, motion_format=fmt.to_dict())
+        image_processor = Qwen2VLImageProcessorPil(
+            size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 1280}
+        )
+    return SupermanProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, motion_format=fmt.to_dict()
+    )
