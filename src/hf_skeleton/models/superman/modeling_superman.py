@@ -19,13 +19,14 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_utils import slice_logits_to_keep
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonModelMixin
 from ..vgmt.modeling_vgmt import VGMTModel
 from .configuration_superman import SupermanConfig
 from .maft import MAFT
 from .motion_text import MotionTextFormatter
 
 
-class SupermanPreTrainedModel(PreTrainedModel):
+class SupermanPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     config_class = SupermanConfig
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
@@ -214,6 +215,7 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
     / ``pixel_values_videos`` with their grids, ``keypoints_2d`` for MAFT, ``labels``) and returns the
     causal-LM loss and logits. :meth:`codes_to_motion` / :meth:`motion_to_codes` go through the VGMT.
     """
+    remote_auto_class = "AutoModelForImageTextToText"
 
     _tied_weights_keys: ClassVar[dict[str, str]] = {
         "lm_head.weight": "model.vlm.language_model.embed_tokens.weight"
