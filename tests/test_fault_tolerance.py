@@ -111,3 +111,55 @@ def test_damaged_checkpoints_raise_checkpoint_error(tok, tmp_path):
         TinyLM.from_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model_type"] == "qwen2"
+
+
+@pytest.fixture()
+def llamo_copy(tmp_path):
+    import shutil
+
+    from hf_skeleton.embedded import embedded_model_path
+
+    folder = tmp_path / "llamo"
+    shutil.copytree(embedded_model_path("llamo-nucla"), folder)
+    return folder
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda c: c.update(motion_hidden_size="big"), "invalid llamo config"),
+    (lambda c: c.update(format="no_such_format"), "no_such_format"),
+    (lambda c: c.update(model_type="vgmt"), "field model_type"),
+    (lambda c: c.pop("text_config"), "missing fields"),
+])
+def test_bad_config_fields_name_the_config_file(llamo_copy, edit, message):
+    import hf_skeleton as hs
+    from transformers import AutoModelForImageTextToText
+
+    path = llamo_copy / "config.json"
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=message) as err:
+        hs.LlamoForConditionalGeneration.from_pretrained(llamo_copy)
+    assert "config.json" in str(err.value) or "model.safetensors" in str(err.value)
+    if config.get("model_type") == "llamo":  # the Auto path fails typed too, before building anything
+        with pytest.raises(hs.HFSkeletonError):
+            AutoModelForImageTextToText.from_pretrained(llamo_copy)
+
+
+def test_truncated_config_json_names_the_file(llamo_copy):
+    import hf_skeleton as hs
+
+    path = llamo_copy / "config.json"
+    path.write_text(path.read_text()[:100])
+    with pytest.raises(CheckpointError, match="config.json.*not valid JSON"):
+        hs.LlamoForConditionalGeneration.from_pretrained(llamo_copy)
+
+
+def test_processor_folder_without_tokenizer_names_the_folder(llamo_copy):
+    from transformers import AutoProcessor
+
+    (llamo_copy / "tokenizer.json").unlink()
+    (llamo_copy / "tokenizer_config.json").unlink()
+    with pytest.raises(CheckpointError, match="no tokenizer") as err:
+        AutoProcessor.from_pretrained(llamo_copy)
+    assert str(llamo_copy) in str(err.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import CheckpointError
+from .errors import CheckpointError, HFSkeletonError
 
 
 def _weights_file(path: str | os.PathLike) -> str:
@@ -47,6 +47,71 @@ def check_safetensors(path: str | os.PathLike) -> None:
                                     f"file has {size}")
 
 
+def check_config(config_class, folder: Path) -> None:
+    """Raise CheckpointError naming ``folder/config.json`` unless it parses into ``config_class``."""
+    import json
+
+    path = folder / "config.json"
+    if not path.is_file():
+        raise CheckpointError(path, "missing: not a save_pretrained folder")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(path, f"not valid JSON ({err})") from None
+    expected = getattr(config_class, "model_type", None)
+    if expected and data.get("model_type") != expected:
+        raise CheckpointError(path, f"field model_type: expected {expected!r}, found {data.get('model_type')!r}")
+    try:
+        config_class.from_dict(data)
+    except CheckpointError as err:
+        raise CheckpointError(path, str(err).split(": ", 1)[-1]) from None
+    except (HFSkeletonError, ValueError, TypeError, KeyError) as err:
+        raise CheckpointError(path, f"invalid config ({type(err).__name__}: {err})") from None
+
+
+class SkeletonConfigMixin:
+    """``from_dict`` (used by ``from_pretrained`` and AutoConfig) rejects a saved config that lacks a
+    sub-config and turns untyped value errors into :class:`CheckpointError`.
+
+    A missing sub-config would silently fall back to its default: for an LLM that means building a
+    multi-billion-parameter model of the wrong shape before the weights fail to load.
+    """
+
+    @classmethod
+    def from_dict(cls, config_dict, **kwargs):
+        if "transformers_version" in config_dict:  # a saved config, not a user's partial dict
+            defaults = cls().to_dict()
+            missing = sorted(k for k in defaults if k.endswith("_config") and k not in config_dict)
+            if missing:
+                raise CheckpointError("config.json", f"missing fields {missing} for model type {cls.model_type!r}")
+        try:
+            return super().from_dict(config_dict, **kwargs)
+        except HFSkeletonError:
+            raise
+        except (ValueError, TypeError, KeyError) as err:
+            raise CheckpointError("config.json", f"invalid {cls.model_type} config "
+                                                 f"({type(err).__name__}: {err})") from None
+
+
+def check_processor_folder(folder: str | os.PathLike) -> None:
+    """Raise CheckpointError unless a local processor folder holds its tokenizer files."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return  # a Hub id: transformers resolves and reports it
+    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        raise CheckpointError(folder, "no tokenizer (tokenizer.json / tokenizer_config.json): save the processor "
+                                      "with processor.save_pretrained(folder), which writes its tokenizer too")
+
+
+class ProcessorLoadingMixin:
+    """``from_pretrained`` of our processors names the folder when its tokenizer is missing."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        check_processor_folder(pretrained_model_name_or_path)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+
 class StrictLoadingMixin:
     """``from_pretrained`` that raises on corrupted files and on missing/unexpected/mismatched tensors.
 
@@ -63,6 +128,8 @@ class StrictLoadingMixin:
             elif not (local / "model.safetensors.index.json").exists():
                 raise CheckpointError(local, "no model.safetensors (or index) in the folder; hf_skeleton "
                                              "loads safetensors only")
+            if "config" not in kwargs:
+                check_config(cls.config_class, local)
         want_info = kwargs.pop("output_loading_info", False)
         try:
             model, info = super().from_pretrained(pretrained_model_name_or_path, *args,

@@ -8,6 +8,7 @@ from typing import Any
 from transformers import PretrainedConfig
 
 from ...errors import SkeletonFormatError, SkeletonInputError
+from ...modeling_utils import SkeletonConfigMixin
 from ...rendering.camera import VIEWS
 from ...skeletons.formats import SkeletonFormat, get_format
 
@@ -29,7 +30,7 @@ def _is_registered(fmt: SkeletonFormat) -> bool:
         return False
 
 
-class DrActionConfig(PretrainedConfig):
+class DrActionConfig(SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`DrActionModel`.
 
     Defaults are the paper's / the authors' released hyper-parameters except where noted.

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonConfigMixin
 from ...skeletons.formats import SkeletonFormat, get_format
 
 MOTION_POOLINGS = ("frame", "joint")
@@ -45,7 +46,7 @@ def _as_config(value: PretrainedConfig | Mapping[str, Any] | None, name: str) ->
                              type(value).__name__)
 
 
-class LlamoConfig(PretrainedConfig):
+class LlamoConfig(SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`LlamoModel` / :class:`LlamoForConditionalGeneration`.
 
     Args:

@@ -19,6 +19,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import SkeletonFormat, get_format
 from ...skeletons.sequence import SkeletonSequence
 from ...skeletons.transforms import normalize, resample
@@ -36,7 +37,7 @@ def default_image_processor(vision_config: Any = None):
     return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
 
-class LlamoProcessor(ProcessorMixin):
+class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
     """Tokenizer + motion preprocessing + video frames through the vision tower's image processor.
 
     Args:

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonConfigMixin
 from ..draction.configuration_draction import DrActionConfig
 from .image_adapters import VLM_FAMILIES, ImageAdapterConfig
 
@@ -27,7 +28,7 @@ def _vlm_config(value: Any) -> PretrainedConfig:
                              type(value).__name__)
 
 
-class SkeletonLLMConfig(PretrainedConfig):
+class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`SkeletonLLMModel` / :class:`SkeletonLLMForConditionalGeneration`.
 
     Args:

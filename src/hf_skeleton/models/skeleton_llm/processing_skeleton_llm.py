@@ -19,6 +19,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import SkeletonFormatError, get_format
 from ...skeletons.sequence import SkeletonSequence
 from ...skeletons.transforms import normalize, resample
@@ -40,7 +41,7 @@ def _is_registered(fmt) -> bool:
         return False
 
 
-class SkeletonLLMProcessor(ProcessorMixin):
+class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
     """Tokenizer + skeleton normalisation + frame capping + ``<skeleton>`` expansion.
 
     Args:

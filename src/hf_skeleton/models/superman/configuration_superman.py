@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonConfigMixin
 from ..vgmt.configuration_vgmt import VGMTConfig
 
 
@@ -21,7 +22,7 @@ def _as_config(value: Any, default_type: str) -> PretrainedConfig:
     return AutoConfig.for_model(model_type, **data)
 
 
-class SupermanConfig(PretrainedConfig):
+class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`SupermanForConditionalGeneration`.
 
     Args:

@@ -17,6 +17,7 @@ from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
+from ...modeling_utils import ProcessorLoadingMixin
 from .motion_text import MotionParse, MotionTextFormatter
 
 TASKS = ("estimate", "predict", "inbetween")
@@ -34,7 +35,7 @@ PROMPTS = {
 }
 
 
-class SupermanProcessor(ProcessorMixin):
+class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
     """Turns prompts, videos and motion codes into :class:`SupermanForConditionalGeneration` inputs.
 
     Args:

@@ -8,6 +8,7 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonFormatError, SkeletonInputError
+from ...modeling_utils import SkeletonConfigMixin
 from ...skeletons.formats import SkeletonFormat, get_format
 
 TOKEN_GROUPINGS = ("joint", "part")
@@ -22,7 +23,7 @@ def default_vision_config() -> PretrainedConfig:
     return AutoConfig.for_model("vitpose_backbone", out_indices=[3, 6, 9, 12])
 
 
-class VGMTConfig(PretrainedConfig):
+class VGMTConfig(SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`VGMTModel`.
 
     Defaults are the paper's: 8192 codes of 2048 = [visual 1024 | skeletal 1024], channels 128 -> 512,
