@@ -10,7 +10,8 @@ from transformers import pipeline
 import hf_skeleton as hs
 from hf_skeleton.cli import run_demo
 from hf_skeleton.data import action_labels
-from hf_skeleton.embedded import default_model_for, embedded_model_path, list_embedded_models
+from hf_skeleton.embedded import default_model_for
+from hf_skeleton import embedded_model_path, list_embedded_models
 
 
 def test_embedded_models_are_listed_and_small():

@@ -33,6 +33,7 @@ from .models.skeleton_llm import (
     SkeletonLLMProcessor,
 )
 from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
+from .embedded import embedded_model_path, list_embedded_models
 from .video import load_video, sample_frame_indices, video_info
 from .viz import save_animation, save_frame_grid
 
