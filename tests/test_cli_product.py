@@ -2,7 +2,6 @@
 
 import imageio.v3 as iio
 import numpy as np
-import pytest
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main

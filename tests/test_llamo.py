@@ -9,7 +9,7 @@ from transformers import (AutoConfig, AutoModel, AutoModelForImageTextToText, Au
                           CLIPVisionConfig, SiglipVisionConfig)
 
 import hf_skeleton as hs
-from hf_skeleton.models.llamo import LlamoMotionEncoder, motion_token_mask
+from hf_skeleton.models.llamo import LlamoMotionEncoder
 from hf_skeleton.skeletons.transforms import normalize
 from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
 

@@ -4,8 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-import torch
 
 import hf_skeleton as hs
 from hf_skeleton.remote_code import _closure, write_remote_code

@@ -231,6 +231,14 @@ def get_format(name: "str | SkeletonFormat | Mapping[str, Any]") -> SkeletonForm
                                   format_name=name) from None
 
 
+def format_for_config(fmt: "str | SkeletonFormat | Mapping[str, Any]") -> "str | dict[str, Any]":
+    """What a model config stores for a format: its name when that name is registered with this very
+    definition, else the full definition (so a user-defined format travels inside config.json)."""
+    fmt = get_format(fmt)
+    registered = _REGISTRY.get(fmt.name)
+    return fmt.name if registered is not None and registered == fmt else fmt.to_dict()
+
+
 def list_formats() -> list[str]:
     return sorted(_REGISTRY)
 

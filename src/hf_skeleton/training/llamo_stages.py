@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from ..errors import SkeletonInputError
 from ..skeletons.sequence import SkeletonSequence

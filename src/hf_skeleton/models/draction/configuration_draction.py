@@ -10,7 +10,7 @@ from transformers import PretrainedConfig
 from ...errors import SkeletonFormatError, SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
 from ...rendering.camera import VIEWS
-from ...skeletons.formats import SkeletonFormat, get_format
+from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
 NFM_TYPES = ("gru", "mlp")
 CAMERA_MODES = ("auto", "authors")
@@ -22,12 +22,6 @@ BACKENDS = ("auto", "torch", "gsplat", "dense")
 _SCALE_DEFAULTS = {"smpl22": (0.026, 0.016, 0.0)}
 _SCALE_DEFAULT = (0.030, 0.020, 1.0)
 
-
-def _is_registered(fmt: SkeletonFormat) -> bool:
-    try:
-        return get_format(fmt.name) == fmt
-    except SkeletonFormatError:
-        return False
 
 
 class DrActionConfig(SkeletonConfigMixin, PretrainedConfig):
@@ -123,7 +117,7 @@ class DrActionConfig(SkeletonConfigMixin, PretrainedConfig):
         except SkeletonFormatError as err:
             raise SkeletonInputError("DrActionConfig.format",
                                      "a registered format name, a SkeletonFormat or its dict", str(err)) from None
-        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.format = format_for_config(fmt)
         jb, bb, g = _SCALE_DEFAULTS.get(fmt.name, _SCALE_DEFAULT)
         self.image_size = image_size
         self.num_frames = num_frames

@@ -14,7 +14,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
-from ...skeletons.formats import SkeletonFormat, get_format
+from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
 MOTION_POOLINGS = ("frame", "joint")
 VIDEO_POOLINGS = ("cls", "mean", "patch")
@@ -113,7 +113,7 @@ class LlamoConfig(SkeletonConfigMixin, PretrainedConfig):
         **kwargs: Any,
     ):
         fmt = get_format(format)
-        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.format = format_for_config(fmt)
         self.motion_hidden_size = int(motion_hidden_size)
         self.motion_num_layers = int(motion_num_layers)
         self.motion_num_heads = int(motion_num_heads)
@@ -219,9 +219,3 @@ class LlamoConfig(SkeletonConfigMixin, PretrainedConfig):
                 out[key] = value.to_dict()
         return out
 
-
-def _is_registered(fmt: SkeletonFormat) -> bool:
-    try:
-        return get_format(fmt.name) == fmt
-    except Exception:
-        return False

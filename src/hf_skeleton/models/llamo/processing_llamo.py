@@ -20,7 +20,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
-from ...skeletons.formats import SkeletonFormat, get_format
+from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
 from ...skeletons.transforms import normalize, resample
 from ...video import load_video, sample_frame_indices
@@ -60,7 +60,7 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
                  video_token: str = "<video>", center: str = "first_frame", scale: bool = True,
                  align_view: bool = False, chat_template: str | None = None, **kwargs):
         fmt = get_format(format)
-        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.format = format_for_config(fmt)
         self.max_motion_frames = int(max_motion_frames)
         self.motion_temporal_stride = int(motion_temporal_stride)
         if motion_pooling not in MOTION_POOLINGS:
@@ -256,10 +256,3 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
 
     def decode(self, *args, **kwargs):
         return self.tokenizer.decode(*args, **kwargs)
-
-
-def _is_registered(fmt: SkeletonFormat) -> bool:
-    try:
-        return get_format(fmt.name) == fmt
-    except Exception:
-        return False

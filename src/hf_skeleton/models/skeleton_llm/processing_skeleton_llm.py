@@ -11,7 +11,7 @@ and the model's rendered images always agree.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
-from ...skeletons.formats import SkeletonFormatError, get_format
+from ...skeletons.formats import format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
 from ...skeletons.transforms import normalize, resample
 
@@ -33,12 +33,6 @@ FAMILY_TOKENS = {
 }
 QWEN_VIDEO_TOKEN = "<|video_pad|>"
 
-
-def _is_registered(fmt) -> bool:
-    try:
-        return get_format(fmt.name) == fmt
-    except SkeletonFormatError:
-        return False
 
 
 class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
@@ -71,7 +65,7 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
                  center: str = "first_frame", scale: bool = False, align_view: bool = False,
                  chat_template: str | None = None, **kwargs: Any):
         fmt = get_format(format)
-        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.format = format_for_config(fmt)
         for name, value in (("num_frames", num_frames), ("tokens_per_frame", tokens_per_frame),
                             ("temporal_patch_size", temporal_patch_size), ("max_frames", max_frames)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:

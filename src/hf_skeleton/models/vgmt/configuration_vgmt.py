@@ -7,9 +7,9 @@ from typing import Any
 
 from transformers import AutoConfig, PretrainedConfig
 
-from ...errors import SkeletonFormatError, SkeletonInputError
+from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
-from ...skeletons.formats import SkeletonFormat, get_format
+from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
 TOKEN_GROUPINGS = ("joint", "part")
 
@@ -84,7 +84,7 @@ class VGMTConfig(SkeletonConfigMixin, PretrainedConfig):
         **kwargs: Any,
     ):
         fmt = get_format(format)
-        self.format = fmt.name if _is_registered(fmt) else fmt.to_dict()
+        self.format = format_for_config(fmt)
         self.num_codes = int(num_codes)
         self.code_dim = int(code_dim)
         self.channels = [int(c) for c in channels]
@@ -185,9 +185,3 @@ class VGMTConfig(SkeletonConfigMixin, PretrainedConfig):
             out["vision_config"] = self.vision_config.to_dict()
         return out
 
-
-def _is_registered(fmt: SkeletonFormat) -> bool:
-    try:
-        return get_format(fmt.name) == fmt
-    except SkeletonFormatError:
-        return False
