@@ -45,3 +45,23 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
     assert main(["render", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.json" in err[0]
+
+
+def test_evaluate_scores_the_embedded_model_and_writes_its_card(tmp_path, data_dir, capsys):
+    import json
+    import shutil
+
+    folder = tmp_path / "llamo"
+    shutil.copytree(hs.embedded_model_path("llamo-nucla"), folder)
+    assert main(["evaluate", str(folder), "--data", str(data_dir), "--limit", "12", "--write-card"]) == 0
+    out = capsys.readouterr().out
+    assert "top1_likelihood" in out and "generated_lenient" in out
+    stored = json.loads((folder / "eval_results.json").read_text())["nucla-view3"]
+    assert stored["clips"] == 12 and 0.0 <= stored["top1_likelihood"] <= 1.0
+    assert f"| nucla-view3 | top1_likelihood | {stored['top1_likelihood']:.4g} |" in (folder / "README.md").read_text()
+
+
+def test_evaluate_rejects_an_unknown_protocol(tmp_path, data_dir, capsys):
+    assert main(["evaluate", hs.embedded_model_path("llamo-nucla"), "--data", str(data_dir),
+                 "--protocol", "ntu-xsub"]) == 2
+    assert "protocol" in capsys.readouterr().err

@@ -331,9 +331,54 @@ def _add_push(sub) -> None:
     p.set_defaults(func=_cmd_push)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from .cards import write_model_card, write_results
+    from .data import action_labels
+    from .evaluation.protocols import load_protocol_clips, recognition_protocol
+
+    if args.data:
+        data_dir = Path(args.data)
+    else:
+        clip = find_demo_clip()
+        if clip is None:
+            raise HFSkeletonError("no data folder found: pass --data pointing at the folder that holds nw_ucla/")
+        data_dir = clip.parents[2]  # .../data/nw_ucla/all_sqe/<clip>.json
+    clips = load_protocol_clips(args.protocol, data_dir, limit=args.limit)
+    labels = args.labels.split(",") if args.labels else list(action_labels("nucla").values())
+    model = AutoModelForImageTextToText.from_pretrained(args.model)
+    processor = AutoProcessor.from_pretrained(args.model)
+    print(f"evaluating {args.model} on {len(clips)} clips ({args.protocol}), {len(labels)} candidate labels")
+    result = recognition_protocol(model, processor, clips, labels, batch_size=args.batch_size,
+                                  generate=not args.no_generate, progress=lambda it: tqdm(it, desc="generate"))
+    for key, value in result.items():
+        print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+    if args.write_card:
+        write_results(args.model, {args.protocol: result})
+        print(f"wrote {write_model_card(args.model)}")
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a saved understanding model on a recognition protocol",
+                       description="Top-1 by candidate likelihood and strict/lenient accuracy of greedy answers "
+                                   "on labelled clips (nucla-view3: the N-UCLA cross-view test set).")
+    p.add_argument("model", help="a saved SkeletonLLM or LLaMo folder")
+    p.add_argument("--protocol", default="nucla-view3", help="nucla-view3 (default) or nucla-all")
+    p.add_argument("--data", default=None, help="the data folder holding nw_ucla/ (default: ../shared/data)")
+    p.add_argument("--labels", default=None, help="comma-separated candidate labels (default: the 10 N-UCLA actions)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--no-generate", action="store_true", help="skip the generated-answer scores")
+    p.add_argument("--write-card", action="store_true", help="store the results in the folder and re-render its card")
+    p.set_defaults(func=_cmd_evaluate)
+
+
 # ---------------------------------------------------------------------- entry point
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
-                                               _add_push]
+                                               _add_evaluate, _add_push]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,66 @@
+"""Evaluation protocols shared by the CLI (`hf-skeleton evaluate`) and the examples.
+
+``recognition_protocol`` scores a saved understanding model (SkeletonLLM or LLaMo) on labelled clips:
+top-1 by candidate likelihood (what the pipeline returns) and, as the authors scored generated
+answers, strict (exact label) and lenient (case-insensitive substring) accuracy of greedy answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import SkeletonInputError
+from ..skeletons.io import load_skeleton
+from .recognition import predict_labels, recognition_accuracy, score_candidate_labels
+
+RECOGNITION_QUESTION = "What action is the person doing? Answer with the action name."
+
+# name -> (file glob under the data folder, clip filter)
+PROTOCOLS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "nucla-view3": ("nw_ucla/all_sqe/*.json", lambda seq: seq.meta.get("view") == 3),
+    "nucla-all": ("nw_ucla/all_sqe/*.json", lambda seq: True),
+}
+
+
+def load_protocol_clips(protocol: str, data_dir: str | Path, limit: int | None = None) -> list:
+    if protocol not in PROTOCOLS:
+        raise SkeletonInputError("protocol", f"one of {sorted(PROTOCOLS)}", protocol)
+    pattern, keep = PROTOCOLS[protocol]
+    files = sorted(Path(data_dir).glob(pattern))
+    if not files:
+        raise SkeletonInputError("data_dir", f"a folder containing {pattern}", str(data_dir))
+    clips = [seq for seq in (load_skeleton(f) for f in files) if keep(seq)]
+    return clips[:limit] if limit else clips
+
+
+def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candidate_labels: Sequence[str], *,
+                         question: str = RECOGNITION_QUESTION, batch_size: int = 32, generate: bool = True,
+                         max_new_tokens: int = 12, progress: Callable | None = None) -> dict[str, Any]:
+    """Top-1 by likelihood over ``candidate_labels``, plus strict/lenient accuracy of greedy answers."""
+    import torch
+
+    from ..training.collators import chat_prompt
+
+    references = [seq.meta.get("label_name") for seq in clips]
+    if any(r is None for r in references):
+        raise SkeletonInputError("clips", "clips whose meta has a label_name", "a clip without one")
+    model.eval()
+    scores = score_candidate_labels(model, processor, clips, question, candidate_labels, batch_size=batch_size)
+    predicted = predict_labels(scores, candidate_labels)
+    result: dict[str, Any] = {"clips": len(clips), "chance": 1.0 / len(candidate_labels),
+                              "top1_likelihood": sum(p == r for p, r in zip(predicted, references)) / len(clips)}
+    if generate:
+        answers: list[str] = []
+        steps = range(0, len(clips), batch_size)
+        for start in (progress(steps) if progress else steps):
+            chunk = list(clips[start:start + batch_size])
+            enc = processor(skeletons=chunk, text=[chat_prompt(processor, question)] * len(chunk),
+                            return_tensors="pt", padding=True)
+            with torch.no_grad():
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+            answers += processor.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        accuracy = recognition_accuracy([a.strip() for a in answers], references)
+        result["generated_strict"] = accuracy["strict"]
+        result["generated_lenient"] = accuracy["lenient"]
+    return result
