@@ -2,6 +2,7 @@
 
 import imageio.v3 as iio
 import numpy as np
+import pytest
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main
@@ -65,3 +66,21 @@ def test_evaluate_rejects_an_unknown_protocol(tmp_path, data_dir, capsys):
     assert main(["evaluate", hs.embedded_model_path("llamo-nucla"), "--data", str(data_dir),
                  "--protocol", "ntu-xsub"]) == 2
     assert "protocol" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_runs_the_llamo_recipe_and_writes_a_loadable_folder(tmp_path, data_dir, capsys):
+    import json
+
+    from transformers import pipeline
+
+    out = tmp_path / "llamo"
+    assert main(["train", "llamo", "--data", str(data_dir), "--output-dir", str(tmp_path / "run"),
+                 "--export-dir", str(out), "--stage1-steps", "2", "--stage2-steps", "2", "--batch-size", "4",
+                 "--hidden", "32", "--layers", "1", "--frames", "8", "--max-clips", "8", "--eval-clips", "6"]) == 0
+    results = json.loads((out / "eval_results.json").read_text())["N-UCLA view 3 (trained on views 1-2)"]
+    assert results["clips"] == 6
+    assert (out / "training_command.txt").read_text().startswith("hf-skeleton train llamo --data")
+    ranked = pipeline("skeleton-understanding", model=str(out))(
+        hs.load_skeleton(data_dir / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json"), candidate_labels=["walk around", "carry"])
+    assert {r["label"] for r in ranked} == {"walk around", "carry"}

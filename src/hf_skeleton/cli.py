@@ -331,6 +331,27 @@ def _add_push(sub) -> None:
     p.set_defaults(func=_cmd_push)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .training import llamo_recipe
+
+    recipes = {"llamo": llamo_recipe}
+    argv = list(args.recipe_args)
+    recipe = recipes[args.model]
+    options = recipe.add_arguments(argparse.ArgumentParser(prog=f"hf-skeleton train {args.model}")).parse_args(argv)
+    recipe.run(options, command=f"hf-skeleton train {args.model} " + " ".join(argv))
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="run a training recipe (the same code as examples/)",
+                       description="Run a training recipe end to end and write a folder with the model, its "
+                                   "processor, results and card. 'llamo': two SFT stages on N-UCLA views 1-2, "
+                                   "evaluated on view 3 (options: hf-skeleton train llamo --help).")
+    p.add_argument("model", choices=["llamo"], help="which recipe")
+    p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own options")
+    p.set_defaults(func=_cmd_train)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -378,7 +399,7 @@ def _add_evaluate(sub) -> None:
 
 # ---------------------------------------------------------------------- entry point
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
-                                               _add_evaluate, _add_push]
+                                               _add_train, _add_evaluate, _add_push]
 
 
 def build_parser() -> argparse.ArgumentParser:
