@@ -150,12 +150,14 @@ def train_stage(model, processor, examples: Sequence[Mapping[str, Any]], stage: 
     wrapped by PEFT (stages 3 and 4). Losses are in ``trainer.state.log_history``."""
     from trl import SFTTrainer
 
+    from .checkpointing import atomic
+
     model, counts = prepare_model_for_stage(model, stage, lora, groups)
     if not any(counts.values()):
         raise SkeletonInputError("stage", "a stage with trainable parameters", counts)
     dataset, clips = examples_to_dataset(examples)
     args = stage_config(stage, output_dir, **config_overrides)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
+    trainer = atomic(SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
                          data_collator=IndexedClipCollator(SkeletonSFTCollator(processor), clips),
                          callbacks=list(callbacks))
     trainer.train()

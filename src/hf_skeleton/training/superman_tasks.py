@@ -354,9 +354,11 @@ def build_superman_trainer(
     """An ``SFTTrainer`` over task examples (a list of dicts from :class:`SupermanTaskBuilder`)."""
     from trl import SFTTrainer
 
+    from .checkpointing import atomic
+
     if args is None:
         args = superman_sft_config("superman-sft")
-    return SFTTrainer(
+    return atomic(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=examples_to_dataset(train_examples),
