@@ -24,68 +24,21 @@ weights can be downloaded here) and a skeleton-only VGMT with the same budget ar
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
-import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from transformers import ResNetConfig, set_seed
 
 import hf_skeleton as hs
-from hf_skeleton.training.vgmt_recipe import vgmt_trainer, vgmt_training_args
-from hf_skeleton.evaluation import codebook_health, mm, mpjpe
-from hf_skeleton.models.vgmt import normalize_motion
+from hf_skeleton.training.vgmt_cmu import ClipDataset, add_arguments, run_cmu, windows
+from hf_skeleton.training.vgmt_cmu import evaluate_vgmt as evaluate
+from hf_skeleton.training.vgmt_cmu import train_vgmt as train
+from hf_skeleton.evaluation import mm, mpjpe
 
 DATA = Path(os.environ.get("HF_SKELETON_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-# ---------------------------------------------------------------------- data
-class ClipDataset(Dataset):
-    """Normalised clips: skeletons (T, J, 3) in [-1, 1] (labels = the same), optional frames and 2D joints."""
-
-    def __init__(self, clips: np.ndarray, frames: np.ndarray | None = None, joints_2d: np.ndarray | None = None):
-        x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32))
-        self.x, self.centre, self.scale = normalize_motion(x)
-        self.frames = None if frames is None else torch.from_numpy(frames)
-        self.joints_2d = None if joints_2d is None else torch.from_numpy(joints_2d.astype(np.float32))
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict:
-        item = {"skeletons": self.x[i], "labels": self.x[i]}
-        if self.frames is not None:
-            item["pixel_values"] = self.frames[i]
-            item["joints_2d"] = self.joints_2d[i]
-        return item
-
-
-def windows(n: int, length: int, stride: int, start: int = 0, stop: int | None = None) -> list[int]:
-    stop = n if stop is None else stop
-    return list(range(start, stop - length + 1, stride))
-
-
-def load_cmu(fps: float, clip_len: int, stride: int):
-    """(train clips, test clips, format, units, trial split) from the dominant BVH hierarchy."""
-    seqs = {Path(f).stem: hs.load_skeleton(f) for f in sorted(glob.glob(str(DATA / "cmu_mocap_bvh" / "*.bvh")))}
-    main_fmt = Counter(s.format.name for s in seqs.values()).most_common(1)[0][0]
-    trials = sorted(k for k, s in seqs.items() if s.format.name == main_fmt)
-    test_trials = trials[::5]
-    out = {"train": [], "test": []}
-    for k in trials:
-        s = seqs[k]
-        step = max(1, round(s.fps / fps))
-        pos = s.positions[::step, 0]
-        split = "test" if k in test_trials else "train"
-        out[split] += [pos[i:i + clip_len] for i in windows(len(pos), clip_len, stride)]
-    fmt = seqs[trials[0]].format
-    return (np.stack(out["train"]), np.stack(out["test"]), fmt, seqs[trials[0]].meta.get("units", fmt.units),
-            {"train": [t for t in trials if t not in test_trials], "test": test_trials})
 
 
 # Pose2Sim TRC markers as a skeleton format (canonical joint names; the neck is the root).
@@ -195,60 +148,9 @@ def load_pose2sim(clip_len: int, stride: int, size_hw: tuple[int, int], split_fr
 
 
 # ---------------------------------------------------------------------- training and evaluation
-def train(model, train_set, args, output_dir: Path) -> dict:
-    targs = vgmt_training_args(str(output_dir), max_steps=args.max_steps, batch_size=args.batch_size,
-                               learning_rate=args.lr, seed=args.seed, use_cpu=True)
-    trainer = vgmt_trainer(model, train_set, targs)
-    start = time.time()
-    result = trainer.train()
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"train_seconds": round(time.time() - start, 1), "final_train_loss": float(result.training_loss),
-            "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None}
-
-
-@torch.no_grad()
-def evaluate(model, test_set: ClipDataset, units: str, batch_size: int, visual: bool) -> dict:
-    model.eval()
-    recon, codes = [], []
-    for i in range(0, len(test_set), batch_size):
-        sl = slice(i, i + batch_size)
-        kw = {}
-        if visual:
-            kw = {"pixel_values": test_set.frames[sl], "joints_2d": test_set.joints_2d[sl]}
-        out = model(test_set.x[sl], return_loss=False, **kw)
-        recon.append(out.reconstruction * test_set.scale[sl] + test_set.centre[sl])
-        codes.append(out.codes)
-    pred = torch.cat(recon).numpy()
-    target = (test_set.x * test_set.scale + test_set.centre).numpy()
-    K = model.config.num_codes
-    health = codebook_health(torch.cat(codes).numpy(), K, model.codebook.lookup(torch.arange(K)).numpy())
-    health = health.to_dict()
-    health.pop("cosine_histogram")
-    return {"mpjpe_mm": round(float(mm(mpjpe(pred, target), units)), 2), "num_clips": len(test_set),
-            "codebook": health}
-
-
 def tiny_backbone() -> ResNetConfig:
     return ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 64], depths=[1, 1, 1, 1], layer_type="basic",
                         out_features=["stage1", "stage2", "stage3", "stage4"])
-
-
-def run_cmu(args) -> dict:
-    train_clips, test_clips, fmt, units, split = load_cmu(args.fps, args.clip_len, args.stride)
-    print(f"CMU: format {fmt.name} ({fmt.num_joints} joints, {units}); {len(train_clips)} train clips from "
-          f"{len(split['train'])} trials, {len(test_clips)} test clips from held-out trials {split['test']}")
-    config = hs.VGMTConfig(format=fmt.to_dict(), num_codes=args.num_codes, code_dim=args.code_dim,
-                           channels=args.channels, norm_groups=16, use_vision=False)
-    set_seed(args.seed)
-    model = hs.VGMTModel(config)
-    train_set, test_set = ClipDataset(train_clips), ClipDataset(test_clips)
-    log = train(model, train_set, args, Path(args.output_dir))
-    result = {"experiment": "cmu", "format": fmt.name, "units": units, "split": split, "train": log,
-              "num_parameters": sum(p.numel() for p in model.parameters()),
-              "held_out": evaluate(model, test_set, units, args.batch_size, visual=False),
-              "train_subset": evaluate(model, ClipDataset(train_clips[::10]), units, args.batch_size, visual=False)}
-    model.save_pretrained(Path(args.output_dir) / "model")
-    return result
 
 
 def run_pose2sim(args) -> dict:
@@ -284,21 +186,10 @@ def run_pose2sim(args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=["cmu", "pose2sim"])
-    parser.add_argument("--max-steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--num-codes", type=int, default=512)
-    parser.add_argument("--code-dim", type=int, default=128)
-    parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--clip-len", type=int, default=16)
-    parser.add_argument("--stride", type=int, default=8)
-    parser.add_argument("--fps", type=float, default=30.0, help="CMU: frame rate after subsampling")
+    add_arguments(parser)
     parser.add_argument("--image-height", type=int, default=112)
     parser.add_argument("--image-width", type=int, default=64)
     parser.add_argument("--split-frame", type=int, default=70, help="Pose2Sim: first test frame")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output-dir", default="runs/vgmt")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)

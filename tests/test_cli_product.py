@@ -84,3 +84,18 @@ def test_train_runs_the_llamo_recipe_and_writes_a_loadable_folder(tmp_path, data
     ranked = pipeline("skeleton-understanding", model=str(out))(
         hs.load_skeleton(data_dir / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json"), candidate_labels=["walk around", "carry"])
     assert {r["label"] for r in ranked} == {"walk around", "carry"}
+
+
+@pytest.mark.slow
+def test_train_vgmt_runs_the_cmu_recipe(tmp_path, data_dir):
+    import json
+
+    from transformers import AutoModel
+
+    out = tmp_path / "vgmt"
+    assert main(["train", "vgmt", "--data", str(data_dir), "--output-dir", str(out), "--max-steps", "3",
+                 "--num-codes", "16", "--code-dim", "16", "--channels", "16", "--batch-size", "4"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["held_out"]["num_clips"] > 0 and results["held_out"]["mpjpe_mm"] > 0
+    assert "mpjpe_mm" in (out / "model" / "README.md").read_text()
+    assert AutoModel.from_pretrained(out / "model").config.num_codes == 16

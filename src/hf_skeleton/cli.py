@@ -332,9 +332,9 @@ def _add_push(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import llamo_recipe
+    from .training import llamo_recipe, vgmt_cmu
 
-    recipes = {"llamo": llamo_recipe}
+    recipes = {"llamo": llamo_recipe, "vgmt": vgmt_cmu}
     argv = list(args.recipe_args)
     recipe = recipes[args.model]
     options = recipe.add_arguments(argparse.ArgumentParser(prog=f"hf-skeleton train {args.model}")).parse_args(argv)
@@ -346,8 +346,9 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="run a training recipe (the same code as examples/)",
                        description="Run a training recipe end to end and write a folder with the model, its "
                                    "processor, results and card. 'llamo': two SFT stages on N-UCLA views 1-2, "
-                                   "evaluated on view 3 (options: hf-skeleton train llamo --help).")
-    p.add_argument("model", choices=["llamo"], help="which recipe")
+                                   "evaluated on view 3; 'vgmt': the motion tokenizer on CMU BVH with whole "
+                                   "trials held out (options: hf-skeleton train MODEL --help).")
+    p.add_argument("model", choices=["llamo", "vgmt"], help="which recipe")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own options")
     p.set_defaults(func=_cmd_train)
 

@@ -1,0 +1,169 @@
+"""The VGMT CMU recipe: 16-frame clips of the 43-joint CMU hierarchy, whole trials held out.
+
+Shared by ``examples/train_vgmt.py cmu`` and ``hf-skeleton train vgmt`` (same options, same code); the
+embedded ``vgmt-cmu`` checkpoint was made by it. Clips are normalised into [-1, 1] as the authors do
+and mapped back before scoring MPJPE in mm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from transformers import set_seed
+
+from ..errors import HFSkeletonError
+from ..evaluation import codebook_health, mm, mpjpe
+from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
+from ..skeletons.io import load_skeleton
+from .vgmt_recipe import vgmt_trainer, vgmt_training_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Options of the VGMT recipes (the example adds its Pose2Sim ones)."""
+    parser.add_argument("--data", default=None, help="folder holding cmu_mocap_bvh/ (default: ../shared/data)")
+    parser.add_argument("--max-steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--num-codes", type=int, default=512)
+    parser.add_argument("--code-dim", type=int, default=128)
+    parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
+    parser.add_argument("--clip-len", type=int, default=16)
+    parser.add_argument("--stride", type=int, default=8)
+    parser.add_argument("--fps", type=float, default=30.0, help="CMU: frame rate after subsampling")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--output-dir", default="runs/vgmt")
+    return parser
+
+
+def _data_dir(args) -> Path:
+    if getattr(args, "data", None):
+        return Path(args.data)
+    from ..cli import find_demo_clip
+
+    clip = find_demo_clip()
+    if clip is None:
+        raise HFSkeletonError("no data folder found: pass --data pointing at the folder that holds cmu_mocap_bvh/")
+    return clip.parents[2]
+
+
+class ClipDataset(Dataset):
+    """Normalised clips: skeletons (T, J, 3) in [-1, 1] (labels = the same), optional frames and 2D joints."""
+
+    def __init__(self, clips: np.ndarray, frames: np.ndarray | None = None, joints_2d: np.ndarray | None = None):
+        x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32))
+        self.x, self.centre, self.scale = normalize_motion(x)
+        self.frames = None if frames is None else torch.from_numpy(frames)
+        self.joints_2d = None if joints_2d is None else torch.from_numpy(joints_2d.astype(np.float32))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict:
+        item = {"skeletons": self.x[i], "labels": self.x[i]}
+        if self.frames is not None:
+            item["pixel_values"] = self.frames[i]
+            item["joints_2d"] = self.joints_2d[i]
+        return item
+
+
+def windows(n: int, length: int, stride: int, start: int = 0, stop: int | None = None) -> list[int]:
+    stop = n if stop is None else stop
+    return list(range(start, stop - length + 1, stride))
+
+
+def load_cmu(data: str | Path, fps: float, clip_len: int, stride: int):
+    """(train clips, test clips, format, units, trial split) from the dominant BVH hierarchy."""
+    seqs = {Path(f).stem: load_skeleton(f) for f in sorted(glob.glob(str(Path(data) / "cmu_mocap_bvh" / "*.bvh")))}
+    main_fmt = Counter(s.format.name for s in seqs.values()).most_common(1)[0][0]
+    trials = sorted(k for k, s in seqs.items() if s.format.name == main_fmt)
+    test_trials = trials[::5]
+    out = {"train": [], "test": []}
+    for k in trials:
+        s = seqs[k]
+        step = max(1, round(s.fps / fps))
+        pos = s.positions[::step, 0]
+        split = "test" if k in test_trials else "train"
+        out[split] += [pos[i:i + clip_len] for i in windows(len(pos), clip_len, stride)]
+    fmt = seqs[trials[0]].format
+    return (np.stack(out["train"]), np.stack(out["test"]), fmt, seqs[trials[0]].meta.get("units", fmt.units),
+            {"train": [t for t in trials if t not in test_trials], "test": test_trials})
+
+
+def train_vgmt(model, train_set, args, output_dir: Path) -> dict:
+    targs = vgmt_training_args(str(output_dir), max_steps=args.max_steps, batch_size=args.batch_size,
+                               learning_rate=args.lr, seed=args.seed, use_cpu=True)
+    trainer = vgmt_trainer(model, train_set, targs)
+    start = time.time()
+    result = trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    return {"train_seconds": round(time.time() - start, 1), "final_train_loss": float(result.training_loss),
+            "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None}
+
+
+@torch.no_grad()
+def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, visual: bool) -> dict:
+    model.eval()
+    recon, codes = [], []
+    for i in range(0, len(test_set), batch_size):
+        sl = slice(i, i + batch_size)
+        kw = {}
+        if visual:
+            kw = {"pixel_values": test_set.frames[sl], "joints_2d": test_set.joints_2d[sl]}
+        out = model(test_set.x[sl], return_loss=False, **kw)
+        recon.append(out.reconstruction * test_set.scale[sl] + test_set.centre[sl])
+        codes.append(out.codes)
+    pred = torch.cat(recon).numpy()
+    target = (test_set.x * test_set.scale + test_set.centre).numpy()
+    K = model.config.num_codes
+    health = codebook_health(torch.cat(codes).numpy(), K, model.codebook.lookup(torch.arange(K)).numpy())
+    health = health.to_dict()
+    health.pop("cosine_histogram")
+    return {"mpjpe_mm": round(float(mm(mpjpe(pred, target), units)), 2), "num_clips": len(test_set),
+            "codebook": health}
+
+
+def run_cmu(args, log=print) -> dict:
+    """Train a skeleton-only VGMT on CMU (12 whole trials held out), evaluate, save ``output_dir/model``."""
+    train_clips, test_clips, fmt, units, split = load_cmu(_data_dir(args), args.fps, args.clip_len, args.stride)
+    log(f"CMU: format {fmt.name} ({fmt.num_joints} joints, {units}); {len(train_clips)} train clips from "
+          f"{len(split['train'])} trials, {len(test_clips)} test clips from held-out trials {split['test']}")
+    config = VGMTConfig(format=fmt.to_dict(), num_codes=args.num_codes, code_dim=args.code_dim,
+                           channels=args.channels, norm_groups=16, use_vision=False)
+    set_seed(args.seed)
+    model = VGMTModel(config)
+    train_set, test_set = ClipDataset(train_clips), ClipDataset(test_clips)
+    log_ = train_vgmt(model, train_set, args, Path(args.output_dir))
+    result = {"experiment": "cmu", "format": fmt.name, "units": units, "split": split, "train": log_,
+              "num_parameters": sum(p.numel() for p in model.parameters()),
+              "held_out": evaluate_vgmt(model, test_set, units, args.batch_size, visual=False),
+              "train_subset": evaluate_vgmt(model, ClipDataset(train_clips[::10]), units, args.batch_size, visual=False)}
+    model.save_pretrained(Path(args.output_dir) / "model")
+    return result
+
+
+def run(args, command: str = "hf-skeleton train vgmt", log=print) -> dict:
+    """``run_cmu`` plus what a published folder needs: results.json, eval_results.json and the card."""
+    import json
+
+    from ..cards import write_model_card, write_results
+
+    torch.set_num_threads(args.threads)
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    result = run_cmu(args, log=log)
+    (Path(args.output_dir) / "results.json").write_text(json.dumps(result, indent=2))
+    held = result["held_out"]
+    folder = Path(args.output_dir) / "model"
+    write_results(folder, {f"CMU held-out trials ({len(result['split']['test'])} trials, {held['num_clips']} clips)": {
+        "mpjpe_mm": held["mpjpe_mm"], "clips": held["num_clips"], "active_codes": held["codebook"]["active"],
+        "perplexity": held["codebook"]["perplexity"]}}, training_command=command)
+    write_model_card(folder, datasets=["CMU MoCap"])
+    log(f"held-out MPJPE {held['mpjpe_mm']} mm; model, results and card in {folder}")
+    return result
