@@ -74,3 +74,15 @@ def test_embedded_vgmt_reconstructs_a_held_out_cmu_trial(cmu_dir):
         assert rec.positions.shape == window.positions.shape and rec.format == window.format
         errors.append(np.linalg.norm(rec.positions - window.positions, axis=-1)[window.mask].mean())
     assert np.mean(errors) < 5.0  # cm; measured 2.2 cm here, 3.7 cm over all held-out windows (card)
+
+
+def test_embedded_skeleton_llm_loads_and_ranks_labels(nucla_dir):
+    folder = Path(embedded_model_path("skeleton-llm-nucla"))
+    stored = json.loads((folder / "eval_results.json").read_text())["nucla-view3"]
+    assert stored["clips"] == 464 and f"{stored['top1_likelihood']:.4g}" in (folder / "README.md").read_text()
+    pipe = pipeline("skeleton-understanding", model=str(folder))
+    assert pipe.model.config.model_type == "skeleton_llm"
+    labels = list(action_labels("nucla").values())
+    ranked = pipe(hs.load_skeleton(nucla_dir / "a05_s01_e00_v03.json"), candidate_labels=labels)
+    assert sorted(r["label"] for r in ranked) == sorted(labels)
+    assert abs(sum(r["score"] for r in ranked) - 1) < 1e-5

@@ -15,7 +15,7 @@ EMBEDDED_ROOT = Path(__file__).resolve().parent / "embedded"
 
 # The default model of each pipeline task, by preference.
 DEFAULTS = {
-    "skeleton-understanding": ("skeleton-llm-nucla", "llamo-nucla"),
+    "skeleton-understanding": ("llamo-nucla", "skeleton-llm-nucla"),  # best measured first
     "skeleton-generation": ("superman-cmu",),
 }
 
