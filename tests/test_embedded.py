@@ -86,3 +86,11 @@ def test_embedded_skeleton_llm_loads_and_ranks_labels(nucla_dir):
     ranked = pipe(hs.load_skeleton(nucla_dir / "a05_s01_e00_v03.json"), candidate_labels=labels)
     assert sorted(r["label"] for r in ranked) == sorted(labels)
     assert abs(sum(r["score"] for r in ranked) - 1) < 1e-5
+
+
+def test_model_cards_folder_holds_the_current_cards():
+    repo = Path(__file__).resolve().parents[1]
+    for name in list_embedded_models():
+        card = Path(embedded_model_path(name)) / "README.md"
+        assert (repo / "model_cards" / f"{name}.md").read_text() == card.read_text(), \
+            f"model_cards/{name}.md is stale: run python model_cards/render.py"
