@@ -75,3 +75,16 @@ def test_user_defined_format_travels_in_the_remote_folder(tmp_path):
     config = hs.DrActionConfig(format=fmt, image_size=56, num_frames=2)
     hs.DrActionModel(config).save_pretrained(tmp_path / "stick")
     assert "OK DrActionModel" in _load_in_fresh_process(tmp_path / "stick")
+
+
+def test_llamo_backbone_folder_loads_without_the_package(tmp_path):
+    from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+
+    tok = build_tiny_tokenizer(extra_special_tokens=["<motion>", "<video>"])
+    config = hs.LlamoConfig(format="kinect_v1", motion_hidden_size=32, motion_num_layers=1, motion_num_heads=4,
+                            motion_intermediate_size=64, max_motion_frames=8, use_video=False,
+                            text_config=tiny_text_config(tok, hidden_size=32, layers=1),
+                            motion_token_id=tok.convert_tokens_to_ids("<motion>"),
+                            video_token_id=tok.convert_tokens_to_ids("<video>"))
+    hs.LlamoModel(config).save_pretrained(tmp_path / "llamo")
+    assert "OK LlamoModel" in _load_in_fresh_process(tmp_path / "llamo")
