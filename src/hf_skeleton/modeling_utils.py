@@ -185,3 +185,17 @@ class RemoteCodeMixin:
 
 class SkeletonModelMixin(RemoteCodeMixin, StrictLoadingMixin):
     """What every hf_skeleton ``PreTrainedModel`` mixes in: strict loading and self-contained folders."""
+
+
+class FormatConfigMixin:
+    """For configs with a ``format`` field (a registered name or a format dict): the parsed format."""
+
+    @property
+    def skeleton_format(self):
+        from .skeletons.formats import get_format
+
+        return get_format(self.format)
+
+    @property
+    def num_joints(self) -> int:
+        return self.skeleton_format.num_joints

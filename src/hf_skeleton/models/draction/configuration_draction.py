@@ -8,7 +8,7 @@ from typing import Any
 from transformers import PretrainedConfig
 
 from ...errors import SkeletonFormatError, SkeletonInputError
-from ...modeling_utils import SkeletonConfigMixin
+from ...modeling_utils import FormatConfigMixin, SkeletonConfigMixin
 from ...rendering.camera import VIEWS
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
@@ -24,7 +24,7 @@ _SCALE_DEFAULT = (0.030, 0.020, 1.0)
 
 
 
-class DrActionConfig(SkeletonConfigMixin, PretrainedConfig):
+class DrActionConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`DrActionModel`.
 
     Defaults are the paper's / the authors' released hyper-parameters except where noted.
@@ -156,14 +156,6 @@ class DrActionConfig(SkeletonConfigMixin, PretrainedConfig):
         self._check()
 
     # ------------------------------------------------------------------ derived
-    @property
-    def skeleton_format(self) -> SkeletonFormat:
-        return get_format(self.format)
-
-    @property
-    def num_joints(self) -> int:
-        return self.skeleton_format.num_joints
-
     @property
     def num_gaussians(self) -> int:
         """K = J + n E."""

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import SkeletonConfigMixin
+from ...modeling_utils import FormatConfigMixin, SkeletonConfigMixin
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
 MOTION_POOLINGS = ("frame", "joint")
@@ -46,7 +46,7 @@ def _as_config(value: PretrainedConfig | Mapping[str, Any] | None, name: str) ->
                              type(value).__name__)
 
 
-class LlamoConfig(SkeletonConfigMixin, PretrainedConfig):
+class LlamoConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`LlamoModel` / :class:`LlamoForConditionalGeneration`.
 
     Args:
@@ -145,14 +145,6 @@ class LlamoConfig(SkeletonConfigMixin, PretrainedConfig):
         self._check()
 
     # ------------------------------------------------------------------ derived
-    @property
-    def skeleton_format(self) -> SkeletonFormat:
-        return get_format(self.format)
-
-    @property
-    def num_joints(self) -> int:
-        return self.skeleton_format.num_joints
-
     @property
     def motion_input_channels(self) -> int:
         return 6 if self.motion_use_velocity else 3

@@ -8,7 +8,7 @@ from typing import Any
 from transformers import AutoConfig, PretrainedConfig
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import SkeletonConfigMixin
+from ...modeling_utils import FormatConfigMixin, SkeletonConfigMixin
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 
 TOKEN_GROUPINGS = ("joint", "part")
@@ -23,7 +23,7 @@ def default_vision_config() -> PretrainedConfig:
     return AutoConfig.for_model("vitpose_backbone", out_indices=[3, 6, 9, 12])
 
 
-class VGMTConfig(SkeletonConfigMixin, PretrainedConfig):
+class VGMTConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
     r"""Configuration of :class:`VGMTModel`.
 
     Defaults are the paper's: 8192 codes of 2048 = [visual 1024 | skeletal 1024], channels 128 -> 512,
@@ -112,14 +112,6 @@ class VGMTConfig(SkeletonConfigMixin, PretrainedConfig):
         self._check()
 
     # ------------------------------------------------------------------ derived
-    @property
-    def skeleton_format(self) -> SkeletonFormat:
-        return get_format(self.format)
-
-    @property
-    def num_joints(self) -> int:
-        return self.skeleton_format.num_joints
-
     @property
     def skeletal_dim(self) -> int:
         return self.code_dim // 2
