@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..errors import SkeletonInputError
-from ..training.collators import IGNORE_INDEX, SkeletonSFTCollator
+from ..training.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
 
 
 def answer_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, *, length_normalize: bool = False) -> torch.Tensor:
@@ -40,20 +40,34 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
                            candidate_labels: Sequence[str], *, batch_size: int = 16,
                            length_normalize: bool = False, skeleton_format: str | None = None,
                            system: str | None = None, videos: Sequence[Any] | None = None,
-                           **model_kwargs: Any) -> torch.Tensor:
+                           share_prefix: bool = True, **model_kwargs: Any) -> torch.Tensor:
     """Log-likelihood of every candidate label as the answer to ``prompt`` for every clip.
 
-    Each (clip, candidate) pair is encoded as ``chat_prompt(prompt) + label + eos`` (the same text
+    Each (clip, candidate) pair is scored as ``chat_prompt(prompt) + label + eos`` (the same text
     the :class:`~hf_skeleton.training.collators.SkeletonSFTCollator` trains on); the score is the
     sum of the log-probabilities of the label tokens and the closing token (the end token is what
-    tells "pick up" from "pick up with one hand"), optionally divided by their number. Pairs are
-    batched ``batch_size`` at a time, one forward pass per batch.
+    tells "pick up" from "pick up with one hand"), optionally divided by their number.
+
+    With ``share_prefix=True`` (default) each clip is encoded once: one forward over the prompt
+    (skeleton placeholder included) fills the KV cache, which is repeated for the C candidates, and
+    a second forward runs the language model on the candidate tokens only. A batch then holds
+    ``max(1, batch_size // C)`` clips (so ``B * C <= max(batch_size, C)`` rows read the cache).
+    The model must be a ``GenerationMixin`` (its ``_prepare_position_ids_for_generation`` gives the
+    prompt positions, M-RoPE included) whose forward accepts ``position_ids``, ``past_key_values``,
+    ``use_cache`` and ``logits_to_keep`` and returns a cache with ``batch_repeat_interleave`` (a
+    transformers ``DynamicCache``); otherwise, or when the tokenizer does not split
+    ``prompt + label`` at the prompt's end, the function falls back to the pairwise path.
+
+    ``share_prefix=False`` runs one full forward per (clip, candidate) pair, ``batch_size`` pairs
+    at a time: C times the vision / motion encoding, the same scores (up to float rounding).
 
     Args:
         sequences: N clips (SkeletonSequence or arrays with ``skeleton_format``).
         candidate_labels: C label strings.
         videos: optional, one video per clip, passed to the processor as ``videos=``.
-        model_kwargs: extra inputs for every forward.
+        share_prefix: encode each clip once and score the candidates from its KV cache.
+        model_kwargs: extra inputs for the forward that reads the clips (every pairwise forward;
+            the prompt forward of the shared-prefix path).
     Returns:
         (N, C) float32 tensor.
     """
@@ -65,6 +79,17 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
         raise SkeletonInputError("videos", f"{len(sequences)} videos (one per clip)", len(videos))
     if batch_size < 1:
         raise SkeletonInputError("batch_size", "a positive integer", batch_size)
+    if share_prefix:
+        scores = _score_shared_prefix(model, processor, sequences, prompt, list(candidate_labels), batch_size,
+                                      length_normalize, skeleton_format, system, videos, model_kwargs)
+        if scores is not None:
+            return scores
+    return _score_pairwise(model, processor, sequences, prompt, candidate_labels, batch_size, length_normalize,
+                           skeleton_format, system, videos, model_kwargs)
+
+
+def _score_pairwise(model, processor, sequences, prompt, candidate_labels, batch_size, length_normalize,
+                    skeleton_format, system, videos, model_kwargs) -> torch.Tensor:
     collator = SkeletonSFTCollator(processor, skeleton_format=skeleton_format, system=system)
     pairs = [(i, j) for i in range(len(sequences)) for j in range(len(candidate_labels))]
     scores = torch.empty(len(sequences), len(candidate_labels))
@@ -79,6 +104,94 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
         lls = answer_log_likelihood(out.logits, labels, length_normalize=length_normalize).cpu()
         for (i, j), value in zip(chunk, lls):
             scores[i, j] = value
+    return scores
+
+
+def _encode(processor, skeletons, texts, videos, skeleton_format):
+    kwargs = {} if skeleton_format is None else {"skeleton_format": skeleton_format}
+    if videos is not None:
+        kwargs["videos"] = list(videos)
+    return processor(skeletons=list(skeletons), text=list(texts), return_tensors="pt", padding=True, **kwargs)
+
+
+def _candidate_tokens(processor, clip, video, prompt_text: str, candidates: Sequence[str], skeleton_format):
+    """Token ids each candidate adds after the prompt, exactly as the pairwise batch holds them.
+
+    Encodes ``prompt`` and every ``prompt + label + eos`` with one clip and keeps what follows the
+    prompt's tokens. Returns ``(ids (C, Lc), attended (C, Lc), scored (C, Lc))`` or ``None`` when a
+    full text does not start with the prompt's tokens (a merge across the boundary).
+    """
+    texts = [prompt_text] + [prompt_text + c + answer_suffix(processor) for c in candidates]
+    enc = _encode(processor, [clip] * len(texts), texts, None if video is None else [video] * len(texts),
+                  skeleton_format)
+    rows = [ids[m.bool()] for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
+    prompt_ids, tails = rows[0], []
+    for full in rows[1:]:
+        if len(full) <= len(prompt_ids) or not torch.equal(full[:len(prompt_ids)], prompt_ids):
+            return None
+        tails.append(full[len(prompt_ids):])
+    length = max(len(t) for t in tails)
+    ids = torch.zeros(len(tails), length, dtype=torch.long)
+    attended = torch.zeros(len(tails), length, dtype=torch.bool)
+    for k, t in enumerate(tails):
+        ids[k, :len(t)], attended[k, :len(t)] = t, True
+    ignore = torch.tensor([int(t) for t in (getattr(processor, "placeholder_token_ids", ()) or ())], dtype=torch.long)
+    return ids, attended, attended & ~torch.isin(ids, ignore)
+
+
+def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_size, length_normalize,
+                         skeleton_format, system, videos, model_kwargs) -> torch.Tensor | None:
+    """The shared-prefix path of :func:`score_candidate_labels`; ``None`` when the model cannot take it."""
+    positions_of = getattr(model, "_prepare_position_ids_for_generation", None)
+    if not callable(positions_of):
+        return None
+    tokenizer = getattr(processor, "tokenizer", processor)
+    prompt_text = chat_prompt(processor, prompt, system=system)
+    tokens = _candidate_tokens(processor, sequences[0], None if videos is None else videos[0], prompt_text,
+                               candidates, skeleton_format)
+    if tokens is None:
+        return None
+    device = next(model.parameters()).device
+    cand_ids, cand_mask, scored = (t.to(device) for t in tokens)
+    C, Lc = cand_ids.shape
+    clips_per_batch = max(1, batch_size // C)
+    scores = torch.empty(len(sequences), C)
+    side = getattr(tokenizer, "padding_side", None)
+    for start in range(0, len(sequences), clips_per_batch):
+        chunk = list(range(start, min(start + clips_per_batch, len(sequences))))
+        # left padding: every prompt ends in the last column, where the candidates continue
+        tokenizer.padding_side = "left"
+        try:
+            enc = _encode(processor, [sequences[i] for i in chunk], [prompt_text] * len(chunk),
+                          None if videos is None else [videos[i] for i in chunk], skeleton_format)
+        finally:
+            tokenizer.padding_side = side
+        inputs = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in enc.items()}
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        if not bool(mask[:, -1].all()):
+            return None
+        # the positions generate() would use: (B, L), or Qwen2-VL's (4, B, L) [text; M-RoPE] rows
+        positions = positions_of(ids, {"input_ids": ids, "attention_mask": mask})
+        out = model(**inputs, position_ids=positions, use_cache=True, logits_to_keep=1, **model_kwargs)
+        cache = getattr(out, "past_key_values", None)
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            return None
+        B = len(chunk)
+        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).repeat_interleave(C, dim=0)  # (B*C, V)
+        cache.batch_repeat_interleave(C)  # row b * C + j: clip b, candidate j
+        rows_ids, rows_mask = cand_ids.repeat(B, 1), cand_mask.repeat(B, 1)
+        # every position row (text and M-RoPE alike) goes on by +1 per token, as in generate()
+        step = torch.arange(1, Lc + 1, device=device)
+        cont_positions = (positions[..., -1:] + step).repeat_interleave(C, dim=-2)
+        cont = model(input_ids=rows_ids, attention_mask=torch.cat([mask.repeat_interleave(C, dim=0), rows_mask], 1),
+                     position_ids=cont_positions, past_key_values=cache, use_cache=True)
+        logp = torch.cat([first[:, None], torch.log_softmax(cont.logits[:, :-1].float(), dim=-1)], dim=1)
+        token_lp = logp.gather(-1, rows_ids.unsqueeze(-1)).squeeze(-1)  # (B*C, Lc)
+        keep = scored.repeat(B, 1)
+        total = (token_lp * keep).sum(-1)
+        if length_normalize:
+            total = total / keep.sum(-1).clamp(min=1)
+        scores[chunk] = total.view(B, C).cpu()
     return scores
 
 
