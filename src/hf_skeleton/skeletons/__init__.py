@@ -1,6 +1,6 @@
 """The skeleton data model: formats, sequences, readers and transforms."""
 
-from .convert import convert, joint_correspondence
+from .convert import canonical_joint_names, convert, joint_correspondence, joint_name_convention
 from .formats import BODY_PARTS, SkeletonFormat, get_format, list_formats, register_format
 from .io import list_readers, load_skeleton, register_reader
 from .sequence import SkeletonSequence
@@ -9,9 +9,11 @@ __all__ = [
     "BODY_PARTS",
     "SkeletonFormat",
     "SkeletonSequence",
+    "canonical_joint_names",
     "convert",
     "get_format",
     "joint_correspondence",
+    "joint_name_convention",
     "list_formats",
     "list_readers",
     "load_skeleton",

@@ -33,71 +33,33 @@ def _as_motion(x, name: str) -> torch.Tensor:
     return t
 
 
-# CMU BVH joint whose head is each H36M-17 joint (the thigh starts at the hip, the forearm at the elbow);
-# two BVH conversions of CMU circulate: 43 joints with Poser names and 31 joints with ASF names.
-CMU_TO_H36M = (
-    (
-        "hip",
-        "rThigh",
-        "rShin",
-        "rFoot",
-        "lThigh",
-        "lShin",
-        "lFoot",
-        "abdomen",
-        "chest",
-        "neck",
-        "head",
-        "lShldr",
-        "lForeArm",
-        "lHand",
-        "rShldr",
-        "rForeArm",
-        "rHand",
-    ),
-    (
-        "hip",
-        "rfemur",
-        "rtibia",
-        "rfoot",
-        "lfemur",
-        "ltibia",
-        "lfoot",
-        "upperback",
-        "thorax",
-        "upperneck",
-        "head",
-        "lhumerus",
-        "lradius",
-        "lwrist",
-        "rhumerus",
-        "rradius",
-        "rwrist",
-    ),
-)
+CMU_CONVENTIONS = ("cmu_poser", "cmu_asf", "cmu_motionbuilder")
 
 
 def cmu_to_h36m(seq):
-    """A CMU BVH clip as H36M-17 joints in metres (the layout Superman's recipe trains on)."""
-    from ..skeletons.sequence import SkeletonSequence
+    """A CMU BVH clip as H36M-17 joints in metres (the layout Superman's recipe trains on).
 
-    names = next((m for m in CMU_TO_H36M if set(m) <= set(seq.format.joints)), None)
-    if names is None:
+    The joints come from the generic name-based conversion (``seq.to_format("h36m17")``, which maps
+    every CMU naming of :data:`~hf_skeleton.skeletons.convert.JOINT_NAME_CONVENTIONS`); this adds
+    the check that all 17 joints were found and the metre scale of ASF-named files, whose units are
+    CMU's "length 0.45" (1 unit = 1/0.45 inch) rather than a length the file could declare.
+    """
+    from ..skeletons.convert import joint_name_convention
+
+    convention = joint_name_convention(seq.format)
+    if convention not in CMU_CONVENTIONS:
         raise SkeletonInputError("seq.format", "a CMU BVH skeleton (43 or 31 joints)", seq.format.name)
-    idx = [seq.format.index(n) for n in names]
-    units = seq.meta.get("units", seq.format.units)
-    scale = {"cm": 0.01, "m": 1.0, "mm": 0.001}.get(units)
-    if scale is None and names is CMU_TO_H36M[1]:
-        scale = 0.0254 / 0.45  # ASF-derived files keep CMU's "length 0.45" units: 1 unit = 1/0.45 inch
-    if scale is None:
-        raise SkeletonInputError("seq units", "cm, m or mm", units)
-    return SkeletonSequence(
-        seq.positions[:, :, idx] * scale,
-        mask=seq.mask[:, :, idx],
-        fps=seq.fps,
-        format="h36m17",
-        meta=dict(seq.meta, units="m"),
-    )
+    out = seq.to_format("h36m17")
+    missing = out.meta["conversion"]["missing"]
+    if missing:
+        raise SkeletonInputError("seq.format", "a CMU BVH skeleton with every H36M-17 joint",
+                                 f"{seq.format.name} without {missing}")
+    if seq.format.units not in ("m", "cm", "mm"):  # to_format scaled the others into metres
+        if convention != "cmu_asf":
+            raise SkeletonInputError("seq units", "cm, m or mm", seq.format.units)
+        out.positions *= np.float32(0.0254 / 0.45)
+    out.meta["units"] = "m"
+    return out
 
 
 def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):

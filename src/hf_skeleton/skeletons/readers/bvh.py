@@ -6,6 +6,11 @@ blocks; body parts and mirror pairs from the joint names (CMU's ``lShldr``/``rTh
 its rotation channels in the declared order (``Zrotation Xrotation Yrotation`` -> Rz @ Rx @ Ry, i.e.
 scipy's intrinsic ``"ZXY"``); its translation is its offset plus any position channels. Global
 rotations and positions follow down the tree, vectorised over frames.
+
+The format keeps the file's joint names; ``seq.to_format("h36m17")`` (or ``"smpl22"``, ``"kinect_v2"``)
+still matches them by name through the naming conventions of
+:data:`hf_skeleton.skeletons.convert.JOINT_NAME_CONVENTIONS` (CMU's Poser, ASF and MotionBuilder
+namings, Mixamo rigs).
 """
 
 from __future__ import annotations
