@@ -18,6 +18,7 @@ from hf_skeleton.testing import (
     tiny_qwen2_5_vl_config,
     tiny_text_config,
 )
+from hf_skeleton.training.collators import chat_prompt
 
 torch.set_num_threads(1)
 
@@ -108,7 +109,7 @@ def test_skeleton_llm_qwen_positions_follow_mrope(tok):
     positions after the prompt would change the scores."""
     model, proc = skeleton_llm(tok)
     clips = kinect_v2_clips()[:1]
-    enc = proc(skeletons=clips, text=[hs.training.collators.chat_prompt(proc, PROMPT)])
+    enc = proc(skeletons=clips, text=[chat_prompt(proc, PROMPT)])
     positions, deltas = model.model.rope_position_ids(enc["input_ids"], enc["attention_mask"])
     assert int(deltas[0, 0]) < 0  # the visual tokens take fewer positions than tokens
     shared, pairwise = both_paths(model, proc, clips)

@@ -56,7 +56,8 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     prompt positions, M-RoPE included) whose forward accepts ``position_ids``, ``past_key_values``,
     ``use_cache`` and ``logits_to_keep`` and returns a cache with ``batch_repeat_interleave`` (a
     transformers ``DynamicCache``); otherwise, or when the tokenizer does not split
-    ``prompt + label`` at the prompt's end, the function falls back to the pairwise path.
+    ``prompt + label`` at the prompt's end or cannot pad prompts on the left, the function falls
+    back to the pairwise path.
 
     ``share_prefix=False`` runs one full forward per (clip, candidate) pair, ``batch_size`` pairs
     at a time: C times the vision / motion encoding, the same scores (up to float rounding).
@@ -156,7 +157,7 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
     C, Lc = cand_ids.shape
     clips_per_batch = max(1, batch_size // C)
     scores = torch.empty(len(sequences), C)
-    side = getattr(tokenizer, "padding_side", None)
+    side = getattr(tokenizer, "padding_side", "right")
     for start in range(0, len(sequences), clips_per_batch):
         chunk = list(range(start, min(start + clips_per_batch, len(sequences))))
         # left padding: every prompt ends in the last column, where the candidates continue
