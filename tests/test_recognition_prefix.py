@@ -57,9 +57,9 @@ def skeleton_llm(tok, family="qwen2_5_vl", frames_as="images"):
 
 def llamo(tok, video=False):
     torch.manual_seed(0)
-    vision = dict(vision_config=CLIPVisionConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=56,
-        patch_size=14), num_video_frames=2, video_pooling="mean") if video else {}
+    tower = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                             image_size=56, patch_size=14)
+    vision = {"vision_config": tower, "num_video_frames": 2, "video_pooling": "mean"} if video else {}
     cfg = hs.LlamoConfig(format="kinect_v1", use_video=video, motion_hidden_size=32, motion_num_layers=1,
                          motion_num_heads=4, motion_intermediate_size=64, max_motion_frames=24,
                          motion_temporal_stride=2, motion_dropout=0.0, fusion_num_heads=4,
@@ -110,7 +110,7 @@ def test_skeleton_llm_qwen_positions_follow_mrope(tok):
     model, proc = skeleton_llm(tok)
     clips = kinect_v2_clips()[:1]
     enc = proc(skeletons=clips, text=[chat_prompt(proc, PROMPT)])
-    positions, deltas = model.model.rope_position_ids(enc["input_ids"], enc["attention_mask"])
+    _, deltas = model.model.rope_position_ids(enc["input_ids"], enc["attention_mask"])
     assert int(deltas[0, 0]) < 0  # the visual tokens take fewer positions than tokens
     shared, pairwise = both_paths(model, proc, clips)
     torch.testing.assert_close(shared, pairwise, atol=1e-4, rtol=0)
