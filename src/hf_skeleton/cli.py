@@ -153,16 +153,27 @@ def _add_convert(sub) -> None:
 
 
 # ---------------------------------------------------------------------- demo
-def find_demo_clip(start: Path | None = None) -> Path | None:
-    """A real N-UCLA clip from ``../shared/data`` (relative to the working directory or the repository),
-    ``$HF_SKELETON_DATA``, or None."""
+def _data_roots(start: Path | None = None) -> list[Path]:
+    """Where the real data may be: ``$HF_SKELETON_DATA``, then ``shared/data`` beside or above the working
+    directory, then ``../shared/data`` beside the repository of an editable install."""
     roots = []
     if os.environ.get("HF_SKELETON_DATA"):
         roots.append(Path(os.environ["HF_SKELETON_DATA"]))
     here = Path(start or Path.cwd()).resolve()
     roots += [here / "shared" / "data", here.parent / "shared" / "data"]
     roots.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")  # editable install: repo/../shared
-    for root in roots:
+    return roots
+
+
+def find_data_dir(subfolder: str, start: Path | None = None) -> Path | None:
+    """The first data root (see :func:`find_demo_clip`) that holds ``subfolder`` (e.g. ``"cmu_mocap_bvh"``)."""
+    return next((root for root in _data_roots(start) if (root / subfolder).is_dir()), None)
+
+
+def find_demo_clip(start: Path | None = None) -> Path | None:
+    """A real N-UCLA clip from ``../shared/data`` (relative to the working directory or the repository),
+    ``$HF_SKELETON_DATA``, or None."""
+    for root in _data_roots(start):
         folder = root / "nw_ucla" / "all_sqe"
         if (folder / DEMO_CLIP).is_file():
             return folder / DEMO_CLIP
@@ -332,9 +343,10 @@ def _add_push(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import llamo_recipe, vgmt_cmu
+    from .training import llamo_recipe, skeleton_llm_recipe, superman_recipe, vgmt_cmu
 
-    recipes = {"llamo": llamo_recipe, "vgmt": vgmt_cmu}
+    recipes = {"llamo": llamo_recipe, "skeleton-llm": skeleton_llm_recipe, "superman": superman_recipe,
+               "vgmt": vgmt_cmu}
     argv = list(args.recipe_args)
     recipe = recipes[args.model]
     options = recipe.add_arguments(argparse.ArgumentParser(prog=f"hf-skeleton train {args.model}")).parse_args(argv)
@@ -346,9 +358,11 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="run a training recipe (the same code as examples/)",
                        description="Run a training recipe end to end and write a folder with the model, its "
                                    "processor, results and card. 'llamo': two SFT stages on N-UCLA views 1-2, "
-                                   "evaluated on view 3; 'vgmt': the motion tokenizer on CMU BVH with whole "
-                                   "trials held out (options: hf-skeleton train MODEL --help).")
-    p.add_argument("model", choices=["llamo", "vgmt"], help="which recipe")
+                                   "evaluated on view 3; 'skeleton-llm': the four SkeletonLLM stages on N-UCLA "
+                                   "views 1-2, evaluated on view 3; 'superman': a VGMT and a unified Superman "
+                                   "(prediction + in-betweening) on CMU BVH; 'vgmt': the motion tokenizer on CMU "
+                                   "BVH with whole trials held out (options: hf-skeleton train MODEL --help).")
+    p.add_argument("model", choices=["llamo", "skeleton-llm", "superman", "vgmt"], help="which recipe")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own options")
     p.set_defaults(func=_cmd_train)
 

@@ -1,0 +1,315 @@
+"""The Superman CMU recipe: a unified model for motion prediction and in-betweening, scored strictly.
+
+Shared by ``examples/train_superman.py`` and ``hf-skeleton train superman`` (same options, same code):
+
+1. CMU BVH trials -> H36M-17 joints in metres at ``--fps`` (:func:`cmu_to_h36m`); every fifth trial
+   held out whole for testing.
+2. A small skeleton-only VGMT is trained on ``--clip``-frame windows of the training trials.
+3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens) is trained on the task mixture
+   (SkelPred + MIB), and, at the same budget (steps x batch), on each task alone.
+4. Prediction (MPJPE per horizon, 80/160/320/400 ms) and in-betweening (MPJPE on the missing middle
+   half) against the raw joints and against the tokenised ground truth, beside the zero-velocity and
+   linear-interpolation baselines. Decoding is free (strict parsing: a failure counts, and is scored
+   with the baseline's output) and template-constrained.
+
+``OUT/results.json`` holds everything; ``OUT/unified`` is the unified model with its processor,
+``eval_results.json`` and card, loadable with ``pipeline("skeleton-generation", model=OUT/unified)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..cards import write_model_card, write_results
+from ..errors import HFSkeletonError
+from ..evaluation.motion_metrics import (
+    horizon_frames,
+    inbetween_error,
+    linear_interpolation,
+    prediction_errors,
+    zero_velocity_prediction,
+)
+from ..models.superman.modeling_superman import tiny_superman
+from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
+from ..pipelines.skeleton_generation import MotionTemplateConstraint
+from ..skeletons.io import load_skeleton
+from .superman_tasks import SupermanTaskBuilder, build_superman_trainer, cmu_to_h36m, superman_sft_config
+
+TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The recipe's options (the example and the CLI parse the same ones)."""
+    p.add_argument("--data", default=None,
+                   help="folder of CMU .bvh files, or one holding cmu_mocap_bvh/ (default: ../shared/data/cmu_mocap_bvh)")
+    p.add_argument("--out", "--output-dir", dest="out", default="runs/superman", help="output folder")
+    p.add_argument("--fps", type=float, default=20.0)
+    p.add_argument("--clip", type=int, default=8, help="frames of history = future = in-betweening clip")
+    p.add_argument("--vgmt-steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--eval", type=int, default=10, help="test windows per task")
+    p.add_argument("--max-train", type=int, default=400, help="training windows per task")
+    p.add_argument("--max-trials", type=int, default=0, help="read only the first N trials, sorted by name (0: all)")
+    p.add_argument("--unified-only", action="store_true",
+                   help="train only the unified model (skip the single-task runs at the same budget)")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def cmu_dir(args: argparse.Namespace) -> Path:
+    if args.data:
+        folder = Path(args.data)
+        return folder / "cmu_mocap_bvh" if (folder / "cmu_mocap_bvh").is_dir() else folder
+    from ..cli import find_data_dir
+
+    root = find_data_dir("cmu_mocap_bvh")
+    if root is None:
+        raise HFSkeletonError("no data folder found: pass --data pointing at the CMU .bvh files")
+    return root / "cmu_mocap_bvh"
+
+
+def load_cmu(folder: Path, fps: float, max_trials: int = 0) -> dict[str, np.ndarray]:
+    """Every trial (or the first ``max_trials``) as (T, 17, 3) metres at ``fps``."""
+    paths = sorted(Path(folder).glob("*.bvh"))
+    if not paths:
+        raise HFSkeletonError(f"no .bvh files in {folder}: pass --data")
+    out = {}
+    for path in paths[:max_trials or None]:
+        seq = cmu_to_h36m(load_skeleton(path))
+        seq = seq.resample(max(2, round(seq.num_frames * fps / seq.fps)))
+        out[path.stem] = seq.positions[:, 0]
+    return out
+
+
+def windows(trials: dict[str, np.ndarray], length: int, stride: int) -> list[np.ndarray]:
+    return [m[s : s + length] for m in trials.values() for s in range(0, len(m) - length + 1, stride)]
+
+
+def train_vgmt(train: list[np.ndarray], steps: int, seed: int = 0, log: Callable[[str], Any] = print) -> VGMTModel:
+    """A small skeleton-only H36M-17 VGMT (256 codes, x2 temporal compression), AdamW 1e-3, batch 32."""
+    torch.manual_seed(seed)
+    cfg = VGMTConfig(format="h36m17", num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3], norm_groups=8,
+                     use_vision=False, reset_every=20)
+    model = VGMTModel(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    data = torch.from_numpy(np.stack(train))
+    rng = np.random.default_rng(seed)
+    model.train()
+    for step in range(steps):
+        batch, _, _ = normalize_motion(data[rng.integers(0, len(data), 32)])
+        loss = model(skeletons=batch).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"  vgmt step {step}: loss {loss.item():.4f}")
+    return model.eval()
+
+
+def vgmt_error_mm(vgmt: VGMTModel, clips: list[np.ndarray]) -> float:
+    x = torch.from_numpy(np.stack(clips))
+    n, c, s = normalize_motion(x)
+    with torch.no_grad():
+        rec = vgmt.decode(vgmt.encode(n), num_frames=x.shape[1]) * s + c
+    return float((rec - x).norm(dim=-1).mean()) * 1000
+
+
+def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str | None]:
+    """Greedy decoding of one example; (motion in input coordinates, None) or (None, parse-failure reason)."""
+    enc = proc(text=[ex["prompt"]])
+    plen = enc["input_ids"].shape[1]
+    constraint = MotionTemplateConstraint(proc, ex["num_steps"], plen)
+    kwargs = {"max_new_tokens": len(constraint) + (0 if constrained else 8), "do_sample": False}
+    if constrained:
+        kwargs["prefix_allowed_tokens_fn"] = constraint
+    with torch.no_grad():
+        out = model.generate(**enc, **kwargs)
+    res = proc.try_parse_motion(proc.decode(out[0, plen:], skip_special_tokens=True), ex["num_steps"])
+    if not res.ok:
+        return None, res.error.reason
+    motion = model.codes_to_motion(res.codes[None], num_frames=ex["num_frames"])[0]
+    return (motion * ex["scale"] + ex["centre"]).numpy(), None
+
+
+def _mm(errors: dict) -> dict:
+    return {int(k): round(v * 1000, 1) for k, v in errors.items()}
+
+
+def evaluate_predict(model, proc, pred_tests, fps: float, constrained: bool) -> dict:
+    """SkelPred on 2T-frame windows (first half observed): strict, parsed-only and tokenised-GT MPJPE per horizon."""
+    b = SupermanTaskBuilder(model, proc)
+    res: dict[str, Any] = {}
+    strict, preds, tok_preds, gts, floors, fails = [], [], [], [], [], []
+    for w in pred_tests:
+        hist, fut = w[: len(w) // 2], w[len(w) // 2 :]
+        ex = b.predict(hist, fut)
+        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(fut))[0] * ex["scale"]
+                  + ex["centre"]).numpy()
+        out, reason = generate(model, proc, ex, constrained)
+        fails.append(reason)
+        strict.append(zero_velocity_prediction(hist, len(fut)) if out is None else out)
+        if out is not None:
+            preds.append(out)
+            tok_preds.append(tok_gt)
+            gts.append(fut)
+        floors.append(tok_gt)
+    gt_all = np.stack([w[len(w) // 2 :] for w in pred_tests])
+    res["parse_failure_rate"] = float(np.mean([f is not None for f in fails]))
+    res["failure_reasons"] = sorted({f for f in fails if f})
+    res["strict_vs_raw_mm"] = _mm(prediction_errors(np.stack(strict), gt_all, fps))
+    if preds:
+        res["parsed_vs_raw_mm"] = _mm(prediction_errors(np.stack(preds), np.stack(gts), fps))
+        res["parsed_vs_tokenised_gt_mm"] = _mm(prediction_errors(np.stack(preds), np.stack(tok_preds), fps))
+    zero_velocity = np.stack([zero_velocity_prediction(w[: len(w) // 2], len(w) // 2) for w in pred_tests])
+    res["zero_velocity_mm"] = _mm(prediction_errors(zero_velocity, gt_all, fps))
+    res["tokeniser_floor_mm"] = _mm(prediction_errors(np.stack(floors), gt_all, fps))
+    res["horizons_ms"] = list(horizon_frames(fps).keys())
+    return res
+
+
+def evaluate_inbetween(model, proc, mib_tests, constrained: bool) -> dict:
+    """MIB on T-frame clips (T/4 keyframes at each end): MPJPE on the missing middle half."""
+    b = SupermanTaskBuilder(model, proc)
+    strict, parsed, parsed_tok, li_all, fails, floor = [], [], [], [], [], []
+    for clip in mib_tests:
+        ex = b.inbetween(clip)
+        k = ex["keyframes"][0]
+        missing = np.zeros(len(clip), bool)
+        missing[k:-k] = True
+        li = linear_interpolation(clip, missing)
+        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(clip))[0] * ex["scale"]
+                  + ex["centre"]).numpy()
+        out, reason = generate(model, proc, ex, constrained)
+        fails.append(reason)
+        strict.append(inbetween_error(li if out is None else out, clip, missing))
+        li_all.append(inbetween_error(li, clip, missing))
+        floor.append(inbetween_error(tok_gt, clip, missing))
+        if out is not None:
+            parsed.append(inbetween_error(out, clip, missing))
+            parsed_tok.append(inbetween_error(out, tok_gt, missing))
+    r: dict[str, Any] = {"parse_failure_rate": float(np.mean([f is not None for f in fails])),
+                         "failure_reasons": sorted({f for f in fails if f}),
+                         "strict_vs_raw_mm": round(float(np.mean(strict)) * 1000, 1)}
+    if parsed:
+        r["parsed_vs_raw_mm"] = round(float(np.mean(parsed)) * 1000, 1)
+        r["parsed_vs_tokenised_gt_mm"] = round(float(np.mean(parsed_tok)) * 1000, 1)
+    r["linear_interpolation_mm"] = round(float(np.mean(li_all)) * 1000, 1)
+    r["tokeniser_floor_mm"] = round(float(np.mean(floor)) * 1000, 1)
+    return r
+
+
+def build_examples(vgmt, train_pred, train_mib, hidden):
+    """Task texts, built once: every model trained below shares the tokenizer and the VGMT."""
+    model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
+    model.vgmt.load_state_dict(vgmt.state_dict())
+    b = SupermanTaskBuilder(model, proc)
+    return {
+        "predict": [b.predict(w[: len(w) // 2], w[len(w) // 2 :]) for w in train_pred],
+        "inbetween": [b.inbetween(c) for c in train_mib],
+    }
+
+
+def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] = print):
+    """A fresh tiny Superman on the shared VGMT, trained with SFTTrainer on the examples of ``tasks``."""
+    torch.manual_seed(seed)
+    model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
+    model.vgmt.load_state_dict(vgmt.state_dict())
+    rows = [ex for t in tasks for ex in examples[t]]
+    rng = np.random.default_rng(seed)
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    args = superman_sft_config(str(out_dir), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
+                               logging_steps=max(1, steps // 10), disable_tqdm=True, seed=seed)
+    trainer = build_superman_trainer(model, proc, rows, args)
+    t0 = time.time()
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    log(f"  {'+'.join(tasks)}: {len(rows)} examples, {steps} steps in {time.time() - t0:.0f}s, "
+        f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+    return model.eval(), proc, losses
+
+
+def _card_results(unified: dict, fps: float) -> dict:
+    """The unified model's free-decoding scores as flat rows for the model card."""
+    pred, mib = unified["free"]["predict"], unified["free"]["inbetween"]
+    rows = {f"CMU held-out prediction ({fps:g} fps, free decoding)": {
+        **{f"strict_mpjpe_mm@{ms:03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
+        **{f"zero_velocity_mm@{ms:03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
+        "parse_failure_rate": pred["parse_failure_rate"]}}
+    rows["CMU held-out in-betweening (middle half, free decoding)"] = {
+        "strict_mpjpe_mm": mib["strict_vs_raw_mm"], "linear_interpolation_mm": mib["linear_interpolation_mm"],
+        "parse_failure_rate": mib["parse_failure_rate"]}
+    return rows
+
+
+def run(args: argparse.Namespace, command: str = "hf-skeleton train superman",
+        log: Callable[[str], Any] = print) -> dict:
+    """Train the VGMT and the Superman runs, score them, save ``OUT/unified`` and ``OUT/results.json``."""
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    trials = load_cmu(cmu_dir(args), args.fps, args.max_trials)
+    names = sorted(trials)
+    test_names = set(names[::5])  # every fifth trial held out whole
+    train = {n: m for n, m in trials.items() if n not in test_names}
+    test = {n: m for n, m in trials.items() if n in test_names}
+    if not train or not test:
+        raise HFSkeletonError(f"need at least 2 trials (every fifth is held out), found {len(trials)}")
+    T = args.clip
+    rng = np.random.default_rng(args.seed)
+
+    def pick(ws: list, n: int) -> list:
+        return [ws[i] for i in sorted(rng.choice(len(ws), min(n, len(ws)), replace=False))]
+
+    pred_test = pick(windows(test, 2 * T, T), args.eval)
+    mib_test = pick(windows(test, T, T), args.eval)
+    log(f"{len(train)} train / {len(test)} test trials at {args.fps} fps")
+
+    t0 = time.time()
+    vgmt = train_vgmt(windows(train, T, 4), args.vgmt_steps, args.seed, log=log)
+    results: dict[str, Any] = {"setup": vars(args), "vgmt": {
+        "train_s": round(time.time() - t0), "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1)}}
+    log(f"VGMT held-out reconstruction (mm): {results['vgmt']['heldout_recon_mm']}")
+
+    train_pred = pick(windows(train, 2 * T, 4), args.max_train)
+    train_mib = pick(windows(train, T, 4), args.max_train)
+    t0 = time.time()
+    examples = build_examples(vgmt, train_pred, train_mib, args.hidden)
+    log(f"task examples built in {time.time() - t0:.0f}s")
+    folder = out / "unified"
+    for tasks in TASK_RUNS[:1] if args.unified_only else TASK_RUNS:
+        name = "+".join(tasks)
+        model, proc, losses = train_superman(vgmt, tasks, examples, args.steps, args.batch, args.hidden, args.lr,
+                                             args.seed, out / name, log=log)
+        results[name] = {"loss_first": round(losses[0], 3), "loss_last": round(losses[-1], 3)}
+        for constrained in (False, True):
+            t0 = time.time()
+            ev = {}
+            if "predict" in tasks:
+                ev["predict"] = evaluate_predict(model, proc, pred_test, args.fps, constrained)
+            if "inbetween" in tasks:
+                ev["inbetween"] = evaluate_inbetween(model, proc, mib_test, constrained)
+            results[name]["constrained" if constrained else "free"] = ev
+            log(f"  {name} ({'constrained' if constrained else 'free'} decoding, {time.time() - t0:.0f}s): "
+                + json.dumps(ev))
+        if tasks == TASK_RUNS[0]:
+            model.save_pretrained(folder)
+            proc.save_pretrained(folder)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps),
+                  training_command=command)
+    write_model_card(folder, datasets=["CMU MoCap"],
+                     description="A small unified Superman (a tiny Qwen2.5-VL trained from scratch on the tokens of "
+                                 "a skeleton-only VGMT) for H36M-17 motion prediction and in-betweening, trained on "
+                                 f"CMU motion capture ({len(train)} trials; {len(test)} whole trials held out).")
+    log(json.dumps(results, indent=1))
+    log(f"saved to {folder}: pipeline('skeleton-generation', model='{folder}')")
+    return {**results, "folder": str(folder)}
