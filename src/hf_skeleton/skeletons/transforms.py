@@ -428,8 +428,28 @@ def augment(seq: SkeletonSequence, *, max_angle: float = 30.0, max_tilt: float =
     return out
 
 
+AUGMENT_OPTIONS = ("max_angle", "max_tilt", "scale_range", "jitter_std", "mirror_prob", "seed")
+
+
+def augment_batch(seqs: list[SkeletonSequence], options: dict[str, Any]) -> list[SkeletonSequence]:
+    """:func:`augment` each clip of a batch with ``options`` (its keyword arguments; ``seed`` seeds
+    one generator for the whole batch, so the same seed gives the same batch).
+
+    Processors call this after normalising, so the rotation acts on view-aligned clips (rotating
+    before a view alignment would be undone by it).
+    """
+    if not isinstance(options, dict):
+        raise SkeletonInputError("augment", f"a dict with keys from {AUGMENT_OPTIONS}", type(options).__name__)
+    unknown = sorted(set(options) - set(AUGMENT_OPTIONS))
+    if unknown:
+        raise SkeletonInputError("augment", f"keys from {AUGMENT_OPTIONS}", unknown)
+    params = {k: v for k, v in options.items() if k != "seed"}
+    gen = np.random.default_rng(options.get("seed"))
+    return [augment(seq, rng=gen, **params) for seq in seqs]
+
+
 __all__ = [
-    "CENTER_MODES", "RESAMPLE_MODES", "align_view", "augment", "bone_lengths", "center", "denormalize",
+    "AUGMENT_OPTIONS", "augment_batch", "CENTER_MODES", "RESAMPLE_MODES", "align_view", "augment", "bone_lengths", "center", "denormalize",
     "facing_rotation", "jitter", "median_bone_length", "mirror", "normalize", "random_rotation",
     "random_scale", "resample", "root_positions", "up_vector",
 ]

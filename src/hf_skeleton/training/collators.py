@@ -80,16 +80,27 @@ class SkeletonSFTCollator:
         system: optional system message for every prompt.
         keys: names of the (skeleton, prompt, answer) fields in each example.
         processor_kwargs: extra keyword arguments for every processor call (e.g. ``num_frames``).
+        augment: training augmentation of the normalised clips (keyword arguments of
+            :func:`hf_skeleton.skeletons.transforms.augment`, e.g. ``{"max_angle": 30, "max_tilt": 15}``),
+            passed to the processor as ``augment=``; batch ``n`` draws from seed ``seed + n``, so a
+            run is reproducible. ``None``: clips as the processor normalises them.
+        seed: first augmentation seed.
     """
 
     def __init__(self, processor: Any, *, skeleton_format: str | None = None, system: str | None = None,
                  keys: tuple[str, str, str] = ("skeleton", "prompt", "answer"),
-                 processor_kwargs: Mapping[str, Any] | None = None):
+                 processor_kwargs: Mapping[str, Any] | None = None, augment: Mapping[str, Any] | None = None,
+                 seed: int = 0):
         self.processor = processor
         self.skeleton_format = skeleton_format
         self.system = system
         self.keys = tuple(keys)
         self.processor_kwargs = dict(processor_kwargs or {})
+        if augment is not None and not isinstance(augment, Mapping):
+            raise SkeletonInputError("augment", "a dict of augmentation options or None", type(augment).__name__)
+        self.augment = None if augment is None else dict(augment)
+        self.seed = int(seed)
+        self._batches = 0
 
     def _fields(self, examples: Sequence[Mapping[str, Any]]):
         if not examples:
@@ -119,6 +130,9 @@ class SkeletonSFTCollator:
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]):
         skeletons, prompts, answers = self._fields(examples)
+        if self.augment is not None:  # the same draw for the full text and the prompt-only encoding
+            self.processor_kwargs["augment"] = {**self.augment, "seed": self.seed + self._batches}
+            self._batches += 1
         # an optional "video" per example goes to the processor as videos= (LLaMo and other
         # skeleton + video models); all or none of the examples must carry one
         has_video = [ex.get("video") is not None for ex in examples]

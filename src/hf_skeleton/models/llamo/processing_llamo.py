@@ -22,7 +22,7 @@ from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import normalize, resample
+from ...skeletons.transforms import augment_batch, normalize, resample
 from ...video import load_video, sample_frame_indices
 from .configuration_llamo import MOTION_POOLINGS, LlamoConfig
 
@@ -137,11 +137,12 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
 
     # ------------------------------------------------------------------ motion
     def prepare_motion(self, skeleton: Any, skeleton_format: str | SkeletonFormat | None = None,
-                       index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                       index: int = 0, augment: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One clip -> normalised positions (T, J, 3) float32 and mask (T, J) in the model's format.
 
         Accepts a :class:`SkeletonSequence`, or an array / tensor (T, J, 3) or (T, P, J, 3) in
-        ``skeleton_format`` (default: the model's). Multi-person clips keep person 0.
+        ``skeleton_format`` (default: the model's). Multi-person clips keep person 0. ``augment``:
+        training augmentation applied after normalising (see :meth:`__call__`).
         """
         name = f"skeletons[{index}]"
         if not isinstance(skeleton, SkeletonSequence):
@@ -161,6 +162,8 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
             seq = resample(seq, self.max_motion_frames, mode="uniform")
         if self.center != "none" or self.scale or self.align_view:
             seq = normalize(seq, center=self.center, scale=self.scale, align_view=self.align_view)
+        if augment is not None:
+            seq = augment_batch([seq], augment)[0]
         return seq.positions[:, 0].astype(np.float32), seq.mask[:, 0].copy()
 
     # ------------------------------------------------------------------ video
@@ -183,8 +186,12 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
     def __call__(self, skeletons: Sequence[Any] | Any = None, text: str | Sequence[str] | None = None,
                  videos: Sequence[Any] | None = None, return_tensors: str | None = "pt",
                  skeleton_format: str | SkeletonFormat | None = None, video_seed: int | None = None,
-                 **kwargs) -> BatchFeature:
+                 augment: dict[str, Any] | None = None, **kwargs) -> BatchFeature:
         """Encode a batch. ``skeletons``: one clip per text (or None); ``videos``: one per text or None.
+
+        ``augment``: training augmentation of the normalised clips, keyword arguments of
+        :func:`hf_skeleton.skeletons.transforms.augment` plus ``seed`` (clip ``i`` uses ``seed + i``);
+        ``None`` (inference) leaves them as they are.
 
         Extra keyword arguments (``padding``, ``truncation``, ...) go to the tokenizer.
         """
@@ -208,7 +215,10 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         data: dict[str, Any] = {}
         motion_counts = [0] * B
         if skeletons is not None:
-            clips = [self.prepare_motion(s, skeleton_format, i) for i, s in enumerate(skeletons)]
+            clips = [self.prepare_motion(s, skeleton_format, i, None if augment is None else
+                                         {**augment, "seed": None if augment.get("seed") is None
+                                          else int(augment["seed"]) + i})
+                     for i, s in enumerate(skeletons)]
             T = max(p.shape[0] for p, _ in clips)
             J = self.skeleton_format.num_joints
             motion = np.zeros((B, T, J, 3), np.float32)

@@ -22,7 +22,7 @@ from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import normalize, resample
+from ...skeletons.transforms import augment_batch, normalize, resample
 
 # family -> (per-frame start marker, visual token, per-frame end marker) of the usual checkpoints
 FAMILY_TOKENS = {
@@ -186,7 +186,7 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
     # ------------------------------------------------------------------ call
     def __call__(self, text: str | Sequence[str] | None = None, skeletons: Any = None, *,
                  skeleton_format: str | None = None, return_tensors: str | None = "pt", padding: Any = True,
-                 **kwargs: Any) -> BatchFeature:
+                 augment: dict[str, Any] | None = None, **kwargs: Any) -> BatchFeature:
         """Tokenise ``text`` with each placeholder expanded, and batch ``skeletons``.
 
         Args:
@@ -194,6 +194,9 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
                 gets one prepended. ``None``: one bare placeholder per clip.
             skeletons: a clip or a list of clips (SkeletonSequence, path, or array with
                 ``skeleton_format``), one per placeholder in order.
+            augment: training augmentation of the normalised clips, keyword arguments of
+                :func:`hf_skeleton.skeletons.transforms.augment` plus ``seed`` (see ``augment_batch``);
+                ``None`` (inference) leaves them as they are.
         """
         if isinstance(skeletons, (SkeletonSequence, str, Path)) or (
                 isinstance(skeletons, (np.ndarray, torch.Tensor)) and skeletons.ndim in (3, 4)):
@@ -218,6 +221,8 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
         data = dict(encoding)
         if clips:
             seqs = [self.prepare_sequence(c, skeleton_format, i) for i, c in enumerate(clips)]
+            if augment is not None:
+                seqs = augment_batch(seqs, augment)
             pos, mask = self.pad_skeletons(seqs)
             data["skeletons"], data["skeleton_mask"] = pos, mask
         return BatchFeature(data=data, tensor_type=return_tensors)
