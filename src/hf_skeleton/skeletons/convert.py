@@ -19,7 +19,17 @@ from collections import Counter
 
 import numpy as np
 
-from .formats import BLAZEPOSE33, COCO17, H36M17, KINECT_V1, KINECT_V2, OPENPOSE25, SMPL22, SkeletonFormat, get_format
+from .formats import (
+    BLAZEPOSE33,
+    COCO17,
+    H36M17,
+    KINECT_V1,
+    KINECT_V2,
+    OPENPOSE25,
+    SMPL22,
+    SkeletonFormat,
+    get_format,
+)
 from .sequence import SkeletonSequence
 
 # The shared vocabulary: names of the built-in formats. A joint already spelled this way is never aliased.
@@ -74,7 +84,7 @@ def _aliases(convention: str) -> dict[str, str]:
 _ALIASES = {name: _aliases(name) for name in JOINT_NAME_CONVENTIONS}
 
 
-def joint_name_convention(fmt: "str | SkeletonFormat") -> str | None:
+def joint_name_convention(fmt: str | SkeletonFormat) -> str | None:
     """The convention of :data:`JOINT_NAME_CONVENTIONS` naming most of ``fmt``'s joints outside the
     shared vocabulary (first listed on a tie), or None when none names any."""
     keys = [_key(j) for j in get_format(fmt).joints if j not in VOCABULARY]
@@ -83,7 +93,7 @@ def joint_name_convention(fmt: "str | SkeletonFormat") -> str | None:
     return best if counts[best] else None
 
 
-def canonical_joint_names(fmt: "str | SkeletonFormat") -> tuple[str, ...]:
+def canonical_joint_names(fmt: str | SkeletonFormat) -> tuple[str, ...]:
     """Each joint's shared-vocabulary name: its own when it has one or no alias, else its alias under
     :func:`joint_name_convention`. An alias onto a name the format already uses is not applied."""
     fmt = get_format(fmt)

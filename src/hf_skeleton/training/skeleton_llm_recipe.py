@@ -23,8 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -86,7 +87,11 @@ def nucla_clips(data: Path, per_class: int, views=("v01", "v02")):
 def build_model(args: argparse.Namespace, names: list[str]):
     """A SkeletonLLM and its processor: from ``--vlm`` (a pretrained checkpoint) or a tiny random Qwen2.5-VL."""
     from ..models.draction import DrActionConfig
-    from ..models.skeleton_llm import SkeletonLLMConfig, SkeletonLLMForConditionalGeneration, SkeletonLLMProcessor
+    from ..models.skeleton_llm import (
+        SkeletonLLMConfig,
+        SkeletonLLMForConditionalGeneration,
+        SkeletonLLMProcessor,
+    )
 
     if args.vlm:
         from transformers import AutoTokenizer
@@ -175,7 +180,7 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train skeleton-llm
                                  f"stages on {len(clips)} N-UCLA clips of views 1 and 2.")
 
     pipe = pipeline("skeleton-understanding", model=str(export))  # the folder reloads as a pipeline
-    sample = sorted((data / "nw_ucla" / "all_sqe").glob("a05_*_v03.json"))[0]
+    sample = min((data / "nw_ucla" / "all_sqe").glob("a05_*_v03.json"))
     ranked = pipe(str(sample), candidate_labels=names)[:3]
     text = pipe(str(sample), prompt="What is the person doing? Explain the movement, then give the action name.",
                 max_new_tokens=24)["generated_text"]
