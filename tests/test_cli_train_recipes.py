@@ -74,6 +74,9 @@ def test_train_skeleton_llm_writes_a_folder_that_loads(tmp_path, data_dir, capsy
     ranked = pipeline("skeleton-understanding", model=str(out))(clip, candidate_labels=["walk around", "carry"])
     assert {r["label"] for r in ranked} == {"walk around", "carry"}
     assert results["sample"]["top3"][0]["label"] in action_labels("nucla").values()
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--data", str(data_dir), "--limit", "3", "--no-generate"]) == 0
+    assert f"top1_likelihood: {stored['top1_likelihood']:.4f}" in capsys.readouterr().out  # same after reload
 
 
 def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
