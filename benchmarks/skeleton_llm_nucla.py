@@ -47,7 +47,8 @@ def pick(files, per_class, seed):
     out = []
     for k in sorted(by_class):
         fs = sorted(by_class[k])
-        out += [fs[i] for i in sorted(rng.choice(len(fs), min(per_class, len(fs)), replace=False))]
+        n = len(fs) if per_class <= 0 else min(per_class, len(fs))
+        out += [fs[i] for i in sorted(rng.choice(len(fs), n, replace=False))]
     return out
 
 
@@ -67,13 +68,16 @@ def build(args, tokenizer):
     config = hs.SkeletonLLMConfig(draction, tiny_qwen2_5_vl_config(tokenizer, hidden_size=args.hidden, layers=2,
                                                                     vision_hidden=args.vision_hidden))
     model = hs.SkeletonLLMForConditionalGeneration(config)
-    return model, hs.SkeletonLLMProcessor.from_model_config(config, tokenizer)
+    return model, hs.SkeletonLLMProcessor.from_model_config(config, tokenizer, align_view=args.align_view)
 
 
 def train(args, model, proc, clips, labels, groups, workdir):
     t0 = time.time()
+    augment = None
+    if args.augment_angle or args.augment_tilt:
+        augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
     model, trainer = train_stage(model, proc, recognition_examples(clips, labels), 0, workdir, groups=groups,
-                                 learning_rate=args.lr, num_train_epochs=args.epochs,
+                                 augment=augment, learning_rate=args.lr, seed=args.seed, num_train_epochs=args.epochs,
                                  per_device_train_batch_size=args.batch, warmup_steps=0.03, logging_steps=1)
     losses = stage_losses(trainer)
     k = max(1, min(5, len(losses) // 2))
@@ -95,8 +99,8 @@ def evaluate(model, proc, clips, labels, candidates):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", nargs="+", default=["full", "frozen", "unseen", "cross"])
-    ap.add_argument("--per-class", type=int, default=20)
-    ap.add_argument("--test-per-class", type=int, default=10)
+    ap.add_argument("--per-class", type=int, default=20, help="training clips per class (0: all)")
+    ap.add_argument("--test-per-class", type=int, default=10, help="view-3 clips per class (0: all)")
     ap.add_argument("--epochs", type=float, default=3)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=8)
@@ -108,6 +112,11 @@ def main():
                     help="parameter groups trained (the vision tower stays frozen at its random init by default, "
                          "as the paper keeps the VLM's ViT frozen; 'frozen' drops 'renderer')")
     ap.add_argument("--joint-scale", type=float, default=0.06, help="DrAction joint Gaussian scale base (m)")
+    ap.add_argument("--align-view", type=lambda v: v if v in ("facing", "upright") else v == "1", default=False,
+                    help="processor view alignment: 0 (none), 1/facing (turn to face the camera), upright "
+                         "(also make the spine vertical)")
+    ap.add_argument("--augment-angle", type=float, default=0.0, help="training yaw augmentation (degrees)")
+    ap.add_argument("--augment-tilt", type=float, default=0.0, help="training tilt augmentation (degrees)")
     ap.add_argument("--split", default="8/2-seed0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="skeleton_llm_nucla.jsonl")
@@ -125,7 +134,8 @@ def main():
 
     def record(result):
         result.update({k: getattr(args, k) for k in ("per_class", "test_per_class", "epochs", "lr", "batch", "frames",
-                                                     "size", "hidden", "vision_hidden", "joint_scale", "train_groups", "seed")})
+                                                     "size", "hidden", "vision_hidden", "joint_scale", "train_groups", "seed",
+                                                     "align_view", "augment_angle", "augment_tilt")})
         print(json.dumps(result), flush=True)
         with open(args.out, "a") as f:
             f.write(json.dumps(result) + "\n")

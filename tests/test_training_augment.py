@@ -70,3 +70,24 @@ def test_collator_draws_per_batch_and_reproduces_from_its_seed():
     assert torch.equal(b1["labels"], b2["labels"])  # augmentation never changes the text
     with pytest.raises(hs.SkeletonInputError, match="augment"):
         SkeletonSFTCollator(proc, augment=30)
+
+
+def test_upright_alignment_is_invariant_to_any_rotation_of_the_input():
+    from scipy.spatial.transform import Rotation
+
+    from hf_skeleton.skeletons.transforms import normalize, upright_rotation
+
+    clip = synthetic_clip("walk", 16)
+    turned = clip.positions @ Rotation.from_euler("xyz", [25, 70, -15], degrees=True).as_matrix().T.astype(np.float32)
+    other = hs.SkeletonSequence(turned, mask=clip.mask, format=clip.format, fps=clip.fps)
+    a = normalize(clip, align_view="upright").positions
+    b = normalize(other, align_view="upright").positions
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    # facing-only alignment cannot undo a tilt
+    assert not np.allclose(normalize(clip, align_view=True).positions, normalize(other, align_view=True).positions,
+                           atol=1e-2)
+    rot, source = upright_rotation(other)
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-9)
+    assert np.isclose(np.linalg.det(rot), 1.0) and source.startswith("upright")
+    with pytest.raises(hs.SkeletonInputError, match="align_view"):
+        normalize(clip, align_view="sideways")

@@ -179,9 +179,71 @@ def facing_rotation(seq: SkeletonSequence, frame: int = 0) -> tuple[np.ndarray |
     return None, "no observed left/right hip or shoulder pair"
 
 
+def _mean_vector(seq: SkeletonSequence, pairs: tuple[tuple[str, str], ...], sign: tuple[float, ...]) -> np.ndarray | None:
+    """Clip mean of ``sum_k sign_k * (joint a_k - joint b_k)`` over frames where all joints are observed
+    (first person observing them); None when no such frame or a joint is missing from the format."""
+    fmt = seq.format
+    names = [n for pair in pairs for n in pair]
+    if any(n not in fmt.joints for n in names):
+        return None
+    ids = [fmt.index(n) for n in names]
+    seen = seq.mask[:, :, ids].all(-1)  # (T, P)
+    if not seen.any():
+        return None
+    p = int(np.argmax(seen.any(0)))
+    rows = seen[:, p]
+    pos = seq.positions[rows, p].astype(np.float64)
+    vec = sum(w * (pos[:, fmt.index(a)] - pos[:, fmt.index(b)]) for w, (a, b) in zip(sign, pairs))
+    return vec.mean(0)
+
+
+def upright_rotation(seq: SkeletonSequence) -> tuple[np.ndarray | None, str]:
+    """Rotation (3, 3) that makes the body upright and face the camera, and its source.
+
+    The view-invariant transform of NTU-style preprocessing, averaged over the clip: the spine
+    (mid-hips -> mid-shoulders) is turned onto the up axis, then the left direction (left minus right
+    hip and shoulder, made orthogonal to the spine) onto ``up x towards_camera``. Unlike
+    :func:`facing_rotation` it also removes the camera's tilt, so clips filmed from above and at
+    eye level agree. Returns ``(None, reason)`` without observed hips and shoulders or for 2D data.
+    """
+    if seq.format.dims != 3:
+        return None, "2D data"
+    hips, shoulders = ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")
+    spine = _mean_vector(seq, (("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")), (0.5, 0.5))
+    left = _mean_vector(seq, (hips, shoulders), (1.0, 1.0))
+    if spine is None or left is None:
+        return None, "no frame with both hips and both shoulders observed"
+    spine_norm = np.linalg.norm(spine)
+    if spine_norm < 1e-9:
+        return None, "zero-length spine"
+    spine = spine / spine_norm
+    left = left - spine * (left @ spine)
+    if np.linalg.norm(left) < 1e-9:
+        return None, "hips parallel to the spine"
+    left = left / np.linalg.norm(left)
+    up = up_vector(seq)
+    target_left = np.cross(up, _facing_axis(up))
+    # rows of the source basis (spine, left, spine x left) map onto (up, target_left, up x target_left)
+    src = np.stack([spine, left, np.cross(spine, left)])
+    dst = np.stack([up, target_left, np.cross(up, target_left)])
+    return dst.T @ src, "upright: hips/shoulders"
+
+
+ALIGN_VIEW_MODES = ("none", "facing", "upright")
+
+
+def align_view_mode(align_view: bool | str) -> str:
+    """``align_view`` as one of :data:`ALIGN_VIEW_MODES` (``True`` is ``"facing"``, ``False`` ``"none"``)."""
+    if isinstance(align_view, (bool, np.bool_)):
+        return "facing" if align_view else "none"
+    if align_view not in ALIGN_VIEW_MODES:
+        raise SkeletonInputError("align_view", f"a bool or one of {ALIGN_VIEW_MODES}", align_view)
+    return align_view
+
+
 # ---------------------------------------------------------------------- normalisation
 def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool = True,
-              target_bone_length: float = 1.0, align_view: bool = False,
+              target_bone_length: float = 1.0, align_view: bool | str = False,
               root: int | str | None = None) -> SkeletonSequence:
     """Root-centred, scale-normalised (and optionally view-aligned) copy.
 
@@ -191,8 +253,9 @@ def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool
         frame (``"per_frame"``, (T, 3)), or 0 (``"none"``);
       - ``s = median_bone_length / target_bone_length`` (``scale=True``; 1 when no bone is observed);
       - ``R``: rotation about the up axis that makes the hip (or shoulder) line face the camera
-        (``align_view=True``, :func:`facing_rotation`; identity when no such pair is observed or
-        the data is 2D).
+        (``align_view=True`` or ``"facing"``, :func:`facing_rotation`), or the full rotation that
+        also makes the spine vertical (``"upright"``, :func:`upright_rotation`); identity when the
+        joints it needs are not observed or the data is 2D.
 
     Persons share one centre (their relative placement is kept). The record in
     ``meta["transforms"]`` holds ``c``, ``s`` and ``R``; :func:`denormalize` inverts it.
@@ -216,12 +279,14 @@ def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool
         centre = np.zeros((seq.num_frames, 3))
     median = median_bone_length(seq) if scale else None
     s = median / target_bone_length if median is not None else 1.0
-    rot, view_source = np.eye(3), None
-    if align_view and seq.format.dims == 3:
-        found_rot, view_source = facing_rotation(seq)
+    rot, view_source, mode = np.eye(3), None, align_view_mode(align_view)
+    if mode != "none" and seq.format.dims == 3:
+        found_rot, view_source = upright_rotation(seq) if mode == "upright" else facing_rotation(seq)
+        if found_rot is None and mode == "upright":
+            found_rot, view_source = facing_rotation(seq)
         if found_rot is not None:
             rot = found_rot
-    elif align_view:
+    elif mode != "none":
         view_source = "skipped for 2D data"
     pos = ((seq.positions - centre[:, None, None]) @ rot.T) / s
     ori = None if seq.orientations is None else np.einsum("ij,tpkjl->tpkil", rot, seq.orientations)
@@ -449,7 +514,7 @@ def augment_batch(seqs: list[SkeletonSequence], options: dict[str, Any]) -> list
 
 
 __all__ = [
-    "AUGMENT_OPTIONS", "augment_batch", "CENTER_MODES", "RESAMPLE_MODES", "align_view", "augment", "bone_lengths", "center", "denormalize",
+    "ALIGN_VIEW_MODES", "AUGMENT_OPTIONS", "align_view_mode", "augment_batch", "upright_rotation", "CENTER_MODES", "RESAMPLE_MODES", "align_view", "augment", "bone_lengths", "center", "denormalize",
     "facing_rotation", "jitter", "median_bone_length", "mirror", "normalize", "random_rotation",
     "random_scale", "resample", "root_positions", "up_vector",
 ]

@@ -145,9 +145,12 @@ def examples_to_dataset(examples: Sequence[Mapping[str, Any]]):
 
 def train_stage(model, processor, examples: Sequence[Mapping[str, Any]], stage: int, output_dir: str, *,
                 lora: Any = None, groups: Sequence[str] | None = None, callbacks: Sequence[Any] = (),
-                **config_overrides: Any):
+                augment: Mapping[str, Any] | None = None, **config_overrides: Any):
     """Run one stage with ``trl.SFTTrainer``. Returns ``(model, trainer)``; ``model`` may come back
-    wrapped by PEFT (stages 3 and 4). Losses are in ``trainer.state.log_history``."""
+    wrapped by PEFT (stages 3 and 4). Losses are in ``trainer.state.log_history``.
+
+    ``augment``: training augmentation of the normalised clips (see
+    :class:`~hf_skeleton.training.collators.SkeletonSFTCollator`), seeded from the run's ``seed``."""
     from trl import SFTTrainer
 
     from .checkpointing import atomic
@@ -158,7 +161,8 @@ def train_stage(model, processor, examples: Sequence[Mapping[str, Any]], stage: 
     dataset, clips = examples_to_dataset(examples)
     args = stage_config(stage, output_dir, **config_overrides)
     trainer = atomic(SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                         data_collator=IndexedClipCollator(SkeletonSFTCollator(processor), clips),
+                         data_collator=IndexedClipCollator(
+                             SkeletonSFTCollator(processor, augment=augment, seed=args.seed), clips),
                          callbacks=list(callbacks))
     trainer.train()
     return model, trainer

@@ -22,7 +22,7 @@ from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import augment_batch, normalize, resample
+from ...skeletons.transforms import align_view_mode, augment_batch, normalize, resample
 from ...video import load_video, sample_frame_indices
 from .configuration_llamo import MOTION_POOLINGS, LlamoConfig
 
@@ -58,7 +58,7 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
                  max_motion_frames: int = 196, motion_temporal_stride: int = 4, motion_pooling: str = "frame",
                  num_video_frames: int = 8, video_tokens_per_frame: int = 576, motion_token: str = "<motion>",
                  video_token: str = "<video>", center: str = "first_frame", scale: bool = True,
-                 align_view: bool = False, chat_template: str | None = None, **kwargs):
+                 align_view: bool | str = False, chat_template: str | None = None, **kwargs):
         fmt = get_format(format)
         self.format = format_for_config(fmt)
         self.max_motion_frames = int(max_motion_frames)
@@ -72,7 +72,7 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         self.video_token = video_token
         self.center = center
         self.scale = bool(scale)
-        self.align_view = bool(align_view)
+        self.align_view = align_view_mode(align_view)
         if chat_template is None and tokenizer is not None:
             chat_template = getattr(tokenizer, "chat_template", None)
         super().__init__(tokenizer, image_processor, chat_template=chat_template, **kwargs)
@@ -160,7 +160,7 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         seq = skeleton if skeleton.format == self.skeleton_format else skeleton.to_format(self.skeleton_format)
         if seq.num_frames > self.max_motion_frames:
             seq = resample(seq, self.max_motion_frames, mode="uniform")
-        if self.center != "none" or self.scale or self.align_view:
+        if self.center != "none" or self.scale or self.align_view != "none":
             seq = normalize(seq, center=self.center, scale=self.scale, align_view=self.align_view)
         if augment is not None:
             seq = augment_batch([seq], augment)[0]

@@ -22,7 +22,7 @@ from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
 from ...skeletons.formats import format_for_config, get_format
 from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import augment_batch, normalize, resample
+from ...skeletons.transforms import align_view_mode, augment_batch, normalize, resample
 
 # family -> (per-frame start marker, visual token, per-frame end marker) of the usual checkpoints
 FAMILY_TOKENS = {
@@ -62,7 +62,7 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
                  frames_as: str = "images", temporal_patch_size: int = 2, max_frames: int = 300,
                  skeleton_token: str = "<skeleton>", image_token: str = "<|image_pad|>",
                  vision_start_token: str = "<|vision_start|>", vision_end_token: str = "<|vision_end|>",
-                 center: str = "first_frame", scale: bool = False, align_view: bool = False,
+                 center: str = "first_frame", scale: bool = False, align_view: bool | str = False,
                  chat_template: str | None = None, **kwargs: Any):
         fmt = get_format(format)
         self.format = format_for_config(fmt)
@@ -83,7 +83,7 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
         self.vision_end_token = vision_end_token
         self.center = center
         self.scale = bool(scale)
-        self.align_view = bool(align_view)
+        self.align_view = align_view_mode(align_view)
         if chat_template is None and tokenizer is not None:
             chat_template = getattr(tokenizer, "chat_template", None)
         super().__init__(tokenizer, chat_template=chat_template, **kwargs)
