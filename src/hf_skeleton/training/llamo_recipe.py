@@ -40,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--eval-clips", type=int, default=0, help="evaluate on this many view-3 clips (0: all)")
     p.add_argument("--text-model", default=None, help="local causal-LM folder (else a tiny random LLM)")
     p.add_argument("--vision-model", default=None, help="local CLIP/SigLIP folder for a video tower")
+    p.add_argument("--align-view", default="upright", choices=["none", "facing", "upright"],
+                   help="view normalisation of every clip (processor): upright also removes the camera tilt")
+    p.add_argument("--augment-angle", type=float, default=30.0, help="training yaw augmentation (degrees, 0: off)")
+    p.add_argument("--augment-tilt", type=float, default=15.0, help="training tilt augmentation (degrees)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export-dir", default=None,
                    help="write the final model, processor, results and card here (default: --output-dir)")
@@ -71,7 +75,7 @@ def build(args):
         lm.resize_token_embeddings(text_config.vocab_size)
         model.model.language_model.load_state_dict(lm.base_model.state_dict())
         model.lm_head.load_state_dict(lm.get_output_embeddings().state_dict())
-    return model, LlamoProcessor.from_config(config, tok, align_view=True)
+    return model, LlamoProcessor.from_config(config, tok, align_view=args.align_view)
 
 
 def run(args: argparse.Namespace, command: str = "hf-skeleton train llamo", log=print) -> dict:
@@ -103,7 +107,11 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train llamo", log=
     mixture = (build_examples(train, "recognition", labels=labels, seed=args.seed + 1)
                + build_examples(train, "qa_verify", labels=labels, candidate_labels=NUCLA, seed=args.seed + 2)
                + build_examples(train, "qa_body_part", seed=args.seed + 3))
-    common = dict(per_device_train_batch_size=args.batch_size, logging_steps=25)
+    augment = None
+    if args.augment_angle or args.augment_tilt:
+        augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
+    common = dict(per_device_train_batch_size=args.batch_size, logging_steps=25, seed=args.seed,
+                  collator_kwargs={"augment": augment, "seed": args.seed})
     model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps, **common)
     model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
                            max_steps=args.stage2_steps, learning_rate=args.lr, **common)
