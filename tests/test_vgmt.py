@@ -323,3 +323,21 @@ def test_skeleton_only_dropout_and_pretrained_backbone(tmp_path):
     AutoBackbone.from_config(other).save_pretrained(tmp_path / "other")
     with pytest.raises(CheckpointError, match="channels"):
         model.load_vision_backbone(str(tmp_path / "other"))
+
+
+def test_reconstruct_long_clip_in_windows():
+    torch.manual_seed(12)
+    model = hs.VGMTModel(tiny_config()).eval()
+    rng = np.random.default_rng(1)
+    # a walk: the clip's box grows with time, each window keeps its own box
+    pos = rng.normal(size=(20, 1, 17, 3)).astype(np.float32) * 0.2 + np.linspace(0, 6, 20)[:, None, None, None]
+    seq = hs.SkeletonSequence(pos.astype(np.float32), fps=50, format="h36m17")
+    out = model.reconstruct(seq, window=8)
+    assert out.positions.shape == pos.shape and len(out.meta["vgmt_codes"]) == 3
+    for i, start in enumerate((0, 8, 16)):
+        part = model.reconstruct(seq.copy(positions=pos[start:start + 8], mask=seq.mask[start:start + 8]))
+        np.testing.assert_array_equal(out.positions[start:start + 8], part.positions)
+        np.testing.assert_array_equal(out.meta["vgmt_codes"][i], part.meta["vgmt_codes"])
+    assert np.array_equal(model.reconstruct(seq, window=40).positions, model.reconstruct(seq).positions)
+    with pytest.raises(hs.SkeletonInputError, match="window"):
+        model.reconstruct(seq, window=0)

@@ -420,15 +420,33 @@ class VGMTModel(VGMTPreTrainedModel):
     # ------------------------------------------------------------------ sequences
     @torch.no_grad()
     def reconstruct(self, seq: SkeletonSequence, pixel_values: torch.Tensor | None = None,
-                    joints_2d: torch.Tensor | None = None) -> SkeletonSequence:
+                    joints_2d: torch.Tensor | None = None, window: int | None = None) -> SkeletonSequence:
         """Tokenise and decode a clip; each person is one batch row. The clip is normalised into
         [-1, 1] first and the output is mapped back to the input's own coordinates and units; frames
-        beyond a multiple of the temporal factor are handled by padding and cropping."""
+        beyond a multiple of the temporal factor are handled by padding and cropping.
+
+        ``window``: reconstruct a long clip in consecutive windows of this many frames, each
+        normalised by its own box like the training clips (a whole walk in one box loses precision).
+        ``vgmt_codes`` in the output's meta then lists the codes of each window.
+        """
         if not isinstance(seq, SkeletonSequence):
             raise SkeletonInputError("seq", "a SkeletonSequence", type(seq).__name__)
         if seq.format != self.config.skeleton_format:
             raise SkeletonInputError("seq.format", f"format {self.config.skeleton_format.name!r} "
                                                    "(convert with seq.to_format first)", seq.format.name)
+        if window is not None:
+            if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+                raise SkeletonInputError("window", "a positive number of frames", window)
+            if seq.num_frames > window:
+                if pixel_values is not None or joints_2d is not None:
+                    raise SkeletonInputError("window", "None when video is given (windows are skeleton-only)",
+                                             window)
+                parts = [self.reconstruct(seq.copy(positions=seq.positions[s:s + window], mask=seq.mask[s:s + window]))
+                         for s in range(0, seq.num_frames, window)]
+                positions = np.concatenate([p.positions for p in parts])
+                meta = dict(seq.meta, vgmt_codes=[p.meta["vgmt_codes"] for p in parts])
+                return SkeletonSequence(positions=positions, mask=seq.mask.copy(), fps=seq.fps, format=seq.format,
+                                        meta=meta)
         pos = torch.from_numpy(seq.positions).permute(1, 0, 2, 3).to(self.device)  # (P, T, J, 3)
         mask = torch.from_numpy(seq.mask).permute(1, 0, 2).to(self.device)
         if pixel_values is not None and joints_2d is None:
