@@ -4,7 +4,10 @@ Shared by ``examples/train_superman.py`` and ``hf-skeleton train superman`` (sam
 
 1. CMU BVH trials -> H36M-17 joints in metres at ``--fps`` (:func:`cmu_to_h36m`); every fifth trial
    held out whole for testing.
-2. A small skeleton-only VGMT is trained on ``--clip``-frame windows of the training trials.
+2. A small skeleton-only VGMT is trained on ``--clip``-frame windows of the training trials, each
+   normalised the way a task normalises what the VGMT tokenises (:func:`vgmt_training_clips`): by its
+   own box, by the box of the preceding history (SkelPred's future) or by the box of its keyframes
+   (MIB's clip), so that the tokens the tasks produce come from the range the VGMT was trained on.
 3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens) is trained on the task mixture
    (SkelPred + MIB), and, at the same budget (steps x batch), on each task alone.
 4. Prediction (MPJPE per horizon, 80/160/320/400 ms) and in-betweening (MPJPE on the missing middle
@@ -41,7 +44,14 @@ from ..models.superman.modeling_superman import tiny_superman
 from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..pipelines.skeleton_generation import MotionTemplateConstraint
 from ..skeletons.io import load_skeleton
-from .superman_tasks import SupermanTaskBuilder, build_superman_trainer, cmu_to_h36m, superman_sft_config
+from .superman_tasks import (
+    SupermanTaskBuilder,
+    build_superman_trainer,
+    cmu_to_h36m,
+    keyframe_count,
+    normalize_like,
+    superman_sft_config,
+)
 
 TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
 
@@ -92,23 +102,53 @@ def load_cmu(folder: Path, fps: float, max_trials: int = 0) -> dict[str, np.ndar
     return out
 
 
+def split_trials(trials: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(train, test): every fifth trial, sorted by name, held out whole."""
+    test_names = set(sorted(trials)[::5])
+    train = {n: m for n, m in trials.items() if n not in test_names}
+    test = {n: m for n, m in trials.items() if n in test_names}
+    if not train or not test:
+        raise HFSkeletonError(f"need at least 2 trials (every fifth is held out), found {len(trials)}")
+    return train, test
+
+
 def windows(trials: dict[str, np.ndarray], length: int, stride: int) -> list[np.ndarray]:
     return [m[s : s + length] for m in trials.values() for s in range(0, len(m) - length + 1, stride)]
 
 
-def train_vgmt(train: list[np.ndarray], steps: int, seed: int = 0, log: Callable[[str], Any] = print) -> VGMTModel:
-    """A small skeleton-only H36M-17 VGMT (256 codes, x2 temporal compression), AdamW 1e-3, batch 32."""
+def vgmt_training_clips(windows_2t: list[np.ndarray], clip: int, keyframes: int | None = None) -> torch.Tensor:
+    """The VGMT's training clips, normalised like the tasks normalise them (:func:`normalize_like`).
+
+    Each 2T-frame window (history h = the first T frames, future f = the last T) gives three T-frame
+    clips: h by its own box (SkelPred's history, Vid2Skel's clip), f by h's box (SkelPred's future, which
+    leaves [-1, 1] as the body moves on) and f by the box of its first and last K frames (MIB's clip,
+    K = :func:`keyframe_count`). windows_2t: N arrays (2T, J, 3) -> (3N, T, J, 3).
+    """
+    k = keyframe_count(clip, keyframes)
+    out = []
+    for i, w in enumerate(windows_2t):
+        if w.ndim != 3 or w.shape[0] != 2 * clip:
+            raise HFSkeletonError(f"training window {i}: expected ({2 * clip}, J, 3) frames, found {w.shape}")
+        w = torch.from_numpy(np.asarray(w, np.float32))
+        h, f = w[:clip], w[clip:]
+        (hn, fn), _, _ = normalize_like(h, h, f)
+        (mn,), _, _ = normalize_like(torch.cat([f[:k], f[-k:]]), f)
+        out += [hn, fn, mn]
+    return torch.stack(out)
+
+
+def train_vgmt(clips: torch.Tensor, steps: int, seed: int = 0, log: Callable[[str], Any] = print) -> VGMTModel:
+    """A small skeleton-only H36M-17 VGMT (256 codes, x2 temporal compression), AdamW 1e-3, batch 32,
+    on already normalised clips (N, T, J, 3) (:func:`vgmt_training_clips`)."""
     torch.manual_seed(seed)
     cfg = VGMTConfig(format="h36m17", num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3], norm_groups=8,
                      use_vision=False, reset_every=20)
     model = VGMTModel(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    data = torch.from_numpy(np.stack(train))
     rng = np.random.default_rng(seed)
     model.train()
     for step in range(steps):
-        batch, _, _ = normalize_motion(data[rng.integers(0, len(data), 32)])
-        loss = model(skeletons=batch).loss
+        loss = model(skeletons=clips[rng.integers(0, len(clips), 32)]).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -123,6 +163,34 @@ def vgmt_error_mm(vgmt: VGMTModel, clips: list[np.ndarray]) -> float:
     with torch.no_grad():
         rec = vgmt.decode(vgmt.encode(n), num_frames=x.shape[1]) * s + c
     return float((rec - x).norm(dim=-1).mean()) * 1000
+
+
+def tokenised_gt(model, ex: dict) -> np.ndarray:
+    """The VGMT-decoded answer of a task example, in the input's coordinates (T, J, 3)."""
+    return (model.codes_to_motion(ex["target_codes"][None], num_frames=ex["num_frames"])[0] * ex["scale"]
+            + ex["centre"]).numpy()
+
+
+def tokeniser_floors(vgmt: VGMTModel, pred_windows: list[np.ndarray], mib_clips: list[np.ndarray],
+                     fps: float) -> dict:
+    """MPJPE (mm) of the VGMT-decoded ground truth vs the raw joints, tokenised as the tasks tokenise it:
+    prediction per horizon on 2T-frame windows (the future in its history's box), in-betweening on the
+    missing middle of T-frame clips (the clip in its keyframes' box)."""
+    model, proc = tiny_superman(vgmt.config, hidden_size=32, layers=1)
+    model.vgmt.load_state_dict(vgmt.state_dict())
+    b = SupermanTaskBuilder(model.eval(), proc)
+    futures = np.stack([w[len(w) // 2 :] for w in pred_windows])
+    floors = np.stack([tokenised_gt(model, b.predict(w[: len(w) // 2], w[len(w) // 2 :])) for w in pred_windows])
+    mib = []
+    for clip in mib_clips:
+        ex = b.inbetween(clip)
+        k = ex["keyframes"][0]
+        missing = np.zeros(len(clip), bool)
+        missing[k:-k] = True
+        mib.append(inbetween_error(tokenised_gt(model, ex), clip, missing))
+    return {"predict_mm": _mm(prediction_errors(floors, futures, fps)),
+            "inbetween_mm": round(float(np.mean(mib)) * 1000, 1),
+            "windows": {"predict": len(pred_windows), "inbetween": len(mib_clips)}}
 
 
 def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str | None]:
@@ -154,8 +222,7 @@ def evaluate_predict(model, proc, pred_tests, fps: float, constrained: bool) -> 
     for w in pred_tests:
         hist, fut = w[: len(w) // 2], w[len(w) // 2 :]
         ex = b.predict(hist, fut)
-        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(fut))[0] * ex["scale"]
-                  + ex["centre"]).numpy()
+        tok_gt = tokenised_gt(model, ex)
         out, reason = generate(model, proc, ex, constrained)
         fails.append(reason)
         strict.append(zero_velocity_prediction(hist, len(fut)) if out is None else out)
@@ -188,8 +255,7 @@ def evaluate_inbetween(model, proc, mib_tests, constrained: bool) -> dict:
         missing = np.zeros(len(clip), bool)
         missing[k:-k] = True
         li = linear_interpolation(clip, missing)
-        tok_gt = (model.codes_to_motion(ex["target_codes"][None], num_frames=len(clip))[0] * ex["scale"]
-                  + ex["centre"]).numpy()
+        tok_gt = tokenised_gt(model, ex)
         out, reason = generate(model, proc, ex, constrained)
         fails.append(reason)
         strict.append(inbetween_error(li if out is None else out, clip, missing))
@@ -257,13 +323,7 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train superman",
     """Train the VGMT and the Superman runs, score them, save ``OUT/unified`` and ``OUT/results.json``."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    trials = load_cmu(cmu_dir(args), args.fps, args.max_trials)
-    names = sorted(trials)
-    test_names = set(names[::5])  # every fifth trial held out whole
-    train = {n: m for n, m in trials.items() if n not in test_names}
-    test = {n: m for n, m in trials.items() if n in test_names}
-    if not train or not test:
-        raise HFSkeletonError(f"need at least 2 trials (every fifth is held out), found {len(trials)}")
+    train, test = split_trials(load_cmu(cmu_dir(args), args.fps, args.max_trials))
     T = args.clip
     rng = np.random.default_rng(args.seed)
 
@@ -275,10 +335,12 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train superman",
     log(f"{len(train)} train / {len(test)} test trials at {args.fps} fps")
 
     t0 = time.time()
-    vgmt = train_vgmt(windows(train, T, 4), args.vgmt_steps, args.seed, log=log)
+    vgmt = train_vgmt(vgmt_training_clips(windows(train, 2 * T, 4), T), args.vgmt_steps, args.seed, log=log)
     results: dict[str, Any] = {"setup": vars(args), "vgmt": {
-        "train_s": round(time.time() - t0), "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1)}}
-    log(f"VGMT held-out reconstruction (mm): {results['vgmt']['heldout_recon_mm']}")
+        "train_s": round(time.time() - t0), "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1),
+        "heldout_tokeniser_floor": tokeniser_floors(vgmt, windows(test, 2 * T, T), windows(test, T, T), args.fps)}}
+    log(f"VGMT held-out reconstruction (own box, mm): {results['vgmt']['heldout_recon_mm']}; tokeniser floors "
+        f"on all held-out windows: {json.dumps(results['vgmt']['heldout_tokeniser_floor'])}")
 
     train_pred = pick(windows(train, 2 * T, 4), args.max_train)
     train_mib = pick(windows(train, T, 4), args.max_train)

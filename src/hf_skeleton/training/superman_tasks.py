@@ -71,6 +71,14 @@ def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):
     return [(m - centre[0]) / scale[0] for m in motions], centre[0], scale[0]
 
 
+def keyframe_count(num_frames: int, keyframes: int | None = None) -> int:
+    """K, the frames observed at each end of a ``num_frames`` in-betweening clip (default T // 4, at least 1)."""
+    k = keyframes or max(1, num_frames // 4)
+    if 2 * k >= num_frames:
+        raise SkeletonInputError("clip", f"more than {2 * k} frames (2 x {k} keyframes)", num_frames)
+    return k
+
+
 class SupermanTaskBuilder:
     """Builds the text of the three task templates from raw motion with a model's VGMT and processor.
 
@@ -111,9 +119,7 @@ class SupermanTaskBuilder:
         ``start`` and ``end`` keyframes (K, J, 3) and ``num_frames`` instead."""
         if clip is not None:
             c = _as_motion(clip, "clip")
-            k = self.keyframes or max(1, c.shape[0] // 4)
-            if 2 * k >= c.shape[0]:
-                raise SkeletonInputError("clip", f"more than {2 * k} frames (2 x {k} keyframes)", c.shape[0])
+            k = keyframe_count(c.shape[0], self.keyframes)
             s, e, num_frames = c[:k], c[-k:], c.shape[0]
         else:
             if start is None or end is None or not num_frames:
