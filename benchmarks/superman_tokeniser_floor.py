@@ -9,7 +9,9 @@ The recipe's VGMT (``hf_skeleton.training.superman_recipe``) is trained twice at
 
 Each is scored by its tokeniser floor (VGMT-decoded ground truth vs raw joints, MPJPE in mm) on every
 held-out window: prediction per horizon, in-betweening on the missing middle; and by the plain held-out
-reconstruction of own-box windows.
+reconstruction of own-box windows. The first line gives the baselines on the same windows
+(zero velocity per horizon, linear interpolation of the missing middle); ``--vgmt-steps`` with no value
+prints only that line.
 
     OMP_NUM_THREADS=1 python benchmarks/superman_tokeniser_floor.py --vgmt-steps 300
 """
@@ -23,8 +25,15 @@ import time
 import numpy as np
 import torch
 
+from hf_skeleton.evaluation.motion_metrics import (
+    inbetween_error,
+    linear_interpolation,
+    prediction_errors,
+    zero_velocity_prediction,
+)
 from hf_skeleton.models.vgmt import normalize_motion
 from hf_skeleton.training import superman_recipe as sr
+from hf_skeleton.training.superman_tasks import keyframe_count
 
 
 def main() -> None:
@@ -32,7 +41,7 @@ def main() -> None:
     p.add_argument("--data", default=None, help="CMU .bvh folder (default: ../shared/data/cmu_mocap_bvh)")
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument("--clip", type=int, default=8)
-    p.add_argument("--vgmt-steps", type=int, nargs="+", default=[300])
+    p.add_argument("--vgmt-steps", type=int, nargs="*", default=[300])
     p.add_argument("--max-trials", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -43,6 +52,15 @@ def main() -> None:
         "task boxes": sr.vgmt_training_clips(sr.windows(train, 2 * T, 4), T),
     }
     pred_test, mib_test = sr.windows(test, 2 * T, T), sr.windows(test, T, T)
+    k = keyframe_count(T)
+    missing = np.zeros(T, bool)
+    missing[k:-k] = True
+    pred = np.stack(pred_test)
+    print(json.dumps({"baselines on held-out windows": {
+        "zero_velocity_mm": sr._mm(prediction_errors(zero_velocity_prediction(pred[:, :T], T), pred[:, T:], args.fps)),
+        "linear_interpolation_mm": round(float(np.mean(
+            [inbetween_error(linear_interpolation(c, missing), c, missing) for c in mib_test])) * 1000, 1)}}),
+        flush=True)
     rows = []
     for steps in args.vgmt_steps:
         for name, clips in data.items():

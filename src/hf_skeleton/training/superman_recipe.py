@@ -63,7 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", "--output-dir", dest="out", default="runs/superman", help="output folder")
     p.add_argument("--fps", type=float, default=20.0)
     p.add_argument("--clip", type=int, default=8, help="frames of history = future = in-betweening clip")
-    p.add_argument("--vgmt-steps", type=int, default=300)
+    p.add_argument("--vgmt-steps", type=int, default=1500,
+                   help="VGMT training steps (batch 32; about 3 min on one CPU core)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--hidden", type=int, default=128)
