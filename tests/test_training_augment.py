@@ -9,7 +9,12 @@ import torch
 import hf_skeleton as hs
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.skeletons.transforms import augment_batch, bone_lengths
-from hf_skeleton.testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config, tiny_text_config
+from hf_skeleton.testing import (
+    QWEN_VISION_TOKENS,
+    build_tiny_tokenizer,
+    tiny_qwen2_5_vl_config,
+    tiny_text_config,
+)
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
 torch.set_num_threads(1)
