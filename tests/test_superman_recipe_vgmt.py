@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hf_skeleton.errors import HFSkeletonError
+from hf_skeleton.errors import SkeletonInputError
 from hf_skeleton.models.superman.modeling_superman import tiny_superman
 from hf_skeleton.training.superman_recipe import train_vgmt, vgmt_training_clips
 from hf_skeleton.training.superman_tasks import SupermanTaskBuilder
@@ -58,7 +58,7 @@ def test_task_tokens_come_from_the_training_clips():
 
 
 def test_training_clips_reject_wrong_windows_and_train():
-    with pytest.raises(HFSkeletonError, match="expected \\(16, J, 3\\)"):
+    with pytest.raises(SkeletonInputError, match=r"windows_2t\[0\].*\(16, J, 3\).*\(12, 17, 3\)"):
         vgmt_training_clips([np.zeros((12, 17, 3), np.float32)], clip=8)
     clips = vgmt_training_clips([_walk(np.random.default_rng(2)) for _ in range(4)], clip=8)
     vgmt = train_vgmt(clips, steps=2, log=lambda line: None)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..cards import write_model_card, write_results
-from ..errors import HFSkeletonError
+from ..errors import HFSkeletonError, SkeletonInputError
 from ..evaluation.motion_metrics import (
     horizon_frames,
     inbetween_error,
@@ -65,12 +65,13 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--clip", type=int, default=8, help="frames of history = future = in-betweening clip")
     p.add_argument("--vgmt-steps", type=int, default=1500,
                    help="VGMT training steps (batch 32; about 3 min on one CPU core)")
-    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--steps", type=int, default=1000, help="Superman training steps per run")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--eval", type=int, default=10, help="test windows per task")
-    p.add_argument("--max-train", type=int, default=400, help="training windows per task")
+    p.add_argument("--eval", type=int, default=30, help="test windows per task")
+    p.add_argument("--max-train", type=int, default=2000,
+                   help="training windows per task, at most (CMU at 20 fps has about 800)")
     p.add_argument("--max-trials", type=int, default=0, help="read only the first N trials, sorted by name (0: all)")
     p.add_argument("--unified-only", action="store_true",
                    help="train only the unified model (skip the single-task runs at the same budget)")
@@ -128,9 +129,10 @@ def vgmt_training_clips(windows_2t: list[np.ndarray], clip: int, keyframes: int 
     k = keyframe_count(clip, keyframes)
     out = []
     for i, w in enumerate(windows_2t):
-        if w.ndim != 3 or w.shape[0] != 2 * clip:
-            raise HFSkeletonError(f"training window {i}: expected ({2 * clip}, J, 3) frames, found {w.shape}")
-        w = torch.from_numpy(np.asarray(w, np.float32))
+        w = np.asarray(w, np.float32)
+        if w.ndim != 3 or w.shape[0] != 2 * clip or w.shape[-1] != 3:
+            raise SkeletonInputError(f"windows_2t[{i}]", f"a ({2 * clip}, J, 3) window", w.shape)
+        w = torch.from_numpy(w)
         h, f = w[:clip], w[clip:]
         (hn, fn), _, _ = normalize_like(h, h, f)
         (mn,), _, _ = normalize_like(torch.cat([f[:k], f[-k:]]), f)
