@@ -40,10 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--eval-clips", type=int, default=0, help="evaluate on this many view-3 clips (0: all)")
     p.add_argument("--text-model", default=None, help="local causal-LM folder (else a tiny random LLM)")
     p.add_argument("--vision-model", default=None, help="local CLIP/SigLIP folder for a video tower")
-    p.add_argument("--align-view", default="upright", choices=["none", "facing", "upright"],
+    p.add_argument("--recognition-repeats", type=int, default=1,
+                   help="copies of the recognition examples in the stage-2 mixture (other templates each time)")
+    p.add_argument("--align-view", default="facing", choices=["none", "facing", "upright"],
                    help="view normalisation of every clip (processor): upright also removes the camera tilt")
-    p.add_argument("--augment-angle", type=float, default=30.0, help="training yaw augmentation (degrees, 0: off)")
-    p.add_argument("--augment-tilt", type=float, default=15.0, help="training tilt augmentation (degrees)")
+    p.add_argument("--augment-angle", type=float, default=0.0, help="training yaw augmentation (degrees, 0: off)")
+    p.add_argument("--augment-tilt", type=float, default=0.0, help="training tilt augmentation (degrees)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export-dir", default=None,
                    help="write the final model, processor, results and card here (default: --output-dir)")
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train llamo", log=
 
     # stage 1: recognition only (alignment); stage 2: the instruction mixture
     align = to_sft_dataset(build_examples(train, "recognition", labels=labels, seed=args.seed))
-    mixture = (build_examples(train, "recognition", labels=labels, seed=args.seed + 1)
+    mixture = (sum((build_examples(train, "recognition", labels=labels, seed=args.seed + 1 + 10 * r)
+                    for r in range(max(1, args.recognition_repeats))), [])
                + build_examples(train, "qa_verify", labels=labels, candidate_labels=NUCLA, seed=args.seed + 2)
                + build_examples(train, "qa_body_part", seed=args.seed + 3))
     augment = None
