@@ -28,24 +28,24 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The recipe's options (the example and the CLI parse the same ones)."""
     p.add_argument("--data", default=None, help="folder holding nw_ucla/all_sqe (default: ../shared/data)")
     p.add_argument("--output-dir", default="llamo-nucla")
-    p.add_argument("--stage1-steps", type=int, default=100)
-    p.add_argument("--stage2-steps", type=int, default=300)
+    p.add_argument("--stage1-steps", type=int, default=50)
+    p.add_argument("--stage2-steps", type=int, default=1500)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3, help="stage-2 learning rate (tiny models from scratch)")
     p.add_argument("--lora", action="store_true", help="stage 2 with LoRA on q_proj/v_proj instead of full tuning")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--frames", type=int, default=32)
+    p.add_argument("--frames", type=int, default=16)
     p.add_argument("--max-clips", type=int, default=0, help="use only this many training clips (0: all)")
     p.add_argument("--eval-clips", type=int, default=0, help="evaluate on this many view-3 clips (0: all)")
     p.add_argument("--text-model", default=None, help="local causal-LM folder (else a tiny random LLM)")
     p.add_argument("--vision-model", default=None, help="local CLIP/SigLIP folder for a video tower")
-    p.add_argument("--recognition-repeats", type=int, default=1,
+    p.add_argument("--recognition-repeats", type=int, default=4,
                    help="copies of the recognition examples in the stage-2 mixture (other templates each time)")
-    p.add_argument("--align-view", default="facing", choices=["none", "facing", "upright"],
+    p.add_argument("--align-view", default="upright", choices=["none", "facing", "upright"],
                    help="view normalisation of every clip (processor): upright also removes the camera tilt")
-    p.add_argument("--augment-angle", type=float, default=0.0, help="training yaw augmentation (degrees, 0: off)")
-    p.add_argument("--augment-tilt", type=float, default=0.0, help="training tilt augmentation (degrees)")
+    p.add_argument("--augment-angle", type=float, default=30.0, help="training yaw augmentation (degrees, 0: off)")
+    p.add_argument("--augment-tilt", type=float, default=15.0, help="training tilt augmentation (degrees)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--export-dir", default=None,
                    help="write the final model, processor, results and card here (default: --output-dir)")
