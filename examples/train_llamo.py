@@ -1,6 +1,6 @@
 """Train a small LLaMo on real N-UCLA clips in two stages, on CPU, in minutes.
 
-    python examples/train_llamo.py --output-dir llamo-nucla            # the embedded model's run, ~10 min on 2 idle cores
+    python examples/train_llamo.py --output-dir llamo-nucla            # the embedded model's run, ~15 min on 2 idle cores
     python examples/train_llamo.py --stage2-steps 300                  # a quick run (the LLM has not caught on yet)
     python examples/train_llamo.py --lora --stage2-steps 400           # stage 2 with LoRA on q_proj/v_proj
 

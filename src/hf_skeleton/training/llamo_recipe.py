@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="folder holding nw_ucla/all_sqe (default: ../shared/data)")
     p.add_argument("--output-dir", default="llamo-nucla")
     p.add_argument("--stage1-steps", type=int, default=50)
-    p.add_argument("--stage2-steps", type=int, default=2400)
+    p.add_argument("--stage2-steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3, help="stage-2 learning rate (tiny models from scratch)")
     p.add_argument("--lora", action="store_true", help="stage 2 with LoRA on q_proj/v_proj instead of full tuning")
