@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..errors import SkeletonInputError
+from ..modeling_utils import CACHE_KWARG, output_cache
 from ..training.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
 
 
@@ -53,7 +54,7 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     a second forward runs the language model on the candidate tokens only. A batch then holds
     ``max(1, batch_size // C)`` clips (so ``B * C <= max(batch_size, C)`` rows read the cache).
     The model must be a ``GenerationMixin`` (its ``_prepare_position_ids_for_generation`` gives the
-    prompt positions, M-RoPE included) whose forward accepts ``position_ids``, ``past_key_values``,
+    prompt positions, M-RoPE included) whose forward accepts ``position_ids``, the KV cache,
     ``use_cache`` and ``logits_to_keep`` and returns a cache with ``batch_repeat_interleave`` (a
     transformers ``DynamicCache``); otherwise, or when the tokenizer does not split
     ``prompt + label`` at the prompt's end or cannot pad prompts on the left, the function falls
@@ -174,7 +175,7 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
         # the positions generate() would use: (B, L), or Qwen2-VL's (4, B, L) [text; M-RoPE] rows
         positions = positions_of(ids, {"input_ids": ids, "attention_mask": mask})
         out = model(**inputs, position_ids=positions, use_cache=True, logits_to_keep=1, **model_kwargs)
-        cache = getattr(out, "past_key_values", None)
+        cache = output_cache(out)
         if cache is None or not hasattr(cache, "batch_repeat_interleave"):
             return None
         B = len(chunk)
@@ -185,7 +186,7 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
         step = torch.arange(1, Lc + 1, device=device)
         cont_positions = (positions[..., -1:] + step).repeat_interleave(C, dim=-2)
         cont = model(input_ids=rows_ids, attention_mask=torch.cat([mask.repeat_interleave(C, dim=0), rows_mask], 1),
-                     position_ids=cont_positions, past_key_values=cache, use_cache=True)
+                     position_ids=cont_positions, **{CACHE_KWARG: cache}, use_cache=True)
         logp = torch.cat([first[:, None], torch.log_softmax(cont.logits[:, :-1].float(), dim=-1)], dim=1)
         token_lp = logp.gather(-1, rows_ids.unsqueeze(-1)).squeeze(-1)  # (B*C, Lc)
         keep = scored.repeat(B, 1)

@@ -16,35 +16,28 @@ from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
-from transformers.cache_utils import Cache
-from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import SkeletonModelMixin
+from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
 from .configuration_llamo import LlamoConfig
 from .motion_encoder import LlamoMotionEncoder
 
 
 @dataclass
-class LlamoModelOutputWithPast(ModelOutput):
-    """Backbone output. ``motion_hidden_states``: (N_real, D) projected (fused) motion tokens;
+class LlamoModelOutputWithPast(BaseModelOutputWithPast):
+    """Backbone output: transformers' fields (the KV cache under the installed version's name) plus
+    ``motion_hidden_states``: (N_real, D) projected (fused) motion tokens and
     ``video_hidden_states``: (B, M, D) projected video tokens."""
 
-    last_hidden_state: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
     motion_hidden_states: torch.FloatTensor | None = None
     video_hidden_states: torch.FloatTensor | None = None
 
 
 @dataclass
-class LlamoCausalLMOutputWithPast(ModelOutput):
-    loss: torch.FloatTensor | None = None
-    logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    attentions: tuple[torch.FloatTensor, ...] | None = None
+class LlamoCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """Head output: ``loss``, ``logits`` (B, L, V), the KV cache, plus the backbone's motion/video states."""
+
     motion_hidden_states: torch.FloatTensor | None = None
     video_hidden_states: torch.FloatTensor | None = None
 
@@ -88,7 +81,7 @@ class LlamoPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     supports_gradient_checkpointing = True
     _supports_sdpa = True
     _supports_flash_attn = False
-    _skip_keys_device_placement = ["past_key_values"]
+    _skip_keys_device_placement = [CACHE_KWARG]
 
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
@@ -179,7 +172,6 @@ class LlamoModel(LlamoPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         motion: torch.FloatTensor | None = None,
         motion_mask: torch.Tensor | None = None,
@@ -210,11 +202,12 @@ class LlamoModel(LlamoPreTrainedModel):
             inputs_embeds = self._scatter(inputs_embeds, input_ids, video_feats.flatten(0, 1),
                                           self.config.video_token_id, "video")
 
+        cache = take_cache(kwargs)
         outputs = self.language_model(
-            attention_mask=attention_mask, position_ids=position_ids, past_key_values=past_key_values,
-            inputs_embeds=inputs_embeds, use_cache=use_cache, **kwargs)
+            attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
+            use_cache=use_cache, **{CACHE_KWARG: cache}, **kwargs)
         return LlamoModelOutputWithPast(
-            last_hidden_state=outputs.last_hidden_state, past_key_values=outputs.past_key_values,
+            last_hidden_state=outputs.last_hidden_state, **{CACHE_KWARG: output_cache(outputs)},
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,
             motion_hidden_states=motion_out, video_hidden_states=video_feats)
 
@@ -248,7 +241,6 @@ class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         motion: torch.FloatTensor | None = None,
         motion_mask: torch.Tensor | None = None,
@@ -259,9 +251,10 @@ class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
         **kwargs,
     ) -> LlamoCausalLMOutputWithPast:
         """Inputs as :meth:`LlamoModel.forward`; ``labels`` (B, L) with -100 on ignored positions."""
+        cache = take_cache(kwargs)
         outputs = self.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            past_key_values=past_key_values, inputs_embeds=inputs_embeds, motion=motion, motion_mask=motion_mask,
+            **{CACHE_KWARG: cache}, inputs_embeds=inputs_embeds, motion=motion, motion_mask=motion_mask,
             pixel_values_videos=pixel_values_videos, use_cache=use_cache, **kwargs)
         hidden = outputs.last_hidden_state
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
@@ -271,16 +264,16 @@ class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
             loss = self.loss_function(logits=logits, labels=labels,
                                       vocab_size=self.config.text_config.vocab_size, **kwargs)
         return LlamoCausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=outputs.past_key_values, hidden_states=outputs.hidden_states,
+            loss=loss, logits=logits, **{CACHE_KWARG: output_cache(outputs)}, hidden_states=outputs.hidden_states,
             attentions=outputs.attentions, motion_hidden_states=outputs.motion_hidden_states,
             video_hidden_states=outputs.video_hidden_states)
 
-    def prepare_inputs_for_generation(self, input_ids, past_key_values=None, inputs_embeds=None, attention_mask=None,
+    def prepare_inputs_for_generation(self, input_ids, inputs_embeds=None, attention_mask=None,
                                       motion=None, motion_mask=None, pixel_values_videos=None,
                                       is_first_iteration=False, **kwargs):
         """Motion and video are merged on the prefill step only; later steps reuse the KV cache."""
         model_inputs = super().prepare_inputs_for_generation(
-            input_ids, past_key_values=past_key_values, inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+            input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask,
             is_first_iteration=is_first_iteration, **kwargs)
         if is_first_iteration or not kwargs.get("use_cache", True):
             model_inputs.update(motion=motion, motion_mask=motion_mask, pixel_values_videos=pixel_values_videos)

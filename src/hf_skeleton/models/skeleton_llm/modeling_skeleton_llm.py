@@ -17,7 +17,7 @@ from transformers import AutoModel, AutoModelForImageTextToText, GenerationMixin
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import SkeletonModelMixin
+from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
 from ..draction.modeling_draction import DrActionModel
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig
@@ -149,7 +149,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
 
     # ------------------------------------------------------------------ forward
     def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.LongTensor | None = None, past_key_values=None,
+                position_ids: torch.LongTensor | None = None,
                 inputs_embeds: torch.Tensor | None = None, skeletons: torch.Tensor | None = None,
                 skeleton_mask: torch.Tensor | None = None, use_cache: bool | None = None,
                 **kwargs: Any) -> BaseModelOutputWithPast:
@@ -158,6 +158,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
             input_ids: (B, L) with each clip's placeholder expanded to the VLM's visual tokens.
             skeletons: (N, T, P, J, 3) float, one clip per placeholder, in order of appearance.
             skeleton_mask: (N, T, P, J) bool, True where a joint is observed (padding frames False).
+            cache / past_key_values: the KV cache, under either name (see ``modeling_utils.CACHE_KWARG``).
         Returns:
             ``BaseModelOutputWithPast`` with ``last_hidden_state`` (B, L, D).
         """
@@ -172,13 +173,14 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
                     raise SkeletonInputError("skeletons", f"{n} clips (one per placeholder in input_ids)",
                                              skeletons.shape[0])
             vision = self.vision_inputs(skeletons, skeleton_mask)
+        cache = take_cache(kwargs)
         if self.config.family == "qwen2_vl" and input_ids is not None:
-            past_len = 0 if past_key_values is None else past_key_values.get_seq_length()
+            past_len = 0 if cache is None else cache.get_seq_length()
             if position_ids is None and past_len == 0:
                 position_ids, deltas = self.rope_position_ids(input_ids, attention_mask)
                 self.vlm.rope_deltas = deltas
         return self.vlm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                        past_key_values=past_key_values, inputs_embeds=inputs_embeds, use_cache=use_cache,
+                        inputs_embeds=inputs_embeds, use_cache=use_cache, **{CACHE_KWARG: cache},
                         **vision, **kwargs)
 
 
@@ -236,7 +238,7 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
         return counts
 
     def forward(self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.LongTensor | None = None, past_key_values=None,
+                position_ids: torch.LongTensor | None = None,
                 inputs_embeds: torch.Tensor | None = None, labels: torch.LongTensor | None = None,
                 skeletons: torch.Tensor | None = None, skeleton_mask: torch.Tensor | None = None,
                 use_cache: bool | None = None, logits_to_keep: int | torch.Tensor = 0,
@@ -248,8 +250,9 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
         Returns:
             ``CausalLMOutputWithPast`` with ``loss`` (when labels are given) and ``logits`` (B, L, V).
         """
+        cache = take_cache(kwargs)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         past_key_values=past_key_values, inputs_embeds=inputs_embeds, skeletons=skeletons,
+                         inputs_embeds=inputs_embeds, skeletons=skeletons, **{CACHE_KWARG: cache},
                          skeleton_mask=skeleton_mask, use_cache=use_cache, **kwargs)
         hidden = out.last_hidden_state
         keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
@@ -258,16 +261,16 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
         if labels is not None:
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
                                       **kwargs)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, past_key_values=out.past_key_values,
+        return CausalLMOutputWithPast(loss=loss, logits=logits, **{CACHE_KWARG: output_cache(out)},
                                       hidden_states=out.hidden_states, attentions=out.attentions)
 
     # ------------------------------------------------------------------ generation
-    def prepare_inputs_for_generation(self, input_ids, past_key_values=None, skeletons=None, skeleton_mask=None,
+    def prepare_inputs_for_generation(self, input_ids, skeletons=None, skeleton_mask=None,
                                       is_first_iteration=False, **kwargs):
-        inputs = super().prepare_inputs_for_generation(input_ids, past_key_values=past_key_values,
-                                                       is_first_iteration=is_first_iteration, **kwargs)
-        # the clips are rendered once, with the prompt; later steps read the cache
-        if is_first_iteration or past_key_values is None or past_key_values.get_seq_length() == 0:
+        inputs = super().prepare_inputs_for_generation(input_ids, is_first_iteration=is_first_iteration, **kwargs)
+        # As transformers' VLMs decide it: the clips are rendered on the prefill step (or on every step
+        # without a cache); later steps read the KV cache.
+        if is_first_iteration or not kwargs.get("use_cache", True):
             inputs["skeletons"], inputs["skeleton_mask"] = skeletons, skeleton_mask
         return inputs
 

@@ -19,7 +19,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_utils import slice_logits_to_keep
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import SkeletonModelMixin
+from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
 from ..vgmt.modeling_vgmt import VGMTModel
 from .configuration_superman import SupermanConfig
 from .maft import MAFT
@@ -156,7 +156,6 @@ class SupermanModel(SupermanPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Any = None,
         inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         pixel_values: torch.Tensor | None = None,
@@ -170,6 +169,7 @@ class SupermanModel(SupermanPreTrainedModel):
     ) -> BaseModelOutputWithPast:
         """Args as the VLM's, plus for MAFT ``keypoints_2d`` (N, T, J, 2): 2D detections (x, y) in [0, 1]
         of the frame for each of the N videos (or images, T = 1) and ``keypoints_mask`` (N, T, J)."""
+        cache = take_cache(kwargs)
         mm = None
         if (
             self.maft is not None
@@ -193,7 +193,6 @@ class SupermanModel(SupermanPreTrainedModel):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             pixel_values=pixel_values,
@@ -201,6 +200,7 @@ class SupermanModel(SupermanPreTrainedModel):
             image_grid_thw=image_grid_thw,
             video_grid_thw=video_grid_thw,
             mm_token_type_ids=mm_token_type_ids,
+            **{CACHE_KWARG: cache},
             **kwargs,
         )
         if mm is not None:
@@ -256,7 +256,6 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Any = None,
         inputs_embeds: torch.FloatTensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
@@ -270,12 +269,14 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
-        """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders)."""
+        """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders).
+        The KV cache comes as ``cache`` or ``past_key_values`` (see ``modeling_utils.CACHE_KWARG``)."""
+        cache = take_cache(kwargs)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            **{CACHE_KWARG: cache},
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             pixel_values=pixel_values,
@@ -304,7 +305,7 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         return CausalLMOutputWithPast(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            **{CACHE_KWARG: output_cache(outputs)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
@@ -325,7 +326,7 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         vlm = self.model.vlm
         if not hasattr(vlm, "get_rope_index"):
             return text_positions
-        cache = model_kwargs.get("past_key_values")
+        cache = model_kwargs.get(CACHE_KWARG)
         past = cache.get_seq_length() if cache is not None else 0
         mm_types = model_kwargs.get("mm_token_type_ids")
         new_vision = mm_types is not None and bool(mm_types[:, past:].any())
