@@ -110,6 +110,16 @@ class SkeletonSequence:
         base.update(changes)
         return replace(self, **base)
 
+    def frame_range(self, start: int, stop: int | None = None) -> "SkeletonSequence":
+        """Frames ``start:stop`` as a new sequence; every per-frame array (positions, mask,
+        orientations) is cut the same way."""
+        cut = slice(start, stop)
+        if not len(range(self.num_frames)[cut]):
+            raise SkeletonInputError("frame_range", f"a non-empty range of the {self.num_frames} frames",
+                                     f"{start}:{stop}")
+        return self.copy(positions=self.positions[cut].copy(), mask=self.mask[cut].copy(),
+                         orientations=None if self.orientations is None else self.orientations[cut].copy())
+
     def __repr__(self) -> str:
         label = self.meta.get("label_name", self.meta.get("label"))
         extra = f", label={label!r}" if label is not None else ""

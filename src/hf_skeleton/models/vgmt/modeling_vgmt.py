@@ -441,8 +441,7 @@ class VGMTModel(VGMTPreTrainedModel):
                 if pixel_values is not None or joints_2d is not None:
                     raise SkeletonInputError("window", "None when video is given (windows are skeleton-only)",
                                              window)
-                parts = [self.reconstruct(seq.copy(positions=seq.positions[s:s + window], mask=seq.mask[s:s + window]))
-                         for s in range(0, seq.num_frames, window)]
+                parts = [self.reconstruct(seq.frame_range(s, s + window)) for s in range(0, seq.num_frames, window)]
                 positions = np.concatenate([p.positions for p in parts])
                 meta = dict(seq.meta, vgmt_codes=[p.meta["vgmt_codes"] for p in parts])
                 return SkeletonSequence(positions=positions, mask=seq.mask.copy(), fps=seq.fps, format=seq.format,
