@@ -88,3 +88,12 @@ def test_bad_inputs(pipe):
         pipe(12345, task="predict")
     with pytest.raises(hs.SkeletonInputError, match="arguments"):
         pipe(_seq(8), task="predict", bogus=1)
+
+
+def test_generation_pipeline_without_a_model_says_what_to_pass():
+    from transformers import pipeline
+
+    with pytest.raises(hs.NoDefaultModelError) as err:
+        pipeline("skeleton-generation")
+    assert err.value.task == "skeleton-generation" and "model=" in str(err.value)
+    assert "hf-skeleton train superman" in str(err.value)

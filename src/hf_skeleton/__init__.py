@@ -1,44 +1,99 @@
 """hf_skeleton: human skeleton data as a first-class modality in the Hugging Face stack.
 
-Importing the package registers every model, processor and pipeline with transformers.
+Importing the package is cheap: public names load on first use (like transformers' ``_LazyModule``),
+and every config, model, processor and pipeline is registered with transformers the moment
+``AutoConfig`` / ``AutoModel*`` / ``AutoProcessor`` / ``pipeline()`` is imported (see
+``_registration``), so ``AutoModel.from_pretrained(folder)`` works after ``import hf_skeleton``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import _registration
 from .errors import (
     CheckpointError,
     HFSkeletonError,
+    NoDefaultModelError,
     SkeletonFileError,
     SkeletonFormatError,
     SkeletonInputError,
 )
-from .skeletons import (
-    BODY_PARTS,
-    SkeletonFormat,
-    SkeletonSequence,
-    get_format,
-    list_formats,
-    list_readers,
-    load_skeleton,
-    register_format,
-    register_reader,
-)
-from .models.vgmt import VGMTConfig, VGMTModel
-from .models.superman import SupermanConfig, SupermanForConditionalGeneration, SupermanModel, SupermanProcessor
-from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
-from .rendering.rasterizer import RasterOutput, rasterize_gaussians
-from .models.skeleton_llm import (
-    ImageAdapterConfig,
-    SkeletonLLMConfig,
-    SkeletonLLMForConditionalGeneration,
-    SkeletonLLMModel,
-    SkeletonLLMProcessor,
-)
-from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
-from .embedded import embedded_model_path, list_embedded_models
-from .video import load_video, sample_frame_indices, video_info
-from .viz import save_animation, save_frame_grid
 
 __version__ = "0.1.0"
 
-from ._registration import register_all as _register_all  # noqa: E402
+# public name -> the module that defines it
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(["BODY_PARTS", "SkeletonFormat", "SkeletonSequence", "get_format", "list_formats",
+                     "list_readers", "load_skeleton", "register_format", "register_reader"], ".skeletons"),
+    **dict.fromkeys(["VGMTConfig", "VGMTModel"], ".models.vgmt"),
+    **dict.fromkeys(["SupermanConfig", "SupermanForConditionalGeneration", "SupermanModel", "SupermanProcessor"],
+                    ".models.superman"),
+    **dict.fromkeys(["DrActionConfig", "DrActionModel", "DrActionOutput"], ".models.draction"),
+    **dict.fromkeys(["RasterOutput", "rasterize_gaussians"], ".rendering.rasterizer"),
+    **dict.fromkeys(["ImageAdapterConfig", "SkeletonLLMConfig", "SkeletonLLMForConditionalGeneration",
+                     "SkeletonLLMModel", "SkeletonLLMProcessor"], ".models.skeleton_llm"),
+    **dict.fromkeys(["LlamoConfig", "LlamoForConditionalGeneration", "LlamoModel", "LlamoProcessor"],
+                    ".models.llamo"),
+    **dict.fromkeys(["embedded_model_path", "list_embedded_models"], ".embedded"),
+    **dict.fromkeys(["load_video", "sample_frame_indices", "video_info"], ".video"),
+    **dict.fromkeys(["save_animation", "save_frame_grid"], ".viz"),
+    "register_all": "._registration",
+}
+_SUBMODULES = ("cards", "data", "dataset_tools", "embedded", "evaluation", "hub", "models", "pipelines",
+               "rendering", "skeletons", "testing", "training", "video", "viz")
 
-_register_all()
+__all__ = sorted([*_LAZY, "CheckpointError", "HFSkeletonError", "NoDefaultModelError", "SkeletonFileError",
+                  "SkeletonFormatError", "SkeletonInputError", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
+    from .embedded import embedded_model_path, list_embedded_models
+    from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
+    from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
+    from .models.skeleton_llm import (
+        ImageAdapterConfig,
+        SkeletonLLMConfig,
+        SkeletonLLMForConditionalGeneration,
+        SkeletonLLMModel,
+        SkeletonLLMProcessor,
+    )
+    from .models.superman import (
+        SupermanConfig,
+        SupermanForConditionalGeneration,
+        SupermanModel,
+        SupermanProcessor,
+    )
+    from .models.vgmt import VGMTConfig, VGMTModel
+    from .rendering.rasterizer import RasterOutput, rasterize_gaussians
+    from .skeletons import (
+        BODY_PARTS,
+        SkeletonFormat,
+        SkeletonSequence,
+        get_format,
+        list_formats,
+        list_readers,
+        load_skeleton,
+        register_format,
+        register_reader,
+    )
+    from .video import load_video, sample_frame_indices, video_info
+    from .viz import save_animation, save_frame_grid
+
+_registration.install()

@@ -1,14 +1,24 @@
-"""Registration of every config, model, processor and pipeline with transformers' Auto classes.
+"""Registration of every config, model, processor and pipeline with transformers, lazily.
 
-One idempotent function, called when ``hf_skeleton`` is imported. Each model package contributes
-one entry to ``_MODEL_ENTRIES``; pipelines register in ``_register_pipelines``.
+``import hf_skeleton`` must stay cheap (no torch), yet ``AutoConfig`` / ``AutoModel*`` /
+``AutoProcessor`` / ``pipeline()`` must know our model types the moment they are used. So each part
+is registered right after transformers finishes importing the module that owns its registry
+(:data:`_TRIGGERS`), or at once when that module is already loaded. :func:`register_all` does
+everything now.
+
+The work waits until no watched module (ours or a trigger) is still executing: registering imports
+our model modules, which would otherwise see a half-initialised module of ours or of transformers.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
+import threading
 
-_DONE = False
+_PACKAGE = __package__  # "hf_skeleton"
 
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
@@ -28,51 +38,172 @@ _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
 ]
 
 
+def _config_classes():
+    for module_path, config_name, models, processor_name in _MODEL_ENTRIES:
+        name = module_path.rsplit(".", 1)[-1]
+        module = importlib.import_module(f"{module_path}.configuration_{name}", _PACKAGE)
+        yield module_path, getattr(module, config_name), models, processor_name
+
+
+def _register_configs() -> None:
+    from transformers import AutoConfig
+
+    for _, config_cls, _, _ in _config_classes():
+        AutoConfig.register(config_cls.model_type, config_cls, exist_ok=True)
+
+
 def _register_models() -> None:
-    from transformers import AutoConfig, AutoProcessor
     import transformers
 
-    for module_path, config_name, models, processor_name in _MODEL_ENTRIES:
-        module = importlib.import_module(module_path, __package__)
-        config_cls = getattr(module, config_name)
-        AutoConfig.register(config_cls.model_type, config_cls, exist_ok=True)
+    _register_configs()
+    for module_path, config_cls, models, _ in _config_classes():
+        name = module_path.rsplit(".", 1)[-1]
+        module = importlib.import_module(f"{module_path}.modeling_{name}", _PACKAGE)
         for auto_name, model_name in models:
-            auto_cls = getattr(transformers, auto_name)
-            auto_cls.register(config_cls, getattr(module, model_name), exist_ok=True)
+            getattr(transformers, auto_name).register(config_cls, getattr(module, model_name), exist_ok=True)
+
+
+def _register_processors() -> None:
+    from transformers import AutoProcessor
+
+    _register_configs()
+    for module_path, config_cls, _, processor_name in _config_classes():
         if processor_name is not None:
+            name = module_path.rsplit(".", 1)[-1]
+            module = importlib.import_module(f"{module_path}.processing_{name}", _PACKAGE)
             AutoProcessor.register(config_cls, getattr(module, processor_name), exist_ok=True)
+
+
+class _EmbeddedDefault(dict):
+    """A pipeline ``default`` resolved when transformers asks for it (``pipeline(task)`` with no model):
+    the embedded checkpoint's folder, or a typed :class:`NoDefaultModelError` saying what to pass
+    (transformers itself would fail on a missing default with a bare ``KeyError``)."""
+
+    def __init__(self, task: str):
+        super().__init__()
+        self.task = task
+
+    def __contains__(self, key) -> bool:
+        return key == "model"
+
+    def __getitem__(self, key):
+        if key != "model":
+            raise KeyError(key)
+        from .embedded import default_model_for
+
+        return (default_model_for(self.task), None)
 
 
 def _register_pipelines() -> None:
     from transformers import AutoModelForImageTextToText
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from .embedded import default_model_for
-    from .errors import HFSkeletonError
     from .pipelines.skeleton_generation import SkeletonGenerationPipeline
     from .pipelines.skeleton_understanding import SkeletonUnderstandingPipeline
 
-    def default(task: str) -> dict | None:
-        """The embedded checkpoint a pipeline loads when no model is given (offline)."""
-        try:
-            return {"model": (default_model_for(task), None)}
-        except HFSkeletonError:
-            return None
-
+    _register_models()
+    _register_processors()
     PIPELINE_REGISTRY.register_pipeline("skeleton-generation", pipeline_class=SkeletonGenerationPipeline,
                                         pt_model=AutoModelForImageTextToText, type="multimodal",
-                                        default=default("skeleton-generation"))
+                                        default=_EmbeddedDefault("skeleton-generation"))
     # AutoModelForImageTextToText covers SkeletonLLM and LLaMo (both registered there)
     PIPELINE_REGISTRY.register_pipeline("skeleton-understanding", pipeline_class=SkeletonUnderstandingPipeline,
                                         pt_model=AutoModelForImageTextToText, type="multimodal",
-                                        default=default("skeleton-understanding"))
+                                        default=_EmbeddedDefault("skeleton-understanding"))
+
+
+# the transformers module that owns each registry -> what to register once it is loaded
+_TRIGGERS = {
+    "transformers.models.auto.configuration_auto": _register_configs,
+    "transformers.models.auto.modeling_auto": _register_models,
+    "transformers.models.auto.processing_auto": _register_processors,
+    "transformers.pipelines": _register_pipelines,
+}
+_STEPS = list(_TRIGGERS.values())
+
+_lock = threading.RLock()
+_done: set = set()
+_pending: list = []
+_executing = 0  # watched modules (ours and the triggers) whose code is running now
+_flushing = False
+
+
+def _flush() -> None:
+    global _flushing
+    with _lock:
+        if _executing or _flushing:
+            return  # the outermost import (or the running flush) picks the queue up
+        _flushing = True
+        try:
+            while _pending:
+                step = _pending.pop(0)
+                if step not in _done:
+                    _done.add(step)  # first: the step's own imports may fire triggers again
+                    try:
+                        step()
+                    except BaseException:
+                        _done.discard(step)
+                        raise
+        finally:
+            _flushing = False
+
+
+class _WatchedLoader(importlib.abc.Loader):
+    """Wraps a module's loader: counts it as executing, then queues its trigger and flushes."""
+
+    def __init__(self, loader, name: str):
+        self._loader, self._name = loader, name
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        global _executing
+        with _lock:
+            _executing += 1
+        try:
+            self._loader.exec_module(module)
+        finally:
+            with _lock:
+                _executing -= 1
+        if self._name in _TRIGGERS:
+            _pending.append(_TRIGGERS[self._name])
+        _flush()
+
+    def __getattr__(self, attr):  # get_source, get_filename, is_package ... of the real loader
+        return getattr(self._loader, attr)
+
+
+class _Watcher(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in _TRIGGERS and not fullname.startswith(_PACKAGE + "."):
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _WatchedLoader(spec.loader, fullname)
+                return spec
+        return None
+
+
+def install() -> None:
+    """Watch the trigger modules (once per process); register at once what is already loaded."""
+    if not any(isinstance(f, _Watcher) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Watcher())
+    with _lock:
+        for name, step in _TRIGGERS.items():
+            module = sys.modules.get(name)
+            spec = getattr(module, "__spec__", None)
+            if module is not None and not getattr(spec, "_initializing", False) and step not in _pending:
+                _pending.append(step)
+    _flush()
 
 
 def register_all() -> None:
-    """Register everything once; later calls do nothing."""
-    global _DONE
-    if _DONE:
-        return
-    _register_models()
-    _register_pipelines()
-    _DONE = True
+    """Register every config, model, processor and pipeline now (importing torch and transformers)."""
+    with _lock:
+        _pending.extend(_STEPS)
+    _flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import HFSkeletonError
+from .errors import HFSkeletonError, NoDefaultModelError
 
 EMBEDDED_ROOT = Path(__file__).resolve().parent / "embedded"
 
@@ -35,11 +35,28 @@ def embedded_model_path(name: str) -> str:
     return str(folder)
 
 
+def resolve_model(name_or_path: str) -> str:
+    """A local folder as given, an embedded model's name as its folder; anything else is returned
+    unchanged (a Hub id, which transformers resolves)."""
+    if Path(name_or_path).is_dir() or name_or_path not in list_embedded_models():
+        return name_or_path
+    return embedded_model_path(name_or_path)
+
+
+_HOW_TO_GET_ONE = {
+    "skeleton-generation": "pass model= a saved Superman folder (train one with `hf-skeleton train superman "
+                           "--out runs/superman`, then model='runs/superman/unified')",
+    "skeleton-understanding": "pass model= a saved SkeletonLLM or LLaMo folder (e.g. `hf-skeleton train llamo "
+                              "--output-dir runs/llamo --export-dir llamo-nucla`)",
+}
+
+
 def default_model_for(task: str) -> str:
-    """The embedded folder a pipeline of ``task`` loads when no model is given."""
+    """The embedded folder a pipeline of ``task`` loads when no model is given; raises
+    :class:`~hf_skeleton.errors.NoDefaultModelError` saying what to pass when none is installed."""
     available = set(list_embedded_models())
     for name in DEFAULTS.get(task, ()):
         if name in available:
             return embedded_model_path(name)
-    raise HFSkeletonError(f"no embedded default model for task {task!r} is installed "
-                          f"(looked for {list(DEFAULTS.get(task, ()))}; available: {sorted(available)})")
+    looked = f"looked for {list(DEFAULTS.get(task, ()))}, installed: {sorted(available)}"
+    raise NoDefaultModelError(task, f"{_HOW_TO_GET_ONE.get(task, 'pass model=')} ({looked})")

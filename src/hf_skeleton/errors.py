@@ -74,3 +74,17 @@ class CheckpointError(HFSkeletonError, OSError):
     def __init__(self, path: Any, what: str):
         self.path = str(path)
         super().__init__(f"{path}: {what}")
+
+
+class NoDefaultModelError(HFSkeletonError, LookupError):
+    """A pipeline was asked for without ``model=`` and no embedded default exists for its task.
+
+    Attributes:
+        task: the pipeline task.
+        hint: what to pass instead.
+    """
+
+    def __init__(self, task: str, hint: str):
+        self.task = task
+        self.hint = hint
+        super().__init__(f"pipeline({task!r}) has no embedded default model: {hint}")

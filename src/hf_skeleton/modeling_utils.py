@@ -12,38 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import CheckpointError, HFSkeletonError, SkeletonInputError
-
-
-def _cache_kwarg_name() -> str:
-    import inspect
-
-    from transformers import GenerationMixin
-
-    params = inspect.signature(GenerationMixin.prepare_inputs_for_generation).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
-#: The name under which the installed transformers passes the KV cache between ``generate()`` and a
-#: model's ``forward`` and stores it in outputs: ``"cache"`` from 5.24, ``"past_key_values"`` before.
-CACHE_KWARG = _cache_kwarg_name()
-_CACHE_NAMES = ("cache", "past_key_values")
-
-
-def take_cache(kwargs: dict):
-    """Pop the KV cache from forward ``kwargs`` under either name (callers and ``generate()`` of any
-    supported transformers version); the value goes on to the wrapped model as ``{CACHE_KWARG: cache}``."""
-    given = {name: kwargs.pop(name) for name in _CACHE_NAMES if kwargs.get(name) is not None}
-    for name in _CACHE_NAMES:
-        kwargs.pop(name, None)
-    if len(given) > 1:
-        raise SkeletonInputError("cache / past_key_values", "at most one of them", sorted(given))
-    return next(iter(given.values()), None)
-
-
-def output_cache(outputs):
-    """The KV cache of a transformers ``ModelOutput``, read under the installed version's name."""
-    return outputs.get(CACHE_KWARG) if hasattr(outputs, "get") else getattr(outputs, CACHE_KWARG, None)
+from .errors import CheckpointError, HFSkeletonError
 
 
 def _weights_file(path: str | os.PathLike) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..errors import SkeletonInputError
-from ..modeling_utils import CACHE_KWARG, output_cache
+from ..models.kv_cache import CACHE_KWARG, output_cache
 from ..training.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
 
 

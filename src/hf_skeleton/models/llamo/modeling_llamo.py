@@ -19,7 +19,8 @@ from transformers.activations import ACT2FN
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
+from ...modeling_utils import SkeletonModelMixin
+from ..kv_cache import CACHE_KWARG, output_cache, take_cache
 from .configuration_llamo import LlamoConfig
 from .motion_encoder import LlamoMotionEncoder
 

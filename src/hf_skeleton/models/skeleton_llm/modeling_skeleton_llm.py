@@ -17,7 +17,8 @@ from transformers import AutoModel, AutoModelForImageTextToText, GenerationMixin
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
+from ...modeling_utils import SkeletonModelMixin
+from ..kv_cache import CACHE_KWARG, output_cache, take_cache
 from ..draction.modeling_draction import DrActionModel
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig
@@ -158,7 +159,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
             input_ids: (B, L) with each clip's placeholder expanded to the VLM's visual tokens.
             skeletons: (N, T, P, J, 3) float, one clip per placeholder, in order of appearance.
             skeleton_mask: (N, T, P, J) bool, True where a joint is observed (padding frames False).
-            cache / past_key_values: the KV cache, under either name (see ``modeling_utils.CACHE_KWARG``).
+            cache / past_key_values: the KV cache, under either name (see ``models.kv_cache``).
         Returns:
             ``BaseModelOutputWithPast`` with ``last_hidden_state`` (B, L, D).
         """

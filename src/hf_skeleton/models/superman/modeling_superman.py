@@ -19,7 +19,8 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from transformers.modeling_utils import slice_logits_to_keep
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import CACHE_KWARG, SkeletonModelMixin, output_cache, take_cache
+from ...modeling_utils import SkeletonModelMixin
+from ..kv_cache import CACHE_KWARG, output_cache, take_cache
 from ..vgmt.modeling_vgmt import VGMTModel
 from .configuration_superman import SupermanConfig
 from .maft import MAFT
@@ -270,7 +271,7 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders).
-        The KV cache comes as ``cache`` or ``past_key_values`` (see ``modeling_utils.CACHE_KWARG``)."""
+        The KV cache comes as ``cache`` or ``past_key_values`` (see ``models.kv_cache``)."""
         cache = take_cache(kwargs)
         outputs = self.model(
             input_ids=input_ids,
