@@ -30,10 +30,13 @@ def test_render_with_a_saved_draction_folder(tmp_path, nucla_dir):
 def test_push_dry_run_lists_the_folder_and_offline_push_is_one_line(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "draction"
     hs.DrActionModel(hs.DrActionConfig(format="kinect_v1", image_size=56, num_frames=2)).save_pretrained(folder)
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
     assert main(["push", str(folder), "me/draction-test", "--dry-run"]) == 0
     listed = capsys.readouterr().out
     for name in ("config.json", "model.safetensors", "README.md", "modeling_draction.py"):
         assert name in listed
+    assert "README.md  (model card, rendered on push)" in listed
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before  # a dry run writes nothing
     import huggingface_hub.constants as constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -99,3 +102,25 @@ def test_train_vgmt_runs_the_cmu_recipe(tmp_path, data_dir):
     assert results["held_out"]["num_clips"] > 0 and results["held_out"]["mpjpe_mm"] > 0
     assert "mpjpe_mm" in (out / "model" / "README.md").read_text()
     assert AutoModel.from_pretrained(out / "model").config.num_codes == 16
+
+
+def test_evaluate_takes_an_embedded_name_and_a_class_balanced_limit(data_dir, capsys, monkeypatch):
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # an embedded name never reaches the Hub
+    assert main(["evaluate", "llamo-nucla", "--data", str(data_dir), "--limit", "20", "--no-generate"]) == 0
+    out = capsys.readouterr().out
+    assert "a class-balanced sample (seed 0) of 20 clips" in out
+    top1 = float(out.split("top1_likelihood:")[1].split()[0])
+    assert top1 > 0.3  # the embedded model's 77 % over 10 classes, on 2 clips of each (the first 20 files: one class)
+
+
+def test_evaluate_limit_zero_and_unknown_names_are_errors(data_dir, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["evaluate", "llamo-nucla", "--limit", "0"])
+    assert done.value.code == 2 and "positive whole number, found 0" in capsys.readouterr().err
+    assert main(["evaluate", "no-such-model", "--data", str(data_dir), "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "llamo-nucla" in err and len(err.strip().splitlines()) == 1
+    assert main(["evaluate", "llamo-nucla", "--data", str(data_dir), "--write-card"]) == 2
+    assert "read-only" in capsys.readouterr().err

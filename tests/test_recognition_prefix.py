@@ -165,3 +165,21 @@ def test_models_without_cache_support_fall_back_to_pairwise(tok):
     fallback = score_candidate_labels(wrapped, proc, clips, PROMPT, LABELS)
     pairwise = score_candidate_labels(model, proc, clips, PROMPT, LABELS, share_prefix=False)
     torch.testing.assert_close(fallback, pairwise, atol=0, rtol=0)
+
+
+def test_balanced_sample_draws_every_class_evenly_and_reproducibly():
+    from types import SimpleNamespace
+
+    from hf_skeleton.evaluation.protocols import balanced_sample
+
+    clips = [SimpleNamespace(meta={"label_name": f"class {i // 30}", "i": i}) for i in range(300)]  # by class
+    sample = balanced_sample(clips, 20, seed=0)
+    counts = {}
+    for clip in sample:
+        counts[clip.meta["label_name"]] = counts.get(clip.meta["label_name"], 0) + 1
+    assert counts == {f"class {k}": 2 for k in range(10)}
+    drawn = [c.meta["i"] for c in sample]
+    assert drawn == sorted(drawn)  # original order
+    assert [c.meta["i"] for c in balanced_sample(clips, 20, seed=0)] == drawn
+    assert [c.meta["i"] for c in balanced_sample(clips, 20, seed=1)] != drawn
+    assert len(balanced_sample(clips, 1000, seed=0)) == 300

@@ -78,11 +78,20 @@ def _format_results(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(folder: str | Path, *, repo_id: str | None = None, license: str = "apache-2.0",
-                     datasets: Sequence[str] = (), base_model: str | None = None,
-                     training_command: str | None = None, results: Mapping[str, Any] | None = None,
-                     description: str | None = None) -> Path:
-    """Render ``README.md`` into a saved model folder and return its path.
+def write_model_card(folder: str | Path, **card_options: Any) -> Path:
+    """Render ``README.md`` into a saved model folder and return its path (options as
+    :func:`render_model_card`)."""
+    card = render_model_card(folder, **card_options)
+    out = Path(folder) / "README.md"
+    card.save(out)
+    return out
+
+
+def render_model_card(folder: str | Path, *, repo_id: str | None = None, license: str = "apache-2.0",
+                      datasets: Sequence[str] = (), base_model: str | None = None,
+                      training_command: str | None = None, results: Mapping[str, Any] | None = None,
+                      description: str | None = None):
+    """The model card (a ``huggingface_hub.ModelCard``) of a saved model folder; writes nothing.
 
     Args:
         folder: a folder written by ``save_pretrained`` (``config.json`` must exist).
@@ -127,10 +136,7 @@ def write_model_card(folder: str | Path, *, repo_id: str | None = None, license:
         f"```bash\n{training_command}\n```" if training_command else "No training command was recorded.", "",
         "## Results", "", _format_results(results or {}), "",
     ]
-    card = ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(line for line in body if line is not None))
-    out = folder / "README.md"
-    card.save(out)
-    return out
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(line for line in body if line is not None))
 
 
 def write_results(folder: str | Path, results: Mapping[str, Any], training_command: str | None = None) -> None:

@@ -134,15 +134,30 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_convert(sub) -> None:
-    from .dataset_tools.sources import SOURCES
+class _DatasetChoices:
+    """argparse ``choices`` read from the dataset sources on first use, so building the parser (and
+    ``--help``/``--version``) does not import the readers."""
 
+    def _names(self) -> list[str]:
+        from .dataset_tools.sources import SOURCES
+
+        return sorted(SOURCES)
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __iter__(self):
+        return iter(self._names())
+
+
+def _add_convert(sub) -> None:
     p = sub.add_parser("convert", help="convert a raw dataset folder into sharded parquet + dataset card",
                        description="Convert a raw dataset (its official folder layout) into `datasets` parquet "
                                    "shards with explicit features and a README.md dataset card.")
     p.add_argument("raw_dir", help="the raw dataset folder")
     p.add_argument("out_dir", help="output folder (data/ shards and README.md)")
-    p.add_argument("--dataset", required=True, choices=sorted(SOURCES), help="which dataset the folder holds")
+    p.add_argument("--dataset", required=True, choices=_DatasetChoices(), metavar="NAME",
+                   help="which dataset the folder holds: %(choices)s")
     p.add_argument("--num-shards", type=int, default=None, help="shards per split (default: by --max-rows-per-shard)")
     p.add_argument("--max-rows-per-shard", type=int, default=1000, help="rows per shard when --num-shards is unset")
     p.add_argument("--num-proc", type=int, default=1, help="worker processes")
@@ -277,6 +292,29 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {value}")
+    return value
+
+
+def _model_folder(name_or_path: str) -> str:
+    """A saved folder, or an embedded model's folder by name (offline); a missing local path is an
+    error here rather than a Hub look-up."""
+    from .embedded import list_embedded_models, resolve_model
+
+    folder = resolve_model(name_or_path)
+    if folder == name_or_path and not Path(folder).is_dir() and (
+            os.path.isabs(folder) or folder.startswith(".") or folder.count("/") != 1):
+        raise HFSkeletonError(f"{name_or_path}: no such folder and not an embedded model "
+                              f"(embedded: {', '.join(list_embedded_models())}; a Hub id is 'user/name')")
+    return folder
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from .rendering.preview import save_render_grid
 
@@ -285,8 +323,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.model:
         from transformers import AutoConfig, AutoModel
 
-        config = AutoConfig.from_pretrained(args.model)
-        model = AutoModel.from_pretrained(args.model)
+        folder = _model_folder(args.model)
+        config = AutoConfig.from_pretrained(folder)
+        model = AutoModel.from_pretrained(folder)
         if config.model_type != "draction":  # a SkeletonLLM folder: use its renderer
             model = getattr(model, "renderer", None) or getattr(model, "draction", None)
             if model is None:
@@ -304,7 +343,7 @@ def _add_render(sub) -> None:
                                    "format is used.")
     p.add_argument("path", help="a skeleton file")
     p.add_argument("-o", "--output", default="render.png", help="PNG to write (default: render.png)")
-    p.add_argument("--model", default=None, help="a saved DrAction or SkeletonLLM folder")
+    p.add_argument("--model", default=None, help="a saved DrAction or SkeletonLLM folder (or skeleton-llm-nucla)")
     p.add_argument("--format", default=None, help="reader or skeleton format, for files that do not say")
     p.add_argument("--frames", type=int, default=8, help="frames rendered")
     p.add_argument("--size", type=int, default=224, help="image size in pixels")
@@ -314,17 +353,18 @@ def _add_render(sub) -> None:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from .cards import write_model_card
+    from .cards import render_model_card
     from .hub import files_to_push, push_folder
 
     files = files_to_push(args.folder)
-    if args.dry_run:
-        if not (Path(args.folder) / "README.md").is_file():
-            write_model_card(args.folder, repo_id=args.repo_id)
-            files = files_to_push(args.folder)
+    if args.dry_run:  # writes nothing: the card push would render is checked and listed, not saved
+        if "README.md" not in files:
+            render_model_card(args.folder, repo_id=args.repo_id)
+            files = sorted([*files, "README.md"])
         print(f"would upload {len(files)} files to {args.repo_id}:")
         for name in files:
-            print(f"  {name}")
+            print(f"  {name}" + ("  (model card, rendered on push)" if name == "README.md" and
+                                 not (Path(args.folder) / name).is_file() else ""))
         return 0
     url = push_folder(args.folder, args.repo_id, private=args.private)
     print(f"pushed {args.folder} to {url}")
@@ -382,11 +422,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if clip is None:
             raise HFSkeletonError("no data folder found: pass --data pointing at the folder that holds nw_ucla/")
         data_dir = clip.parents[2]  # .../data/nw_ucla/all_sqe/<clip>.json
-    clips = load_protocol_clips(args.protocol, data_dir, limit=args.limit)
+    folder = _model_folder(args.model)
+    if args.write_card and folder != args.model:
+        raise HFSkeletonError(f"--write-card: {args.model!r} is an embedded model, shipped read-only with the "
+                              "package; save a copy with save_pretrained and evaluate that folder")
+    clips = load_protocol_clips(args.protocol, data_dir, limit=args.limit, seed=args.seed)
     labels = args.labels.split(",") if args.labels else list(action_labels("nucla").values())
-    model = AutoModelForImageTextToText.from_pretrained(args.model)
-    processor = AutoProcessor.from_pretrained(args.model)
-    print(f"evaluating {args.model} on {len(clips)} clips ({args.protocol}), {len(labels)} candidate labels")
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    sample = f"a class-balanced sample (seed {args.seed}) of " if args.limit else ""
+    print(f"evaluating {args.model} on {sample}{len(clips)} clips ({args.protocol}), "
+          f"{len(labels)} candidate labels")
     result = recognition_protocol(model, processor, clips, labels, batch_size=args.batch_size,
                                   generate=not args.no_generate, progress=lambda it: tqdm(it, desc="generate"))
     for key, value in result.items():
@@ -401,11 +447,14 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a saved understanding model on a recognition protocol",
                        description="Top-1 by candidate likelihood and strict/lenient accuracy of greedy answers "
                                    "on labelled clips (nucla-view3: the N-UCLA cross-view test set).")
-    p.add_argument("model", help="a saved SkeletonLLM or LLaMo folder")
+    p.add_argument("model", help="a saved SkeletonLLM or LLaMo folder, or an embedded model's name "
+                                 "(llamo-nucla, skeleton-llm-nucla: read offline)")
     p.add_argument("--protocol", default="nucla-view3", help="nucla-view3 (default) or nucla-all")
     p.add_argument("--data", default=None, help="the data folder holding nw_ucla/ (default: ../shared/data)")
     p.add_argument("--labels", default=None, help="comma-separated candidate labels (default: the 10 N-UCLA actions)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N clips")
+    p.add_argument("--limit", type=_positive_int, default=None,
+                   help="evaluate a seeded, class-balanced sample of N clips (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-generate", action="store_true", help="skip the generated-answer scores")
     p.add_argument("--write-card", action="store_true", help="store the results in the folder and re-render its card")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..errors import SkeletonInputError
 from ..skeletons.io import load_skeleton
 from .recognition import predict_labels, recognition_accuracy, score_candidate_labels
@@ -23,15 +25,35 @@ PROTOCOLS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
-def load_protocol_clips(protocol: str, data_dir: str | Path, limit: int | None = None) -> list:
+def load_protocol_clips(protocol: str, data_dir: str | Path, limit: int | None = None, seed: int = 0) -> list:
+    """The labelled clips of ``protocol`` under ``data_dir``, in file order; with ``limit``, a seeded,
+    class-balanced sample of that many (see :func:`balanced_sample`)."""
     if protocol not in PROTOCOLS:
         raise SkeletonInputError("protocol", f"one of {sorted(PROTOCOLS)}", protocol)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise SkeletonInputError("limit", "a positive number of clips (None for all)", limit)
     pattern, keep = PROTOCOLS[protocol]
     files = sorted(Path(data_dir).glob(pattern))
     if not files:
         raise SkeletonInputError("data_dir", f"a folder containing {pattern}", str(data_dir))
     clips = [seq for seq in (load_skeleton(f) for f in files) if keep(seq)]
-    return clips[:limit] if limit else clips
+    return clips if limit is None else balanced_sample(clips, limit, seed=seed)
+
+
+def balanced_sample(clips: Sequence[Any], limit: int, *, seed: int = 0, key: str = "label_name") -> list:
+    """``limit`` clips drawn round-robin over the classes (``meta[key]``), each class in a seeded random
+    order, returned in their original order: every class is represented as evenly as ``limit`` allows."""
+    rng = np.random.default_rng(seed)
+    by_class: dict[Any, list[int]] = {}
+    for i, seq in enumerate(clips):
+        by_class.setdefault(seq.meta.get(key), []).append(i)
+    queues = [list(rng.permutation(idx)) for _, idx in sorted(by_class.items(), key=lambda kv: str(kv[0]))]
+    chosen: list[int] = []
+    while len(chosen) < min(limit, len(clips)):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(int(queue.pop()))
+    return [clips[i] for i in sorted(chosen)]
 
 
 def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candidate_labels: Sequence[str], *,
