@@ -181,8 +181,7 @@ def stage_sft_config(output_dir: str, stage: int, **overrides: Any):
                 warmup_steps=0.03, weight_decay=0.0, num_train_epochs=1, per_device_train_batch_size=8,
                 logging_steps=10, save_strategy="no", report_to=[], remove_unused_columns=False,
                 dataset_kwargs={"skip_prepare_dataset": True}, bf16=False, fp16=False,
-                activation_checkpointing=False, dataloader_pin_memory=False, dataloader_num_workers=0, seed=0,
-                disable_tqdm=True)
+                activation_checkpointing=False, dataloader_pin_memory=False, dataloader_num_workers=0, seed=0)
     args.update(overrides)
     return SFTConfig(**args)
 

@@ -154,7 +154,7 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train skeleton-llm
         before = eval_loss(model, processor, examples)
         model, _ = train_stage(model, processor, examples, stage, str(out / "runs" / f"stage{stage}"),
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
-                               per_device_train_batch_size=args.batch_size, logging_steps=5, disable_tqdm=True)
+                               per_device_train_batch_size=args.batch_size, logging_steps=5)
         after = eval_loss(model, processor, examples)
         spec = STAGES[stage]
         losses[stage] = {"name": spec.name, "trains": list(spec.train), "lora": spec.lora, "examples": len(examples),

@@ -113,7 +113,7 @@ def stage_config(stage: int, output_dir: str, **overrides: Any):
         warmup_steps=0.03, weight_decay=0.05, per_device_train_batch_size=4, logging_steps=1,
         save_strategy="no", report_to=[], remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True}, bf16=cuda and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False, use_cpu=not cuda, dataloader_num_workers=0, seed=0,
+        activation_checkpointing=False, use_cpu=not cuda, dataloader_num_workers=0, seed=0,
     )
     values.update(overrides)
     return SFTConfig(**values)

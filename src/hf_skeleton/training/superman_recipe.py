@@ -298,7 +298,7 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
     rng = np.random.default_rng(seed)
     rows = [rows[i] for i in rng.permutation(len(rows))]
     args = superman_sft_config(str(out_dir), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
-                               logging_steps=max(1, steps // 10), disable_tqdm=True, seed=seed)
+                               logging_steps=max(1, steps // 10), seed=seed)
     trainer = build_superman_trainer(model, proc, rows, args)
     t0 = time.time()
     trainer.train()

@@ -276,7 +276,7 @@ def superman_sft_config(output_dir: str, **overrides: Any):
         "dataset_kwargs": {"skip_prepare_dataset": True},
         "bf16": False,
         "fp16": False,
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
         "report_to": [],
         "learning_rate": 2e-4,
         "lr_scheduler_type": "cosine",

@@ -23,7 +23,7 @@ def vgmt_training_args(output_dir: str, *, max_steps: int, batch_size: int = 32,
                   learning_rate=learning_rate, optim="adamw_torch", lr_scheduler_type="cosine",
                   warmup_steps=max(1, max_steps // 50), weight_decay=0.0, logging_steps=max(1, max_steps // 20),
                   save_strategy="no", report_to="none", seed=seed, data_seed=seed, dataloader_num_workers=0,
-                  remove_unused_columns=False, disable_tqdm=True)
+                  remove_unused_columns=False)
     values.update(overrides)
     return TrainingArguments(**values)
 
