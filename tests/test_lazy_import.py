@@ -72,3 +72,18 @@ def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_name"):
         hs.no_such_name  # noqa: B018
     assert hs.skeletons.SkeletonSequence is hs.SkeletonSequence
+
+
+@pytest.mark.parametrize("statement", ["from transformers import Qwen2ForCausalLM", "from trl import SFTTrainer",
+                                       "from peft import get_peft_model"])
+def test_importing_transformers_classes_after_the_package_works(statement):
+    # registration must wait for transformers.modeling_utils (PreTrainedModel) to finish loading, even
+    # though modeling_auto finishes inside it
+    out = _run(f"""
+        import hf_skeleton
+        from hf_skeleton import _registration
+        {statement}
+        print(sorted(step.__name__ for step in _registration._done), _registration._pending)
+    """)
+    done, pending = out.strip().splitlines()[-1].rsplit(" ", 1)
+    assert pending == "[]" and {"'_register_configs'", "'_register_models'"} <= set(done.strip("[]").split(", "))

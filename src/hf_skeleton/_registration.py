@@ -6,8 +6,10 @@ is registered right after transformers finishes importing the module that owns i
 (:data:`_TRIGGERS`), or at once when that module is already loaded. :func:`register_all` does
 everything now.
 
-The work waits until no watched module (ours or a trigger) is still executing: registering imports
-our model modules, which would otherwise see a half-initialised module of ours or of transformers.
+The work waits until no module of ours or of transformers is still executing (every one of them is
+watched): registering imports our model modules, which would otherwise see a half-initialised module
+(``from transformers import Qwen2ForCausalLM`` loads ``modeling_auto`` while ``transformers.modeling_utils``,
+which defines ``PreTrainedModel``, is still running).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ _STEPS = list(_TRIGGERS.values())
 _lock = threading.RLock()
 _done: set = set()
 _pending: list = []
-_executing = 0  # watched modules (ours and the triggers) whose code is running now
+_executing = 0  # watched modules (ours and transformers') whose code is running now
 _flushing = False
 
 
@@ -174,9 +176,13 @@ class _WatchedLoader(importlib.abc.Loader):
         return getattr(self._loader, attr)
 
 
+def _watched(fullname: str) -> bool:
+    return fullname == "transformers" or fullname.startswith(("transformers.", _PACKAGE + "."))
+
+
 class _Watcher(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
-        if fullname not in _TRIGGERS and not fullname.startswith(_PACKAGE + "."):
+        if not _watched(fullname):
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -195,11 +201,12 @@ def install() -> None:
         sys.meta_path.insert(0, _Watcher())
     with _lock:
         for name, step in _TRIGGERS.items():
-            module = sys.modules.get(name)
-            spec = getattr(module, "__spec__", None)
-            if module is not None and not getattr(spec, "_initializing", False) and step not in _pending:
+            if name in sys.modules and step not in _pending:
                 _pending.append(step)
-    _flush()
+        busy = [name for name, module in list(sys.modules.items()) if _watched(name)
+                and getattr(getattr(module, "__spec__", None), "_initializing", False)]
+    if not busy:  # else the watched module now running flushes when it ends
+        _flush()
 
 
 def register_all() -> None:
