@@ -35,7 +35,7 @@ def test_info_table_and_json(nucla_dir, capsys):
 def test_info_cmu_text_label(cmu_dir, capsys):
     assert cli.main(["info", str(cmu_dir / "16_01.bvh"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["joints"] == 31 and info["label_name"] and info["text"]
+    assert info["joints"] == 31 and info["label_name"] == "run" and info["text"] == "jump"  # cmu_motion_labels.csv, as written
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -55,7 +55,7 @@ def test_viz_writes_gif_and_grid(nucla_dir, tmp_path, capsys):
     gif, grid = tmp_path / "a.gif", tmp_path / "a.png"
     assert cli.main(["viz", str(nucla_dir / "a05_s02_e01_v02.json"), "-o", str(gif), "--normalize", "--size", "96",
                      "--max-frames", "12", "--grid", str(grid), "--view", "20,10"]) == 0
-    assert iio.imread(gif, index=None).shape[0] <= 12 and iio.imread(grid).ndim == 3
+    assert iio.imread(gif, index=None).shape[0] == 12 and iio.imread(grid).ndim == 3
     assert str(gif) in capsys.readouterr().out
     assert cli.main(["viz", str(nucla_dir / "a05_s02_e01_v02.json"), "-o", str(tmp_path / "a.webm")]) == 2
 

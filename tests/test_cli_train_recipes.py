@@ -60,7 +60,9 @@ def test_train_skeleton_llm_writes_a_folder_that_loads(tmp_path, data_dir, capsy
         assert f"stage {stage} (" in log
     results = json.loads((out / "results.json").read_text())
     assert results["train_clips"] == 10 and sorted(results["stages"]) == ["0", "1", "2", "3", "4"]
-    assert all(s["loss_before"] > 0 and s["loss_after"] > 0 for s in results["stages"].values())
+    stages = [results["stages"][k] for k in "01234"]
+    assert all(0 < s["loss_after"] < 20 for s in stages)
+    assert stages[-1]["loss_after"] < stages[0]["loss_before"] - 0.2  # the stages together learn (6.3 -> 5.8 here)
     stored = json.loads((out / "eval_results.json").read_text())["nucla-view3"]
     assert stored["clips"] == 3 and stored == results["nucla-view3"]
     assert (out / "training_command.txt").read_text().startswith("hf-skeleton train skeleton-llm --data")
@@ -100,7 +102,7 @@ def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
     # a raw CMU BVH clip goes in (converted to H36M-17 by joint name) and comes back in its own format
     seq = hs.load_skeleton(cmu_dir / "02_01.bvh")
     seq = seq.resample(round(seq.num_frames * 20 / seq.fps))
-    history = seq.copy(positions=seq.positions[:8], mask=seq.mask[:8], orientations=None)
+    history = seq.frame_range(0, 8)
     future = pipeline("skeleton-generation", model=str(folder))(history, task="predict", num_frames=8)
     assert future.format == seq.format and future.positions.shape == (8, 1, seq.num_joints, 3)
     assert future.mask[:, 0].any(0).sum() == 17 and future.meta["units"] == "cm"

@@ -225,7 +225,7 @@ def test_depth_ramp_colours():
     assert torch.allclose(ramp[0, 1], torch.tensor([0.5, 1.0, 0.5]))
     assert torch.allclose(ramp[0, 2], torch.tensor([1.0, 0.0, 0.0]))
     flat = depth_ramp(torch.zeros(1, 3), torch.ones(1, 3, dtype=torch.bool))  # 2D data: one depth
-    assert torch.isfinite(flat).all()
+    assert torch.equal(flat, torch.tensor([0.0, 0.0, 1.0]).expand(1, 3, 3))  # no 0 / 0: all at the near end
 
 
 def test_color_head_and_nfm_shapes_and_init():

@@ -54,7 +54,10 @@ def test_demo_runs_the_main_job(tmp_path, nucla_dir):
     result = run_demo(nucla_dir / "a04_s01_e00_v01.json", tmp_path, num_frames=8, log=lambda *_: None)
     scores = [row["score"] for row in result["top_actions"]]
     assert len(scores) == 5 and scores == sorted(scores, reverse=True)
-    assert isinstance(result["description"], str) and result["description"]
+    pipe = pipeline("skeleton-understanding")  # the embedded default the demo uses
+    clip = hs.load_skeleton(nucla_dir / "a04_s01_e00_v01.json")
+    assert result["description"] == pipe(clip, prompt="Describe the motion.", max_new_tokens=24)["generated_text"]
+    assert result["top_actions"] == pipe(clip, candidate_labels=list(action_labels("nucla").values()))[:5]
     assert Path(result["files"]["draction_frames"]).is_file()
 
 

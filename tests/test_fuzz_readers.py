@@ -31,6 +31,7 @@ def bases(data_dir):
 
 
 def test_unmutated_bases_load(bases, tmp_path):
+    assert set(bases) >= set(READERS) and all(bases[reader] for reader in READERS)
     for reader in READERS:
         for name, data, kwargs in bases[reader]:
             assert fz.run_one(tmp_path / "w", name, data, kwargs) == ("accepted", ""), reader

@@ -236,15 +236,24 @@ def test_generate_merges_motion_on_prefill_only(tok):
 
 
 def test_gradient_checkpointing_and_backbone_training_path(tok):
-    model, proc = make(tok)
-    model.activation_checkpointing_enable()
-    model.train()
-    batch = proc(skeletons=clips(), text=["walk", "sit"], skeleton_format="kinect_v1")
-    # TRL trains through model.base_model(...) + the output embeddings
-    hidden = model.base_model(**batch, use_cache=False).last_hidden_state
-    loss = model.get_output_embeddings()(hidden).logsumexp(-1).mean()
-    loss.backward()
-    assert model.model.motion_encoder.input_proj.weight.grad is not None
+    grads = []
+    for ckpt in (False, True):
+        model, proc = make(tok)
+        if ckpt:
+            model.activation_checkpointing_enable()
+            assert model.is_activation_checkpointing
+        model.train()
+        batch = proc(skeletons=clips(), text=["walk", "sit"], skeleton_format="kinect_v1")
+        # TRL trains through model.base_model(...) + the output embeddings
+        hidden = model.base_model(**batch, use_cache=False).last_hidden_state
+        loss = model.get_output_embeddings()(hidden).logsumexp(-1).mean()
+        loss.backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    plain, checkpointed = grads
+    assert plain.keys() == checkpointed.keys()
+    assert checkpointed["model.motion_encoder.input_proj.weight"].abs().sum() > 0
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
 # ---------------------------------------------------------------------- processor
@@ -313,6 +322,10 @@ def test_skeleton_understanding_pipeline_with_a_llamo_folder(tok, tmp_path, nucl
     from transformers import pipeline
 
     model, proc = make(tok)
+    with torch.no_grad():  # a wide spread, so that greedy tokens depend on the prompt, clip and video
+        for p in model.model.language_model.parameters():
+            if p.ndim == 2:
+                p.normal_(0.0, 0.2)
     model.save_pretrained(tmp_path)
     proc.save_pretrained(tmp_path)
     pipe = pipeline("skeleton-understanding", model=str(tmp_path))
@@ -331,7 +344,12 @@ def test_skeleton_understanding_pipeline_with_a_llamo_folder(tok, tmp_path, nucl
     got = {r["label"]: r["score"] for r in with_video}
     assert got["throw"] == pytest.approx(float(direct[2]), abs=1e-5)
     text = pipe(clip, prompt="Describe the motion.", max_new_tokens=3, videos=video)
-    assert isinstance(text["generated_text"], str)
+    # the model's own greedy continuation of the chat prompt, with the clip and the video
+    from hf_skeleton.training.collators import chat_prompt
+    enc = proc(skeletons=[seq], text=[chat_prompt(proc, "Describe the motion.")], videos=[video])
+    new = model.generate(**enc, max_new_tokens=3, do_sample=False)[0, enc["input_ids"].shape[1]:]
+    assert len(new) == 3
+    assert text == {"generated_text": tok.decode(new, skip_special_tokens=True).strip()}
 
 
 def test_real_pose2sim_motion_with_its_video(tok, pose2sim_dir):
@@ -343,6 +361,11 @@ def test_real_pose2sim_motion_with_its_video(tok, pose2sim_dir):
     model, proc = make(tok, fmt=seq.format)
     batch = proc(skeletons=[seq], text=["describe the motion ."], videos=[video])
     assert batch["motion"].shape == (1, 24, seq.format.num_joints, 3)  # resampled to max_motion_frames
+    pos, mask = proc.prepare_motion(seq)
+    np.testing.assert_array_equal(batch["motion"][0].numpy(), pos)
+    assert batch["motion_mask"][0].numpy().all() and mask.all()
     assert batch["pixel_values_videos"].shape == (1, 2, 3, 56, 56)
+    frames = hs.load_video(video, num_frames=2)  # the two uniformly sampled frames of the mp4
+    assert torch.equal(batch["pixel_values_videos"][0], proc.prepare_video(frames))
     out = model(**batch)
     assert torch.isfinite(out.logits).all() and out.video_hidden_states.shape == (1, 2, 32)

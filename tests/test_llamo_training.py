@@ -51,9 +51,11 @@ def test_build_examples_per_task(nucla):
     rec = build_examples(nucla, "recognition", labels=labels, seed=1)
     assert [e["answer"] for e in rec] == labels and all(e["prompt"] in INSTRUCTION_TEMPLATES["recognition"] for e in rec)
     qa = build_examples(nucla, "qa_verify", labels=labels, candidate_labels=NUCLA, seed=0)
+    assert len(qa) == len(nucla) and {e["answer"] for e in qa} == {"yes", "no"}
     for e, lab in zip(qa, labels):
-        assert e["answer"] in ("yes", "no") and ((lab in e["prompt"]) == (e["answer"] == "yes"))
+        assert (lab in e["prompt"]) == (e["answer"] == "yes")
     parts = build_examples(nucla, "qa_body_part")
+    assert [e["answer"] for e in parts] == ["the " + most_active_part(s).replace("_", " ") for s in nucla]
     assert {e["answer"] for e in parts} <= {"the torso", "the left arm", "the right arm", "the left leg", "the right leg"}
     with pytest.raises(hs.SkeletonInputError, match="captions"):
         build_examples(nucla, "captioning")

@@ -14,6 +14,7 @@ from hf_skeleton import SkeletonFormatError, SkeletonInputError
 from hf_skeleton.evaluation.recognition import score_candidate_labels
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
+from hf_skeleton.training.collators import chat_prompt
 
 torch.set_num_threads(1)
 LABELS = ["walk around", "sit down", "hand waving"]
@@ -26,6 +27,10 @@ def folder(tmp_path_factory):
     config = hs.SkeletonLLMConfig(hs.DrActionConfig(format="kinect_v1", num_frames=2, image_size=56,
                                                     backend="torch"), tiny_qwen2_5_vl_config(tok))
     model = hs.SkeletonLLMForConditionalGeneration(config)
+    with torch.no_grad():  # a wide spread, so that greedy tokens depend on the prompt and the clip
+        for p in model.model.language_model.parameters():
+            if p.ndim == 2:
+                p.normal_(0.0, 0.2)
     processor = hs.SkeletonLLMProcessor.from_model_config(config, tok)
     path = tmp_path_factory.mktemp("skllm")
     model.save_pretrained(path)
@@ -79,7 +84,11 @@ def test_inputs_sequence_array_and_batch(pipe):
 
 def test_prompt_generates_text(pipe):
     out = pipe(_clip(), prompt="Describe the motion.", max_new_tokens=4)
-    assert set(out) == {"generated_text"} and isinstance(out["generated_text"], str)
+    # the model's own greedy continuation of the chat prompt with the clip's frames
+    enc = pipe.processor(skeletons=[_clip()], text=[chat_prompt(pipe.processor, "Describe the motion.")])
+    new = pipe.model.generate(**enc, max_new_tokens=4, do_sample=False)[0, enc["input_ids"].shape[1]:]
+    assert len(new) == 4
+    assert out == {"generated_text": pipe.processor.tokenizer.decode(new, skip_special_tokens=True).strip()}
     many = pipe([_clip(), _clip(5)], prompt="Describe the motion.", max_new_tokens=4)
     assert len(many) == 2 and many[0] == out
 

@@ -219,8 +219,9 @@ def test_no_gaussians_or_no_images(n_img, k):
                                   background=torch.ones(3), backend=backend)
         assert out.rgb.shape == (n_img, 12, 16, 3) and out.alpha.shape == (n_img, 12, 16)
         assert torch.equal(out.rgb, torch.ones(n_img, 12, 16, 3))
+        assert torch.equal(out.alpha, torch.zeros(n_img, 12, 16))
         (grad,) = torch.autograd.grad(out.rgb.sum(), means, allow_unused=True, materialize_grads=True)
-        assert grad.shape == (n_img, k, 3)
+        assert torch.equal(grad, torch.zeros(n_img, k, 3))
 
 
 @pytest.mark.parametrize(

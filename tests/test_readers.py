@@ -239,5 +239,6 @@ def test_register_reader_and_list(tmp_path):
     np.savetxt(f, np.arange(2 * 51, dtype=float).reshape(2, 51), delimiter=",")
     s = hs.load_skeleton(f)
     assert s.num_frames == 2 and s.meta["reader"] == "csv_test"
+    np.testing.assert_array_equal(s.positions[:, 0], np.arange(2 * 51, dtype=np.float32).reshape(2, 17, 3))
     for name in ("nucla", "bvh", "humanml3d", "array"):
         assert name in hs.list_readers()

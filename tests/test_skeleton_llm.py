@@ -80,6 +80,9 @@ def test_processor_arrays_paths_and_errors(tokenizer, nucla_dir):
     arr = synthetic_clip("walk", 5).positions[:, 0]
     out = proc(skeletons=[arr], text=["what?"], skeleton_format="kinect_v2")
     assert out["skeletons"].shape == (1, 5, 1, 25, 3)
+    # a bare array is read as the clip it holds
+    as_clip = proc(skeletons=[synthetic_clip("walk", 5)], text=["what?"])
+    assert torch.equal(out["skeletons"], as_clip["skeletons"])
     path = sorted(nucla_dir.glob("*.json"))[0]
     out = proc(skeletons=[path], text=["what?"])  # Kinect v1 file converted by joint name to Kinect v2
     assert out["skeletons"].shape[3] == 25

@@ -24,7 +24,12 @@ from hf_skeleton.training.confusable_pairs import (
     yes_no_examples,
 )
 from hf_skeleton.training.collators import SkeletonSFTCollator
-from hf_skeleton.training.rationales import RationaleBuilder, kinematic_teacher, rationale_examples
+from hf_skeleton.training.rationales import (
+    TEACHER_PROMPT,
+    RationaleBuilder,
+    kinematic_teacher,
+    rationale_examples,
+)
 from hf_skeleton.training.skeleton_llm_stages import (
     STAGES,
     prepare_model_for_stage,
@@ -97,8 +102,10 @@ def test_pair_builders():
 def test_stage_examples(nucla_clips):
     clips, labels = nucla_clips
     mc = multiple_choice_examples(clips, labels, list(NUCLA.values()), seed=1)
+    assert [ex["answer"] for ex in mc] == labels
     assert all(ex["answer"] in ex["prompt"] and ex["prompt"].count(",") == 9 for ex in mc)
     short = multiple_choice_examples(clips, labels, list(NUCLA.values()), num_options=4)
+    assert [ex["answer"] for ex in short] == labels
     assert all(ex["prompt"].count(",") == 3 and ex["answer"] in ex["prompt"] for ex in short)
     yn = yes_no_examples(clips, labels, named_pairs(confusable_pairs("nucla"), NUCLA))
     assert [ex["answer"] for ex in yn].count("yes") == [ex["answer"] for ex in yn].count("no") > 0
@@ -138,9 +145,19 @@ def test_model_teacher(tokenizer, nucla_clips):
 
     torch.manual_seed(0)
     lm = AutoModelForCausalLM.from_config(tiny_text_config(tokenizer)).eval()
+    with torch.no_grad():  # a wide spread, so that greedy tokens depend on the prompt
+        for p in lm.parameters():
+            if p.ndim == 2:
+                p.normal_(0.0, 0.2)
     clips, labels = nucla_clips
     out = RationaleBuilder(lm, tokenizer=tokenizer, max_new_tokens=5)(clips[:2], labels[:2])
-    assert len(out) == 2 and all(isinstance(r, str) for r in out)
+    assert len(out) == 2 and labels[0] != labels[1] and out[0] != out[1]
+    for rationale, label in zip(out, labels[:2]):  # the LM's greedy answer to the chat-templated prompt
+        message = {"role": "user", "content": TEACHER_PROMPT.format(label=label)}
+        prompt = tokenizer.apply_chat_template([message], tokenize=False, add_generation_prompt=True)
+        enc = tokenizer(prompt, return_tensors="pt")
+        new = lm.generate(**enc, max_new_tokens=5, do_sample=False)[0, enc["input_ids"].shape[1]:]
+        assert rationale == tokenizer.decode(new, skip_special_tokens=True).strip()
     with pytest.raises(SkeletonInputError, match="tokenizer"):
         RationaleBuilder(lm)
 

@@ -63,3 +63,4 @@ def test_training_clips_reject_wrong_windows_and_train():
     clips = vgmt_training_clips([_walk(np.random.default_rng(2)) for _ in range(4)], clip=8)
     vgmt = train_vgmt(clips, steps=2, log=lambda line: None)
     assert not vgmt.training and vgmt.config.skeleton_format.num_joints == 17
+    assert int(vgmt.codebook.num_updates) == 2 and bool(vgmt.codebook.initialized)  # it did train, two steps

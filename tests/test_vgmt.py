@@ -41,10 +41,14 @@ def test_config_defaults_and_validation():
     assert (c.num_codes, c.code_dim, c.beta_s, c.beta_v, c.ema_decay, c.reset_every) == (8192, 2048, 0.5, 0.5, 0.99, 20)
     assert c.num_joints == 17 and c.temporal_downsample == 2 and c.vision_config.model_type == "vitpose_backbone"
     assert (c.skeletal_dim, c.visual_dim) == (1024, 1024)
-    for bad in ({"code_dim": 33}, {"temporal_downsample": 3}, {"token_grouping": "limb"},
-                {"ema_decay": 1.0}, {"format": "no_such_format"}, {"temporal_downsample": 8}):
-        with pytest.raises((SkeletonInputError, hs.SkeletonFormatError)):
+    for bad, field in (({"code_dim": 33}, "code_dim"), ({"temporal_downsample": 3}, "temporal_downsample"),
+                       ({"token_grouping": "limb"}, "token_grouping"), ({"ema_decay": 1.0}, "ema_decay"),
+                       ({"temporal_downsample": 8}, "temporal_downsample")):
+        with pytest.raises(SkeletonInputError) as err:
             tiny_config(**bad)
+        assert field in err.value.name
+    with pytest.raises(hs.SkeletonFormatError, match="no_such_format"):
+        tiny_config(format="no_such_format")
     fmt = hs.SkeletonFormat("my3", ["a", "b", "c"], [-1, 0, 1])
     c2 = tiny_config(format=fmt)
     assert c2.num_joints == 3 and isinstance(c2.format, dict)

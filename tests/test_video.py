@@ -32,10 +32,24 @@ def test_decoded_frames_match_imageio(cam01):
     assert np.array_equal(frames[1], ref)
 
 
+def _same_picture(small, full):
+    """small is full downscaled: it follows PIL's box-filtered resize, and keeps the mean colour."""
+    from PIL import Image
+
+    ref = np.asarray(Image.fromarray(full).resize(small.shape[1::-1], Image.BOX), float)
+    assert np.corrcoef(small.astype(float).ravel(), ref.ravel())[0, 1] > 0.97
+    np.testing.assert_allclose(small.mean((0, 1)), full.mean((0, 1)), atol=2.0)
+
+
 def test_resize_and_seeded_sampling(cam01):
     small = hs.load_video(cam01, num_frames=3, size=64)
     assert small.shape == (3, 114, 64, 3)
-    assert hs.load_video(cam01, num_frames=2, size=(32, 48)).shape == (2, 32, 48, 3)
+    for s, f in zip(small, hs.load_video(cam01, num_frames=3)):
+        _same_picture(s, f)
+    fixed = hs.load_video(cam01, num_frames=2, size=(32, 48))
+    assert fixed.shape == (2, 32, 48, 3)
+    for s, f in zip(fixed, hs.load_video(cam01, num_frames=2)):
+        _same_picture(s, f)
     a = hs.sample_frame_indices(100, 8, seed=1)
     assert np.array_equal(a, hs.sample_frame_indices(100, 8, seed=1))
     assert not np.array_equal(a, hs.sample_frame_indices(100, 8, seed=2))
