@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 import hf_skeleton as hs
-from hf_skeleton.rendering.preview import save_render_grid
+from hf_skeleton.models.draction.preview import save_render_grid
 
 
 def main(argv: list[str] | None = None) -> Path:

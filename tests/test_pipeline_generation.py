@@ -9,7 +9,7 @@ from transformers import pipeline
 
 import hf_skeleton as hs
 from hf_skeleton.models.superman import MotionParseError
-from hf_skeleton.models.superman.modeling_superman import tiny_superman
+from hf_skeleton.testing import tiny_superman
 
 torch.set_num_threads(1)
 

@@ -8,7 +8,7 @@ import torch
 
 import hf_skeleton as hs
 from hf_skeleton.models.superman import MAFT, MotionParseError, MotionTextFormatter
-from hf_skeleton.models.superman.modeling_superman import tiny_superman
+from hf_skeleton.testing import tiny_superman
 from hf_skeleton.models.vgmt import VGMTConfig
 from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder, superman_lora_config
 
@@ -193,7 +193,7 @@ def test_collator_labels_only_cover_the_answer(tiny):
 
 # ---------------------------------------------------------------------- generation
 def test_generate_then_strict_parse(tiny):
-    from hf_skeleton.pipelines.skeleton_generation import MotionTemplateConstraint
+    from hf_skeleton.models.superman import MotionTemplateConstraint
 
     model, proc = tiny
     ex = SupermanTaskBuilder(model, proc).predict(_motion(8), num_frames=4)
@@ -204,7 +204,7 @@ def test_generate_then_strict_parse(tiny):
     assert not res.ok  # an untrained model's free text is a counted failure, not a skipped sample
     constraint = MotionTemplateConstraint(proc, 2, plen)
     out = model.generate(
-        **enc, prefix_allowed_tokens_fn=constraint, max_new_tokens=len(constraint), do_sample=False
+        **enc, logits_processor=[constraint], max_new_tokens=len(constraint), do_sample=False
     )
     codes = proc.parse_motion(proc.decode(out[0, plen:], skip_special_tokens=True), num_steps=2)
     assert codes.shape == (2, 17)

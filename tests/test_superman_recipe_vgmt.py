@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hf_skeleton.errors import SkeletonInputError
-from hf_skeleton.models.superman.modeling_superman import tiny_superman
+from hf_skeleton.testing import tiny_superman
 from hf_skeleton.training.superman_recipe import train_vgmt, vgmt_training_clips
 from hf_skeleton.training.superman_tasks import SupermanTaskBuilder
 

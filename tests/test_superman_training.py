@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import hf_skeleton as hs
-from hf_skeleton.models.superman.modeling_superman import tiny_superman
+from hf_skeleton.testing import tiny_superman
 from hf_skeleton.training.superman_tasks import (
     SupermanTaskBuilder,
     build_superman_trainer,

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
 from .errors import HFSkeletonError, SkeletonFileError
 
-DEMO_CLIP = "a04_s01_e00_v01.json"  # N-UCLA "walk around", 3 s
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -168,37 +168,6 @@ def _add_convert(sub) -> None:
 
 
 # ---------------------------------------------------------------------- demo
-def _data_roots(start: Path | None = None) -> list[Path]:
-    """Where the real data may be: ``$HF_SKELETON_DATA``, then ``shared/data`` beside or above the working
-    directory, then ``../shared/data`` beside the repository of an editable install."""
-    roots = []
-    if os.environ.get("HF_SKELETON_DATA"):
-        roots.append(Path(os.environ["HF_SKELETON_DATA"]))
-    here = Path(start or Path.cwd()).resolve()
-    roots += [here / "shared" / "data", here.parent / "shared" / "data"]
-    roots.append(Path(__file__).resolve().parents[2].parent / "shared" / "data")  # editable install: repo/../shared
-    return roots
-
-
-def find_data_dir(subfolder: str, start: Path | None = None) -> Path | None:
-    """The first data root (see :func:`find_demo_clip`) that holds ``subfolder`` (e.g. ``"cmu_mocap_bvh"``)."""
-    return next((root for root in _data_roots(start) if (root / subfolder).is_dir()), None)
-
-
-def find_demo_clip(start: Path | None = None) -> Path | None:
-    """A real N-UCLA clip from ``../shared/data`` (relative to the working directory or the repository),
-    ``$HF_SKELETON_DATA``, or None."""
-    for root in _data_roots(start):
-        folder = root / "nw_ucla" / "all_sqe"
-        if (folder / DEMO_CLIP).is_file():
-            return folder / DEMO_CLIP
-        if folder.is_dir():
-            found = sorted(folder.glob("*.json"))
-            if found:
-                return found[0]
-    return None
-
-
 def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
              top_k: int = 5, log: Callable[[str], Any] = print) -> dict[str, Any]:
     """The demo: load a clip (``path``; else a real N-UCLA clip; else a generated one, labelled
@@ -237,7 +206,7 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
         "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
         "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=90),
     }
-    from .rendering.preview import save_render_grid
+    from .models.draction.preview import save_render_grid
 
     files["draction_frames"] = save_render_grid(seq, out / "draction_frames.png", num_frames=8, image_size=160)
     log("rendered 8 DrAction frames (an untrained renderer for this clip's format: what a SkeletonLLM reads)")
@@ -316,7 +285,7 @@ def _model_folder(name_or_path: str) -> str:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .rendering.preview import save_render_grid
+    from .models.draction.preview import save_render_grid
 
     seq = _load(args.path, args.format)
     model = None

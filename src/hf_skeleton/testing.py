@@ -7,7 +7,7 @@ who want a small random model to debug a pipeline before loading a 7B checkpoint
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 # Words every skeleton prompt uses; the N-UCLA / NTU action names and motion vocabulary join them
 # so that labels tokenise into few, meaningful pieces.
@@ -156,3 +156,49 @@ def tiny_internvl_config(tokenizer, hidden_size: int = 64, layers: int = 2, head
                           image_token_id=_token_id(tokenizer, INTERNVL_IMAGE_TOKENS[1]),
                           image_seq_length=(image_size // patch_size) ** 2 // 4, downsample_ratio=0.5,
                           tie_word_embeddings=False, **kwargs)
+
+
+def tiny_superman(
+    vgmt_config=None,
+    hidden_size: int = 64,
+    layers: int = 2,
+    use_maft: bool = False,
+    tokenizer_texts: tuple[str, ...] = (),
+    **config_kwargs: Any,
+):
+    """A small random Superman and its processor, built offline (tests, examples, debugging).
+
+    Returns ``(model, processor)``: a tiny Qwen2.5-VL (56 px frames give 4 visual tokens per temporal
+    patch) on an in-process BPE tokenizer extended with the motion tokens of ``vgmt_config``.
+    """
+    from .models.superman import SupermanConfig, SupermanForConditionalGeneration
+    from .models.superman.motion_text import MotionTextFormatter
+    from .models.superman.processing_superman import PROMPTS, build_superman_processor
+    from .models.vgmt.configuration_vgmt import VGMTConfig
+
+    if vgmt_config is None:
+        vgmt_config = VGMTConfig(
+            format="h36m17",
+            num_codes=32,
+            code_dim=32,
+            channels=[16, 32],
+            dilations=[1],
+            norm_groups=4,
+            use_vision=False,
+        )
+    parts = MotionTextFormatter.from_vgmt_config(vgmt_config).parts
+    grouping = [" ".join(f"Frame {i}: " + " ".join(f"{name}: " for name, _ in parts) for i in range(1, 33))]
+    tokenizer = build_tiny_tokenizer(
+        extra_texts=list(PROMPTS.values()) + grouping * 20 + list(tokenizer_texts),
+        extra_special_tokens=QWEN_VISION_TOKENS,
+    )
+    processor = build_superman_processor(tokenizer, vgmt_config)
+    vlm = tiny_qwen2_5_vl_config(tokenizer, hidden_size=hidden_size, layers=layers)
+    config = SupermanConfig(
+        vlm_config=vlm,
+        vgmt_config=vgmt_config,
+        use_maft=use_maft,
+        motion_token_offset=processor.motion_ids["codes"][0],
+        **config_kwargs,
+    )
+    return SupermanForConditionalGeneration(config), processor

@@ -13,7 +13,7 @@ import torch
 
 from ..errors import SkeletonInputError
 from ..models.kv_cache import CACHE_KWARG, output_cache
-from ..training.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
+from ..processing.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
 
 
 def answer_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, *, length_normalize: bool = False) -> torch.Tensor:

@@ -21,37 +21,11 @@ import torch
 from transformers import Pipeline
 
 from ..errors import SkeletonInputError
-from ..models.superman.motion_text import MotionTextFormatter
+from ..models.superman.generation_superman import MotionTemplateConstraint  # noqa: F401  (moved; old path kept)
+from ..models.superman.processing_superman import SupermanTaskBuilder
 from ..skeletons.sequence import SkeletonSequence
 
 TASKS = ("predict", "inbetween", "estimate")
-
-
-class MotionTemplateConstraint:
-    """``prefix_allowed_tokens_fn`` that forces the motion-text template of ``num_steps`` frames.
-
-    The text between code tokens does not depend on the codes (added tokens split the text), so the
-    template's token ids are fixed except at the code slots, where any ``<skel_k>`` is allowed.
-    """
-
-    def __init__(self, processor, num_steps: int, prompt_length: int):
-        fmt: MotionTextFormatter = processor.motion_formatter
-        dummy = np.zeros((num_steps, fmt.codes_per_step), dtype=np.int64)
-        ids = processor.tokenizer(fmt.format(dummy), add_special_tokens=False)["input_ids"]
-        code0 = processor.motion_ids["codes"][0]
-        self.template = list(ids) + [processor.tokenizer.eos_token_id]
-        self.is_code = [i == code0 for i in self.template]
-        self.codes = list(processor.motion_ids["codes"])
-        self.prompt_length = prompt_length
-
-    def __len__(self) -> int:
-        return len(self.template)
-
-    def __call__(self, batch_id: int, input_ids: torch.Tensor) -> list[int]:
-        pos = input_ids.shape[-1] - self.prompt_length
-        if pos >= len(self.template):
-            return [self.template[-1]]
-        return self.codes if self.is_code[pos] else [self.template[pos]]
 
 
 class SkeletonGenerationPipeline(Pipeline):
@@ -115,7 +89,6 @@ class SkeletonGenerationPipeline(Pipeline):
         history_frames: int | None = None,
         frame_size: int = 224,
     ) -> dict[str, Any]:
-        from ..training.superman_tasks import SupermanTaskBuilder
 
         if task not in TASKS:
             raise SkeletonInputError("task", f"one of {TASKS}", task)
@@ -181,7 +154,7 @@ class SkeletonGenerationPipeline(Pipeline):
             gen_kwargs: dict[str, Any] = {"do_sample": False}
             if constrained:
                 constraint = MotionTemplateConstraint(self.processor, row["num_steps"], plen)
-                gen_kwargs.update(prefix_allowed_tokens_fn=constraint, max_new_tokens=len(constraint))
+                gen_kwargs.update(logits_processor=[constraint], max_new_tokens=len(constraint))
             else:
                 budget = len(MotionTemplateConstraint(self.processor, row["num_steps"], plen))
                 gen_kwargs["max_new_tokens"] = max_new_tokens or budget + 8

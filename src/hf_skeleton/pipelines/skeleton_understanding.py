@@ -26,7 +26,7 @@ from ..errors import SkeletonInputError
 from ..evaluation.recognition import score_candidate_labels
 from ..skeletons.formats import get_format
 from ..skeletons.sequence import SkeletonSequence
-from ..training.collators import chat_prompt
+from ..processing.collators import chat_prompt
 
 DEFAULT_QUESTION = "What action is the person doing? Answer with the action name."
 

@@ -19,6 +19,7 @@ from collections import Counter
 
 import numpy as np
 
+from ..errors import SkeletonInputError
 from .formats import (
     BLAZEPOSE33,
     COCO17,
@@ -153,3 +154,30 @@ def convert(seq: SkeletonSequence, target: str | SkeletonFormat) -> SkeletonSequ
         meta["conversion"]["scale"] = scale
     return SkeletonSequence(positions=positions, mask=mask, fps=seq.fps, format=tgt, meta=meta,
                             orientations=orientations)
+
+
+CMU_CONVENTIONS = ("cmu_poser", "cmu_asf", "cmu_motionbuilder")
+
+
+def cmu_to_h36m(seq):
+    """A CMU BVH clip as H36M-17 joints in metres (the layout Superman's recipe trains on).
+
+    The joints come from the generic name-based conversion (``seq.to_format("h36m17")``, which maps
+    every CMU naming of :data:`~hf_skeleton.skeletons.convert.JOINT_NAME_CONVENTIONS`); this adds
+    the check that all 17 joints were found and the metre scale of ASF-named files, whose units are
+    CMU's "length 0.45" (1 unit = 1/0.45 inch) rather than a length the file could declare.
+    """
+    convention = joint_name_convention(seq.format)
+    if convention not in CMU_CONVENTIONS:
+        raise SkeletonInputError("seq.format", "a CMU BVH skeleton (43 or 31 joints)", seq.format.name)
+    out = seq.to_format("h36m17")
+    missing = out.meta["conversion"]["missing"]
+    if missing:
+        raise SkeletonInputError("seq.format", "a CMU BVH skeleton with every H36M-17 joint",
+                                 f"{seq.format.name} without {missing}")
+    if seq.format.units not in ("m", "cm", "mm"):  # to_format scaled the others into metres
+        if convention != "cmu_asf":
+            raise SkeletonInputError("seq units", "cm, m or mm", seq.format.units)
+        out.positions *= np.float32(0.0254 / 0.45)
+    out.meta["units"] = "m"
+    return out

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, command: str = "hf-skeleton train llamo", log=
     if args.data:
         data = Path(args.data)
     else:
-        from ..cli import find_demo_clip
+        from ..data.discovery import find_demo_clip
 
         clip = find_demo_clip()
         data = clip.parents[2] if clip is not None else Path("shared") / "data"

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SkeletonInputError
 from ..skeletons.sequence import SkeletonSequence
-from .collators import SkeletonSFTCollator, chat_prompt
+from ..processing.collators import SkeletonSFTCollator, chat_prompt
 
 INSTRUCTION_TEMPLATES: dict[str, tuple[str, ...]] = {
     "captioning": (

@@ -34,7 +34,7 @@ from ..data import action_labels, confusable_pairs
 from ..errors import HFSkeletonError
 from ..evaluation.protocols import load_protocol_clips, recognition_protocol
 from ..skeletons.io import load_skeleton
-from .collators import SkeletonSFTCollator
+from ..processing.collators import SkeletonSFTCollator
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .skeleton_llm_stages import STAGES, train_stage
@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def data_dir(args: argparse.Namespace) -> Path:
     if args.data:
         return Path(args.data)
-    from ..cli import find_data_dir
+    from ..data.discovery import find_data_dir
 
     found = find_data_dir("nw_ucla/all_sqe")
     if found is None:

@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..errors import SkeletonInputError
-from .collators import SkeletonSFTCollator
+from ..processing.collators import SkeletonSFTCollator
 
 LORA_TARGETS = r".*language_model.*\.(q_proj|v_proj)"
 

@@ -40,9 +40,9 @@ from ..evaluation.motion_metrics import (
     prediction_errors,
     zero_velocity_prediction,
 )
-from ..models.superman.modeling_superman import tiny_superman
+from ..testing import tiny_superman
 from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
-from ..pipelines.skeleton_generation import MotionTemplateConstraint
+from ..models.superman.generation_superman import MotionTemplateConstraint
 from ..skeletons.io import load_skeleton
 from .superman_tasks import (
     SupermanTaskBuilder,
@@ -83,7 +83,7 @@ def cmu_dir(args: argparse.Namespace) -> Path:
     if args.data:
         folder = Path(args.data)
         return folder / "cmu_mocap_bvh" if (folder / "cmu_mocap_bvh").is_dir() else folder
-    from ..cli import find_data_dir
+    from ..data.discovery import find_data_dir
 
     root = find_data_dir("cmu_mocap_bvh")
     if root is None:
@@ -203,7 +203,7 @@ def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str
     constraint = MotionTemplateConstraint(proc, ex["num_steps"], plen)
     kwargs = {"max_new_tokens": len(constraint) + (0 if constrained else 8), "do_sample": False}
     if constrained:
-        kwargs["prefix_allowed_tokens_fn"] = constraint
+        kwargs["logits_processor"] = [constraint]
     with torch.no_grad():
         out = model.generate(**enc, **kwargs)
     res = proc.try_parse_motion(proc.decode(out[0, plen:], skip_special_tokens=True), ex["num_steps"])

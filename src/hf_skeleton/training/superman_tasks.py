@@ -1,6 +1,7 @@
-"""Superman's task mixture: Vid2Skel, SkelPred and MIB examples, a collator and an SFTTrainer recipe.
+"""Superman's training side: a collator over task examples and an SFTTrainer recipe.
 
-All motion is tokenised by the model's VGMT in normalised coordinates (:func:`normalize_motion`),
+The examples come from :class:`~hf_skeleton.models.superman.processing_superman.SupermanTaskBuilder`.
+All motion is tokenised by the model's VGMT in normalised coordinates (``normalize_motion``),
 with the normalisation taken from what the task observes (the history for prediction, the keyframes
 for in-betweening, the clip itself for estimation) so that a prediction can be mapped back to the
 input's coordinates without peeking at the answer:
@@ -20,164 +21,14 @@ import numpy as np
 import torch
 
 from ..errors import SkeletonInputError
-from ..models.vgmt.modeling_vgmt import normalize_motion
-from .collators import build_labels
-
-TASK_NAMES = ("estimate", "predict", "inbetween")
-
-
-def _as_motion(x, name: str) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
-    if t.ndim != 3 or t.shape[-1] != 3 or t.shape[0] < 1:
-        raise SkeletonInputError(name, "motion (T, J, 3)", tuple(t.shape))
-    return t
-
-
-CMU_CONVENTIONS = ("cmu_poser", "cmu_asf", "cmu_motionbuilder")
-
-
-def cmu_to_h36m(seq):
-    """A CMU BVH clip as H36M-17 joints in metres (the layout Superman's recipe trains on).
-
-    The joints come from the generic name-based conversion (``seq.to_format("h36m17")``, which maps
-    every CMU naming of :data:`~hf_skeleton.skeletons.convert.JOINT_NAME_CONVENTIONS`); this adds
-    the check that all 17 joints were found and the metre scale of ASF-named files, whose units are
-    CMU's "length 0.45" (1 unit = 1/0.45 inch) rather than a length the file could declare.
-    """
-    from ..skeletons.convert import joint_name_convention
-
-    convention = joint_name_convention(seq.format)
-    if convention not in CMU_CONVENTIONS:
-        raise SkeletonInputError("seq.format", "a CMU BVH skeleton (43 or 31 joints)", seq.format.name)
-    out = seq.to_format("h36m17")
-    missing = out.meta["conversion"]["missing"]
-    if missing:
-        raise SkeletonInputError("seq.format", "a CMU BVH skeleton with every H36M-17 joint",
-                                 f"{seq.format.name} without {missing}")
-    if seq.format.units not in ("m", "cm", "mm"):  # to_format scaled the others into metres
-        if convention != "cmu_asf":
-            raise SkeletonInputError("seq units", "cm, m or mm", seq.format.units)
-        out.positions *= np.float32(0.0254 / 0.45)
-    out.meta["units"] = "m"
-    return out
-
-
-def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):
-    """Normalise ``motions`` (each (T, J, 3)) with the box of ``reference`` (T_r, J, 3).
-
-    Returns ``(list of normalised motions, centre (1, 1, 3), scale (1, 1, 1))``; ``x = n * scale + centre``.
-    """
-    _, centre, scale = normalize_motion(reference[None])
-    return [(m - centre[0]) / scale[0] for m in motions], centre[0], scale[0]
-
-
-def keyframe_count(num_frames: int, keyframes: int | None = None) -> int:
-    """K, the frames observed at each end of a ``num_frames`` in-betweening clip (default T // 4, at least 1)."""
-    k = keyframes or max(1, num_frames // 4)
-    if 2 * k >= num_frames:
-        raise SkeletonInputError("clip", f"more than {2 * k} frames (2 x {k} keyframes)", num_frames)
-    return k
-
-
-class SupermanTaskBuilder:
-    """Builds the text of the three task templates from raw motion with a model's VGMT and processor.
-
-    Args:
-        model: a :class:`~hf_skeleton.SupermanForConditionalGeneration` (its ``vgmt`` tokenises).
-        processor: the matching :class:`~hf_skeleton.SupermanProcessor`.
-        keyframes: K, frames observed at each end for in-betweening (default T // 4).
-    """
-
-    def __init__(self, model, processor, keyframes: int | None = None):
-        self.model = model
-        self.processor = processor
-        self.keyframes = keyframes
-        self.r = model.config.vgmt_config.temporal_downsample
-
-    def _codes(self, motion: torch.Tensor) -> torch.Tensor:
-        return self.model.motion_to_codes(motion[None].to(self.model.vgmt.dtype))[0].cpu()
-
-    def predict(self, history, future=None, num_frames: int | None = None) -> dict[str, Any]:
-        """SkelPred: history (T, J, 3) -> future (T_f, J, 3) (default T_f = T). Without ``future``
-        (inference) give ``num_frames``; the answer is then empty."""
-        h = _as_motion(history, "history")
-        if future is None:
-            if not num_frames:
-                raise SkeletonInputError("num_frames", "the number of future frames to predict", num_frames)
-            f = None
-        else:
-            f = _as_motion(future, "future")
-            num_frames = f.shape[0]
-        (hn, *rest), centre, scale = normalize_like(h, h, *([] if f is None else [f]))
-        steps = -(-int(num_frames) // self.r)
-        prompt = self.processor.task_prompt("predict", num_steps=steps, history=self._codes(hn))
-        target = self._codes(rest[0]) if rest else None
-        return self._finish("predict", prompt, target, steps, centre, scale, num_frames)
-
-    def inbetween(self, clip=None, *, start=None, end=None, num_frames: int | None = None) -> dict[str, Any]:
-        """MIB: the first and last K frames of ``clip`` (T, J, 3) -> the whole clip. At inference give
-        ``start`` and ``end`` keyframes (K, J, 3) and ``num_frames`` instead."""
-        if clip is not None:
-            c = _as_motion(clip, "clip")
-            k = keyframe_count(c.shape[0], self.keyframes)
-            s, e, num_frames = c[:k], c[-k:], c.shape[0]
-        else:
-            if start is None or end is None or not num_frames:
-                raise SkeletonInputError("start/end/num_frames", "keyframes and the clip length", None)
-            s, e, c = _as_motion(start, "start"), _as_motion(end, "end"), None
-        (sn, en, *rest), centre, scale = normalize_like(torch.cat([s, e]), s, e, *([] if c is None else [c]))
-        steps = -(-int(num_frames) // self.r)
-        prompt = self.processor.task_prompt(
-            "inbetween", num_steps=steps, start=self._codes(sn), end=self._codes(en)
-        )
-        target = self._codes(rest[0]) if rest else None
-        out = self._finish("inbetween", prompt, target, steps, centre, scale, num_frames)
-        out["keyframes"] = (s.shape[0], e.shape[0])
-        return out
-
-    def estimate(
-        self, frames, clip=None, keypoints_2d=None, keypoints_mask=None, num_frames: int | None = None
-    ) -> dict[str, Any]:
-        """Vid2Skel: frames (T, H, W, 3) uint8 -> the clip (T, J, 3), normalised by its own box."""
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise SkeletonInputError("frames", "video frames (T, H, W, 3)", frames.shape)
-        num_frames = num_frames or frames.shape[0]
-        steps = -(-int(num_frames) // self.r)
-        target = centre = scale = None
-        if clip is not None:
-            c = _as_motion(clip, "clip")
-            (cn,), centre, scale = normalize_like(c, c)
-            target = self._codes(cn)
-        out = self._finish(
-            "estimate",
-            self.processor.task_prompt("estimate", num_steps=steps),
-            target,
-            steps,
-            centre,
-            scale,
-            num_frames,
-        )
-        out["video"] = frames
-        if keypoints_2d is not None:
-            out["keypoints_2d"] = np.asarray(keypoints_2d, dtype=np.float32)
-            if keypoints_mask is not None:
-                out["keypoints_mask"] = np.asarray(keypoints_mask, dtype=bool)
-        return out
-
-    def _finish(self, task, prompt, target, steps, centre, scale, num_frames) -> dict[str, Any]:
-        ex = {
-            "task": task,
-            "prompt": self.processor.chat_prompt(prompt),
-            "num_steps": steps,
-            "num_frames": int(num_frames),
-            "centre": centre,
-            "scale": scale,
-        }
-        if target is not None:
-            ex["target_codes"] = target
-            ex["answer"] = self.processor.format_motion(target)
-        return ex
+from ..models.superman.processing_superman import (  # noqa: F401  (the builder moved next to its processor)
+    TASK_NAMES,
+    SupermanTaskBuilder,
+    keyframe_count,
+    normalize_like,
+)
+from ..processing.collators import build_labels
+from ..skeletons.convert import CMU_CONVENTIONS, cmu_to_h36m  # noqa: F401  (a skeleton conversion)
 
 
 class SupermanCollator:

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _data_dir(args) -> Path:
     if getattr(args, "data", None):
         return Path(args.data)
-    from ..cli import find_demo_clip
+    from ..data.discovery import find_demo_clip
 
     clip = find_demo_clip()
     if clip is None:

@@ -1,15 +1,17 @@
 """Superman: one MLLM on VGMT motion tokens for 3D pose estimation, motion prediction and in-betweening."""
 
 from .configuration_superman import SupermanConfig
+from .generation_superman import MotionTemplateConstraint
 from .maft import MAFT, DeformablePoseSampler
 from .modeling_superman import SupermanForConditionalGeneration, SupermanModel, SupermanPreTrainedModel
 from .motion_text import MotionParse, MotionParseError, MotionTextFormatter
-from .processing_superman import SupermanProcessor
+from .processing_superman import SupermanProcessor, SupermanTaskBuilder
 
 __all__ = [
     "MAFT",
     "DeformablePoseSampler",
     "MotionParse",
+    "MotionTemplateConstraint",
     "MotionParseError",
     "MotionTextFormatter",
     "SupermanConfig",
@@ -17,4 +19,5 @@ __all__ = [
     "SupermanModel",
     "SupermanPreTrainedModel",
     "SupermanProcessor",
+    "SupermanTaskBuilder",
 ]

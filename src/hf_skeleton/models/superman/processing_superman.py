@@ -18,6 +18,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
 from ...modeling_utils import ProcessorLoadingMixin
+from ..vgmt.modeling_vgmt import normalize_motion
 from .motion_text import MotionParse, MotionTextFormatter
 
 TASKS = ("estimate", "predict", "inbetween")
@@ -218,3 +219,132 @@ def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> Su
     return SupermanProcessor(
         image_processor=image_processor, tokenizer=tokenizer, motion_format=fmt.to_dict()
     )
+
+
+# ---------------------------------------------------------------------- the three task templates
+TASK_NAMES = ("estimate", "predict", "inbetween")
+
+
+def _as_motion(x, name: str) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    if t.ndim != 3 or t.shape[-1] != 3 or t.shape[0] < 1:
+        raise SkeletonInputError(name, "motion (T, J, 3)", tuple(t.shape))
+    return t
+
+
+def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):
+    """Normalise ``motions`` (each (T, J, 3)) with the box of ``reference`` (T_r, J, 3).
+
+    Returns ``(list of normalised motions, centre (1, 1, 3), scale (1, 1, 1))``; ``x = n * scale + centre``.
+    """
+    _, centre, scale = normalize_motion(reference[None])
+    return [(m - centre[0]) / scale[0] for m in motions], centre[0], scale[0]
+
+
+def keyframe_count(num_frames: int, keyframes: int | None = None) -> int:
+    """K, the frames observed at each end of a ``num_frames`` in-betweening clip (default T // 4, at least 1)."""
+    k = keyframes or max(1, num_frames // 4)
+    if 2 * k >= num_frames:
+        raise SkeletonInputError("clip", f"more than {2 * k} frames (2 x {k} keyframes)", num_frames)
+    return k
+
+
+class SupermanTaskBuilder:
+    """Builds the text of the three task templates from raw motion with a model's VGMT and processor.
+
+    Args:
+        model: a :class:`~hf_skeleton.SupermanForConditionalGeneration` (its ``vgmt`` tokenises).
+        processor: the matching :class:`~hf_skeleton.SupermanProcessor`.
+        keyframes: K, frames observed at each end for in-betweening (default T // 4).
+    """
+
+    def __init__(self, model, processor, keyframes: int | None = None):
+        self.model = model
+        self.processor = processor
+        self.keyframes = keyframes
+        self.r = model.config.vgmt_config.temporal_downsample
+
+    def _codes(self, motion: torch.Tensor) -> torch.Tensor:
+        return self.model.motion_to_codes(motion[None].to(self.model.vgmt.dtype))[0].cpu()
+
+    def predict(self, history, future=None, num_frames: int | None = None) -> dict[str, Any]:
+        """SkelPred: history (T, J, 3) -> future (T_f, J, 3) (default T_f = T). Without ``future``
+        (inference) give ``num_frames``; the answer is then empty."""
+        h = _as_motion(history, "history")
+        if future is None:
+            if not num_frames:
+                raise SkeletonInputError("num_frames", "the number of future frames to predict", num_frames)
+            f = None
+        else:
+            f = _as_motion(future, "future")
+            num_frames = f.shape[0]
+        (hn, *rest), centre, scale = normalize_like(h, h, *([] if f is None else [f]))
+        steps = -(-int(num_frames) // self.r)
+        prompt = self.processor.task_prompt("predict", num_steps=steps, history=self._codes(hn))
+        target = self._codes(rest[0]) if rest else None
+        return self._finish("predict", prompt, target, steps, centre, scale, num_frames)
+
+    def inbetween(self, clip=None, *, start=None, end=None, num_frames: int | None = None) -> dict[str, Any]:
+        """MIB: the first and last K frames of ``clip`` (T, J, 3) -> the whole clip. At inference give
+        ``start`` and ``end`` keyframes (K, J, 3) and ``num_frames`` instead."""
+        if clip is not None:
+            c = _as_motion(clip, "clip")
+            k = keyframe_count(c.shape[0], self.keyframes)
+            s, e, num_frames = c[:k], c[-k:], c.shape[0]
+        else:
+            if start is None or end is None or not num_frames:
+                raise SkeletonInputError("start/end/num_frames", "keyframes and the clip length", None)
+            s, e, c = _as_motion(start, "start"), _as_motion(end, "end"), None
+        (sn, en, *rest), centre, scale = normalize_like(torch.cat([s, e]), s, e, *([] if c is None else [c]))
+        steps = -(-int(num_frames) // self.r)
+        prompt = self.processor.task_prompt(
+            "inbetween", num_steps=steps, start=self._codes(sn), end=self._codes(en)
+        )
+        target = self._codes(rest[0]) if rest else None
+        out = self._finish("inbetween", prompt, target, steps, centre, scale, num_frames)
+        out["keyframes"] = (s.shape[0], e.shape[0])
+        return out
+
+    def estimate(
+        self, frames, clip=None, keypoints_2d=None, keypoints_mask=None, num_frames: int | None = None
+    ) -> dict[str, Any]:
+        """Vid2Skel: frames (T, H, W, 3) uint8 -> the clip (T, J, 3), normalised by its own box."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise SkeletonInputError("frames", "video frames (T, H, W, 3)", frames.shape)
+        num_frames = num_frames or frames.shape[0]
+        steps = -(-int(num_frames) // self.r)
+        target = centre = scale = None
+        if clip is not None:
+            c = _as_motion(clip, "clip")
+            (cn,), centre, scale = normalize_like(c, c)
+            target = self._codes(cn)
+        out = self._finish(
+            "estimate",
+            self.processor.task_prompt("estimate", num_steps=steps),
+            target,
+            steps,
+            centre,
+            scale,
+            num_frames,
+        )
+        out["video"] = frames
+        if keypoints_2d is not None:
+            out["keypoints_2d"] = np.asarray(keypoints_2d, dtype=np.float32)
+            if keypoints_mask is not None:
+                out["keypoints_mask"] = np.asarray(keypoints_mask, dtype=bool)
+        return out
+
+    def _finish(self, task, prompt, target, steps, centre, scale, num_frames) -> dict[str, Any]:
+        ex = {
+            "task": task,
+            "prompt": self.processor.chat_prompt(prompt),
+            "num_steps": steps,
+            "num_frames": int(num_frames),
+            "centre": centre,
+            "scale": scale,
+        }
+        if target is not None:
+            ex["target_codes"] = target
+            ex["answer"] = self.processor.format_motion(target)
+        return ex

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..skeletons.sequence import SkeletonSequence
+from ...skeletons.sequence import SkeletonSequence
 
 
 def render_clip(seq: SkeletonSequence, model=None, *, num_frames: int = 8, image_size: int = 224,
@@ -18,7 +18,8 @@ def render_clip(seq: SkeletonSequence, model=None, *, num_frames: int = 8, image
     Returns:
         frames: uint8 (T', H, W, 3); frame_indices: int (T',) source frame of each rendered frame.
     """
-    from ..models.draction import DrActionConfig, DrActionModel
+    from .configuration_draction import DrActionConfig
+    from .modeling_draction import DrActionModel
 
     if model is None:
         torch.manual_seed(seed)
