@@ -21,6 +21,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
+from ..lm_head import SkeletonLMHeadMixin
 from .configuration_llamo import LlamoConfig
 from .motion_encoder import LlamoMotionEncoder
 
@@ -213,7 +214,7 @@ class LlamoModel(LlamoPreTrainedModel):
             motion_hidden_states=motion_out, video_hidden_states=video_feats)
 
 
-class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
+class LlamoForConditionalGeneration(SkeletonLMHeadMixin, LlamoPreTrainedModel, GenerationMixin):
     """LLaMo with its LM head: motion (+ video) + text -> text."""
     remote_auto_class = "AutoModelForImageTextToText"
 
@@ -224,18 +225,6 @@ class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
         self.model = LlamoModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.model.get_input_embeddings()
-
-    def set_input_embeddings(self, value: nn.Module) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Module) -> None:
-        self.lm_head = value
 
     def forward(
         self,
@@ -257,13 +246,7 @@ class LlamoForConditionalGeneration(LlamoPreTrainedModel, GenerationMixin):
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             **{CACHE_KWARG: cache}, inputs_embeds=inputs_embeds, motion=motion, motion_mask=motion_mask,
             pixel_values_videos=pixel_values_videos, use_cache=use_cache, **kwargs)
-        hidden = outputs.last_hidden_state
-        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden[:, keep, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels,
-                                      vocab_size=self.config.text_config.vocab_size, **kwargs)
+        logits, loss = self.lm_logits_and_loss(outputs.last_hidden_state, labels, logits_to_keep, **kwargs)
         return LlamoCausalLMOutputWithPast(
             loss=loss, logits=logits, **{CACHE_KWARG: output_cache(outputs)}, hidden_states=outputs.hidden_states,
             attentions=outputs.attentions, motion_hidden_states=outputs.motion_hidden_states,

@@ -3,11 +3,14 @@
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig, smart_resize
 from .modeling_skeleton_llm import (
+    SkeletonLLMCausalLMOutputWithPast,
     SkeletonLLMForConditionalGeneration,
     SkeletonLLMModel,
+    SkeletonLLMModelOutputWithPast,
     SkeletonLLMPreTrainedModel,
 )
 from .processing_skeleton_llm import SkeletonLLMProcessor
 
-__all__ = ["ImageAdapter", "ImageAdapterConfig", "SkeletonLLMConfig", "SkeletonLLMForConditionalGeneration",
-           "SkeletonLLMModel", "SkeletonLLMPreTrainedModel", "SkeletonLLMProcessor", "smart_resize"]
+__all__ = ["ImageAdapter", "ImageAdapterConfig", "SkeletonLLMCausalLMOutputWithPast", "SkeletonLLMConfig",
+           "SkeletonLLMForConditionalGeneration", "SkeletonLLMModel", "SkeletonLLMModelOutputWithPast",
+           "SkeletonLLMPreTrainedModel", "SkeletonLLMProcessor", "smart_resize"]

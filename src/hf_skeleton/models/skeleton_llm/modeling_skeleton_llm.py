@@ -9,6 +9,7 @@ from transformers' own code. The language-model loss therefore back-propagates i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -19,12 +20,33 @@ from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutpu
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
+from ..lm_head import SkeletonLMHeadMixin, rope_deltas_of
 from ..draction.modeling_draction import DrActionModel
 from .configuration_skeleton_llm import SkeletonLLMConfig
 from .image_adapters import ImageAdapter, ImageAdapterConfig
 
 
 GROUPS = ("renderer", "projector", "vision", "language")
+
+
+@dataclass
+class SkeletonLLMModelOutputWithPast(BaseModelOutputWithPast):
+    """The VLM's outputs (``last_hidden_state`` (B, L, D), the KV cache, ...) plus
+    ``rendered_frames``: (N, T', 3, H, W) DrAction frames in [0, 1] of the N clips read in this call
+    (None on cached steps), differentiable w.r.t. the renderer; ``rope_deltas``: (B, 1) Qwen2-VL M-RoPE
+    offsets (None for other families)."""
+
+    rendered_frames: torch.FloatTensor | None = None
+    rope_deltas: torch.LongTensor | None = None
+
+
+@dataclass
+class SkeletonLLMCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """``loss``, ``logits`` (B, L', V), the KV cache, plus the backbone's ``rendered_frames`` and
+    ``rope_deltas`` (see :class:`SkeletonLLMModelOutputWithPast`)."""
+
+    rendered_frames: torch.FloatTensor | None = None
+    rope_deltas: torch.LongTensor | None = None
 _PROJECTOR_KEYS = (".multi_modal_projector.", ".visual.merger.", ".mlp1.")
 _VISION_KEYS = (".visual.", ".vision_tower.", ".vision_model.")
 
@@ -107,7 +129,10 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
     def vision_inputs(self, skeletons: torch.Tensor, skeleton_mask: torch.Tensor | None = None) -> dict:
         """Rendered, preprocessed inputs of the VLM (``pixel_values`` [+ ``image_grid_thw``] or the
         video equivalents), differentiable with respect to the renderer."""
-        images = self.render(skeletons, skeleton_mask)
+        return self.frames_to_vision_inputs(self.render(skeletons, skeleton_mask))
+
+    def frames_to_vision_inputs(self, images: torch.Tensor) -> dict:
+        """(N, T', 3, H, W) rendered frames -> the VLM's preprocessed vision inputs."""
         if self.config.frames_as == "video":
             return self.adapter(images, as_video=True)
         return self.adapter(images.flatten(0, 1))
@@ -153,7 +178,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
                 position_ids: torch.LongTensor | None = None,
                 inputs_embeds: torch.Tensor | None = None, skeletons: torch.Tensor | None = None,
                 skeleton_mask: torch.Tensor | None = None, use_cache: bool | None = None,
-                **kwargs: Any) -> BaseModelOutputWithPast:
+                **kwargs: Any) -> SkeletonLLMModelOutputWithPast:
         r"""
         Args:
             input_ids: (B, L) with each clip's placeholder expanded to the VLM's visual tokens.
@@ -161,9 +186,11 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
             skeleton_mask: (N, T, P, J) bool, True where a joint is observed (padding frames False).
             cache / past_key_values: the KV cache, under either name (see ``models.kv_cache``).
         Returns:
-            ``BaseModelOutputWithPast`` with ``last_hidden_state`` (B, L, D).
+            :class:`SkeletonLLMModelOutputWithPast`: ``last_hidden_state`` (B, L, D), the KV cache and the
+            ``rendered_frames`` (N, T', 3, H, W).
         """
         vision: dict[str, Any] = {}
+        frames = None
         if skeletons is not None:
             if skeleton_mask is not None and tuple(skeleton_mask.shape) != tuple(skeletons.shape[:-1]):
                 raise SkeletonInputError("skeleton_mask", f"shape {tuple(skeletons.shape[:-1])}",
@@ -173,19 +200,23 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
                 if n != skeletons.shape[0]:
                     raise SkeletonInputError("skeletons", f"{n} clips (one per placeholder in input_ids)",
                                              skeletons.shape[0])
-            vision = self.vision_inputs(skeletons, skeleton_mask)
+            frames = self.render(skeletons, skeleton_mask)
+            vision = self.frames_to_vision_inputs(frames)
         cache = take_cache(kwargs)
         if self.config.family == "qwen2_vl" and input_ids is not None:
             past_len = 0 if cache is None else cache.get_seq_length()
             if position_ids is None and past_len == 0:
                 position_ids, deltas = self.rope_position_ids(input_ids, attention_mask)
                 self.vlm.rope_deltas = deltas
-        return self.vlm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                        inputs_embeds=inputs_embeds, use_cache=use_cache, **{CACHE_KWARG: cache},
-                        **vision, **kwargs)
+        out = self.vlm(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                       inputs_embeds=inputs_embeds, use_cache=use_cache, **{CACHE_KWARG: cache}, **vision, **kwargs)
+        return SkeletonLLMModelOutputWithPast(
+            last_hidden_state=out.last_hidden_state, **{CACHE_KWARG: output_cache(out)},
+            hidden_states=out.hidden_states, attentions=out.attentions, rendered_frames=frames,
+            rope_deltas=rope_deltas_of(out, self.vlm))
 
 
-class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, GenerationMixin):
+class SkeletonLLMForConditionalGeneration(SkeletonLMHeadMixin, SkeletonLLMPreTrainedModel, GenerationMixin):
     """SkeletonLLM with a language-modelling head: ``labels`` give the causal-LM loss."""
     remote_auto_class = "AutoModelForImageTextToText"
 
@@ -198,18 +229,6 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
         text = config.text_config
         self.lm_head = lm_head if lm_head is not None else nn.Linear(text.hidden_size, text.vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.model.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     @property
     def renderer(self) -> DrActionModel:
@@ -243,27 +262,23 @@ class SkeletonLLMForConditionalGeneration(SkeletonLLMPreTrainedModel, Generation
                 inputs_embeds: torch.Tensor | None = None, labels: torch.LongTensor | None = None,
                 skeletons: torch.Tensor | None = None, skeleton_mask: torch.Tensor | None = None,
                 use_cache: bool | None = None, logits_to_keep: int | torch.Tensor = 0,
-                **kwargs: Any) -> CausalLMOutputWithPast:
+                **kwargs: Any) -> SkeletonLLMCausalLMOutputWithPast:
         r"""
         Args:
             skeletons: (N, T, P, J, 3); skeleton_mask: (N, T, P, J) (see :class:`SkeletonLLMModel`).
             labels: (B, L) token ids with -100 where no loss is taken.
         Returns:
-            ``CausalLMOutputWithPast`` with ``loss`` (when labels are given) and ``logits`` (B, L, V).
+            :class:`SkeletonLLMCausalLMOutputWithPast`: ``loss`` (when labels are given), ``logits``
+            (B, L, V), the KV cache and the ``rendered_frames`` (N, T', 3, H, W).
         """
         cache = take_cache(kwargs)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                          inputs_embeds=inputs_embeds, skeletons=skeletons, **{CACHE_KWARG: cache},
                          skeleton_mask=skeleton_mask, use_cache=use_cache, **kwargs)
-        hidden = out.last_hidden_state
-        keep = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden[:, keep, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
-                                      **kwargs)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, **{CACHE_KWARG: output_cache(out)},
-                                      hidden_states=out.hidden_states, attentions=out.attentions)
+        logits, loss = self.lm_logits_and_loss(out.last_hidden_state, labels, logits_to_keep, **kwargs)
+        return SkeletonLLMCausalLMOutputWithPast(
+            loss=loss, logits=logits, **{CACHE_KWARG: output_cache(out)}, hidden_states=out.hidden_states,
+            attentions=out.attentions, rendered_frames=out.rendered_frames, rope_deltas=out.rope_deltas)
 
     # ------------------------------------------------------------------ generation
     def prepare_inputs_for_generation(self, input_ids, skeletons=None, skeleton_mask=None,

@@ -10,21 +10,37 @@ the (frozen) VGMT that turns codes into motion and back.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.modeling_utils import slice_logits_to_keep
 
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
+from ..lm_head import SkeletonLMHeadMixin, rope_deltas_of
 from ..vgmt.modeling_vgmt import VGMTModel
 from .configuration_superman import SupermanConfig
 from .maft import MAFT
 from .motion_text import MotionTextFormatter
+
+
+@dataclass
+class SupermanModelOutputWithPast(BaseModelOutputWithPast):
+    """The VLM's outputs (``last_hidden_state`` (B, L, D), the KV cache, ...) plus ``rope_deltas`` (B, 1),
+    the M-RoPE offsets of Qwen-VL families (None for others)."""
+
+    rope_deltas: torch.LongTensor | None = None
+
+
+@dataclass
+class SupermanCausalLMOutputWithPast(CausalLMOutputWithPast):
+    """``loss``, ``logits`` (B, L', V), the KV cache and ``rope_deltas`` (B, 1)."""
+
+    rope_deltas: torch.LongTensor | None = None
 
 
 class SupermanPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
@@ -167,7 +183,7 @@ class SupermanModel(SupermanPreTrainedModel):
         keypoints_2d: torch.Tensor | None = None,
         keypoints_mask: torch.Tensor | None = None,
         **kwargs: Any,
-    ) -> BaseModelOutputWithPast:
+    ) -> SupermanModelOutputWithPast:
         """Args as the VLM's, plus for MAFT ``keypoints_2d`` (N, T, J, 2): 2D detections (x, y) in [0, 1]
         of the frame for each of the N videos (or images, T = 1) and ``keypoints_mask`` (N, T, J)."""
         cache = take_cache(kwargs)
@@ -206,10 +222,14 @@ class SupermanModel(SupermanPreTrainedModel):
         )
         if mm is not None:
             vlm_kwargs["mm_encoder_outputs"] = mm
-        return self.vlm(**vlm_kwargs)
+        out = self.vlm(**vlm_kwargs)
+        return SupermanModelOutputWithPast(
+            last_hidden_state=out.last_hidden_state, **{CACHE_KWARG: output_cache(out)},
+            hidden_states=out.hidden_states, attentions=out.attentions,
+            rope_deltas=rope_deltas_of(out, self.vlm))
 
 
-class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin):
+class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedModel, GenerationMixin):
     """Superman with its LM head and motion tokenizer.
 
     ``forward`` takes the processor's output (``input_ids``, ``attention_mask``, optional ``pixel_values``
@@ -232,18 +252,6 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         self.post_init()
         if config.freeze_vgmt:
             self.vgmt.requires_grad_(False)
-
-    def get_input_embeddings(self) -> nn.Module:
-        return self.model.get_input_embeddings()
-
-    def set_input_embeddings(self, value: nn.Module) -> None:
-        self.model.set_input_embeddings(value)
-
-    def get_output_embeddings(self) -> nn.Module:
-        return self.lm_head
-
-    def set_output_embeddings(self, value: nn.Module) -> None:
-        self.lm_head = value
 
     def get_decoder(self) -> nn.Module:
         return self.model
@@ -269,7 +277,7 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
         keypoints_mask: torch.Tensor | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         **kwargs: Any,
-    ) -> CausalLMOutputWithPast:
+    ) -> SupermanCausalLMOutputWithPast:
         """labels (B, L): next-token targets, -100 where ignored (prompt, padding, vision placeholders).
         The KV cache comes as ``cache`` or ``past_key_values`` (see ``models.kv_cache``)."""
         cache = take_cache(kwargs)
@@ -289,26 +297,16 @@ class SupermanForConditionalGeneration(SupermanPreTrainedModel, GenerationMixin)
             keypoints_mask=keypoints_mask,
             **kwargs,
         )
-        hidden = slice_logits_to_keep(outputs.last_hidden_state, logits_to_keep)
-        logits = self.lm_head(hidden)
-        loss = None
-        if labels is not None:
-            if input_ids is not None and labels.shape != input_ids.shape:
-                raise SkeletonInputError(
-                    "labels", f"shape {tuple(input_ids.shape)} like input_ids", tuple(labels.shape)
-                )
-            loss = self.loss_function(
-                logits=logits,
-                labels=labels,
-                vocab_size=self.config.get_text_config(decoder=True).vocab_size,
-                **kwargs,
-            )
-        return CausalLMOutputWithPast(
+        if labels is not None and input_ids is not None and labels.shape != input_ids.shape:
+            raise SkeletonInputError("labels", f"shape {tuple(input_ids.shape)} like input_ids", tuple(labels.shape))
+        logits, loss = self.lm_logits_and_loss(outputs.last_hidden_state, labels, logits_to_keep, **kwargs)
+        return SupermanCausalLMOutputWithPast(
             loss=loss,
             logits=logits,
             **{CACHE_KWARG: output_cache(outputs)},
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            rope_deltas=outputs.rope_deltas,
         )
 
     # ------------------------------------------------------------------ generation
