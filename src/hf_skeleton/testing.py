@@ -202,3 +202,57 @@ def tiny_superman(
         **config_kwargs,
     )
     return SupermanForConditionalGeneration(config), processor
+
+
+def tiny_draction(format: str = "kinect_v2", image_size: int = 32, num_frames: int = 2, **config_kwargs: Any):
+    """A small DrAction renderer (torch backend) for ``format``."""
+    from .models.draction import DrActionConfig, DrActionModel
+
+    return DrActionModel(DrActionConfig(format=format, image_size=image_size, num_frames=num_frames,
+                                        backend="torch", **config_kwargs))
+
+
+def tiny_vgmt(format: str = "h36m17", **config_kwargs: Any):
+    """A small skeleton-only VGMT (32 codes of 32 dimensions)."""
+    from .models.vgmt import VGMTConfig, VGMTModel
+
+    args = dict(format=format, num_codes=32, code_dim=32, channels=[16, 32], dilations=[1, 3], norm_groups=8,
+                use_vision=False)
+    args.update(config_kwargs)
+    return VGMTModel(VGMTConfig(**args))
+
+
+def tiny_skeleton_llm(family: str = "qwen2_5_vl", format: str = "kinect_v2", num_frames: int = 2,
+                      image_size: int = 56, **config_kwargs: Any):
+    """A small SkeletonLLM around a tiny random VLM of ``family`` ("qwen2_5_vl", "llava", "internvl")
+    and its processor; returns ``(model, processor)``."""
+    from .models.draction import DrActionConfig
+    from .models.skeleton_llm import SkeletonLLMConfig, SkeletonLLMForConditionalGeneration, SkeletonLLMProcessor
+
+    families = {"qwen2_5_vl": tiny_qwen2_5_vl_config, "llava": tiny_llava_config, "internvl": tiny_internvl_config}
+    tokenizer = build_tiny_tokenizer(extra_special_tokens=QWEN_VISION_TOKENS + ("<skeleton>", LLAVA_IMAGE_TOKEN)
+                                     + INTERNVL_IMAGE_TOKENS)
+    draction = DrActionConfig(format=format, num_frames=num_frames, image_size=image_size, backend="torch")
+    config = SkeletonLLMConfig(draction, families[family](tokenizer), **config_kwargs)
+    return SkeletonLLMForConditionalGeneration(config), SkeletonLLMProcessor.from_model_config(config, tokenizer)
+
+
+def tiny_llamo(format: str = "kinect_v1", use_video: bool = True, **config_kwargs: Any):
+    """A small LLaMo (1-layer motion encoder, tiny CLIP video tower, tiny LLM) and its processor;
+    returns ``(model, processor)``."""
+    from transformers import CLIPVisionConfig
+
+    from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
+
+    tokenizer = build_tiny_tokenizer(extra_special_tokens=["<motion>", "<video>"])
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                              image_size=56, patch_size=14) if use_video else None
+    args = dict(format=format, use_video=use_video, vision_config=vision, num_video_frames=2, video_pooling="mean",
+                motion_hidden_size=32, motion_num_layers=1, motion_num_heads=4, motion_intermediate_size=64,
+                max_motion_frames=24, motion_temporal_stride=2, motion_dropout=0.0, fusion_num_heads=4,
+                text_config=tiny_text_config(tokenizer, hidden_size=32, heads=4),
+                motion_token_id=tokenizer.convert_tokens_to_ids("<motion>"),
+                video_token_id=tokenizer.convert_tokens_to_ids("<video>"))
+    args.update(config_kwargs)
+    config = LlamoConfig(**args)
+    return LlamoForConditionalGeneration(config), LlamoProcessor.from_config(config, tokenizer)
