@@ -20,6 +20,8 @@ from ..errors import SkeletonInputError
 
 IGNORE_INDEX = -100
 
+__all__ = ["IGNORE_INDEX", "SkeletonSFTCollator", "answer_suffix", "build_labels", "chat_prompt", "placeholder_of"]
+
 
 def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, placeholder: str | None = None,
                 system: str | None = None) -> str:
