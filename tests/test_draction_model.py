@@ -81,6 +81,55 @@ def test_multi_view_grid_renders_each_view_inside_its_tile(nucla_dir):
     assert tiles[:, 1, 1].amax() == 0  # the fourth cell is background
 
 
+# clips where a hip-line facing and the mirror-pair facing disagree by 20-50 degrees
+AGREEMENT_CLIPS = ("a01_s01_e00_v01", "a02_s10_e02_v03", "a04_s04_e04_v03", "a06_s09_e02_v01", "a08_s04_e01_v02")
+
+
+@pytest.mark.parametrize("name", AGREEMENT_CLIPS)
+def test_align_view_and_the_front_view_agree_on_real_clips(nucla_dir, name):
+    """The sensor's view of a clip aligned with align_view is DrAction's own front view of the raw clip:
+    one definition of the body's facing (skeletons.geometry.body_facing) serves both."""
+    from hf_skeleton.rendering import clip_cameras
+    from hf_skeleton.skeletons import transforms as tf
+
+    seq = hs.load_skeleton(nucla_dir / f"{name}.json")
+    aligned = tf.normalize(seq, center="first_frame", scale=False, align_view=True)
+    assert aligned.meta["transforms"][-1]["view_source"] == "mirror pairs"
+    assert np.array_equal(tf.align_view(seq).positions, tf.normalize(seq, center="none", scale=False,
+                                                                      align_view="facing").positions)
+
+    def cameras(clip, view_frame):
+        pos, mask = torch.from_numpy(clip.positions)[None].double(), torch.from_numpy(clip.mask)[None]
+        view, _ = clip_cameras(pos, mask, clip.format, ("front", "left", "top"), width=SIZE, height=SIZE,
+                               view_frame=view_frame)
+        homo = torch.cat([pos[0][mask[0]], torch.ones(int(mask.sum()), 1, dtype=pos.dtype)], dim=-1)
+        return view[0], homo
+
+    raw_view, raw_pts = cameras(seq, "body")
+    data_view, aligned_pts = cameras(aligned, "data")
+    body_view, _ = cameras(aligned, "body")
+    # every joint lands at the same camera coordinates in every view (the framing is the same)
+    for v in range(3):
+        torch.testing.assert_close(aligned_pts @ data_view[v].T, raw_pts @ raw_view[v].T, atol=2e-5, rtol=0)
+    # the aligned body already faces the sensor: its body frame is the data frame
+    torch.testing.assert_close(body_view, data_view, atol=2e-5, rtol=0)
+
+    # the images agree too, once the NFM residuals (whose inputs are world coordinates) are off
+    model = _model("kinect_v1")
+    with torch.no_grad():
+        model.nfm.output_layer.weight.zero_()
+        model.nfm.output_layer.bias.zero_()
+    x, m, _ = _inputs(seq)
+    with torch.no_grad():
+        front_of_raw = model(x, m).images
+        model.config.view_frame = "data"
+        x, m, _ = _inputs(aligned)
+        sensor_of_aligned = model(x, m).images
+    assert front_of_raw.amax() > 0.2
+    diff = (front_of_raw - sensor_of_aligned).abs()
+    assert diff.mean() < 1e-5 and (diff > 1 / 255).float().mean() < 1e-3, (diff.mean(), diff.amax())
+
+
 def test_authors_camera_mode_renders_sensor_space_clips(nucla_dir):
     seq = hs.load_skeleton(nucla_dir / "a11_s02_e00_v01.json")
     x, m, _ = _inputs(seq)

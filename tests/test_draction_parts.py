@@ -11,22 +11,20 @@ from scipy.spatial.transform import Rotation
 
 import hf_skeleton as hs
 from hf_skeleton.errors import SkeletonInputError
-from hf_skeleton.rendering import (
+from hf_skeleton.models.draction import (
     GaussianColor,
     LinearBlendSkinning,
     NeuralFeatureModulator,
     build_layout,
     canonical_pose,
-    clip_cameras,
     depth_ramp,
     isotropic_scales,
     metres_per_unit,
     num_gaussians,
     project_to_so3,
     relative_rotations,
-    tile_views,
-    view_rotation,
 )
+from hf_skeleton.rendering import clip_cameras, tile_views, view_rotation
 
 torch.set_num_threads(1)
 

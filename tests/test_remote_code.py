@@ -69,6 +69,55 @@ def test_draction_folder_loads_without_the_package(tmp_path):
     assert "OK DrActionModel" in _load_in_fresh_process(tmp_path / "draction")
 
 
+DRACTION_FILES = {
+    # the model's own code
+    "configuration_draction.py", "modeling_draction.py", "gaussian_layout.py", "nfm.py", "skinning.py",
+    "modeling_utils.py",
+    # the skeleton data model and the body geometry the camera frames with
+    "errors.py", "formats.py", "geometry.py",
+    # parameter-free rendering
+    "camera.py", "projection.py", "rasterizer.py", "raster_torch.py", "raster_gsplat.py", "raster_oracles.py",
+}
+
+_RENDER_AND_RESAVE = """
+import sys, torch
+from transformers import AutoModel
+folder, out = sys.argv[1], sys.argv[2]
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+x = torch.load(folder + "/inputs.pt")
+with torch.no_grad():
+    images = model(x["skeletons"], x["mask"]).images
+torch.save(images, out + "/images.pt")
+model.save_pretrained(out + "/again")
+assert not [k for k in sys.modules if k.startswith("hf_skeleton")]
+print("OK")
+"""
+
+
+def test_draction_folder_holds_only_what_the_model_needs_and_renders_the_same(tmp_path, nucla_dir):
+    import torch
+
+    config = hs.DrActionConfig(format="kinect_v1", image_size=56, num_frames=2)
+    torch.manual_seed(0)
+    model = hs.DrActionModel(config).eval()
+    folder = tmp_path / "draction"
+    model.save_pretrained(folder)
+    assert {f for f in os.listdir(folder) if f.endswith(".py")} == DRACTION_FILES
+    assert "from .remote_code import" not in (folder / "modeling_utils.py").read_text()
+    seq = hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json")
+    x = {"skeletons": torch.from_numpy(seq.positions)[None], "mask": torch.from_numpy(seq.mask)[None]}
+    torch.save(x, folder / "inputs.pt")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    result = subprocess.run([sys.executable, "-c", _RENDER_AND_RESAVE, str(folder), str(tmp_path)],
+                            check=False, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with torch.no_grad():
+        expected = model(x["skeletons"], x["mask"]).images
+    assert torch.equal(torch.load(tmp_path / "images.pt"), expected)
+    # a model loaded from the folder saves through transformers, which copies the same files
+    assert {f for f in os.listdir(tmp_path / "again") if f.endswith(".py")} == DRACTION_FILES
+
+
 def test_user_defined_format_travels_in_the_remote_folder(tmp_path):
     fmt = hs.SkeletonFormat("stick4", ["root", "spine", "left_hand", "right_hand"], [-1, 0, 1, 1],
                             parts={"torso": [0, 1], "left_arm": [2], "right_arm": [3]}, mirror_pairs=[(2, 3)])

@@ -9,6 +9,7 @@ from scipy.spatial.transform import Rotation
 import hf_skeleton as hs
 from hf_skeleton.errors import SkeletonInputError
 from hf_skeleton.skeletons import transforms as tf
+from hf_skeleton.skeletons.geometry import body_facing, canonical_pose
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 
 
@@ -84,8 +85,11 @@ def test_align_view_faces_camera_and_preserves_bone_lengths():
     fmt = seq.format
     aligned = tf.align_view(turned)
     hip = aligned.positions[0, 0, fmt.index("left_hip")] - aligned.positions[0, 0, fmt.index("right_hip")]
-    # facing the camera (looking down +z, y up) the body's left points along -x
-    assert hip[0] < 0 and abs(hip[2]) < 1e-5
+    # facing the camera (looking down +z, y up) the body's left points to -x
+    assert hip[0] < 0
+    # the body's facing (geometry.body_facing, the one DrAction's front view uses) is exactly -z
+    facing, found = body_facing(*canonical_pose(aligned.positions.astype(np.float64), aligned.mask), fmt)
+    assert found and np.allclose(facing, [0.0, 0.0, -1.0], atol=1e-6)
     np.testing.assert_allclose(tf.bone_lengths(aligned), tf.bone_lengths(seq), rtol=1e-4)
 
 
@@ -272,7 +276,9 @@ def test_real_nucla_normalisation_scale_is_body_sized(nucla_dir):
     assert abs(tf.median_bone_length(norm) - 1.0) < 1e-4
     fmt = seq.format
     hip = norm.positions[0, 0, fmt.index("left_hip")] - norm.positions[0, 0, fmt.index("right_hip")]
-    assert hip[0] < 0 and abs(hip[2]) < 1e-4
+    assert hip[0] < 0
+    facing, found = body_facing(*canonical_pose(norm.positions.astype(np.float64), norm.mask), fmt)
+    assert found and np.allclose(facing, [0.0, 0.0, -1.0], atol=1e-5)
 
 
 def test_per_frame_meta_arrays_follow_resampling_and_mirroring():

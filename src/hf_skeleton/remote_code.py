@@ -7,16 +7,25 @@ modules and rewrites every package-internal import to a same-folder one. ``confi
 carries an ``auto_map`` pointing at those copies, and
 ``AutoModel.from_pretrained(folder, trust_remote_code=True)`` works in a process that never
 imports hf_skeleton (see tests/test_remote_code.py).
+
+A folder holds only what loading and running the model needs: the model's own modules, the skeleton
+data model and the parameter-free rendering modules they import. Packaging tools the package itself
+uses (this module, imported by ``save_pretrained``) are not copied; in a copy, an import from them
+becomes plain assignments (literal constants keep their value, anything else is None), which is all
+a model loaded from a folder needs: it saves itself through transformers, not through this module.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 from pathlib import Path
 
 PACKAGE = "hf_skeleton"
 PACKAGE_ROOT = Path(__file__).resolve().parent
+# modules for the installed package only: never copied into a folder (see the module docstring)
+NOT_COPIED = frozenset({f"{PACKAGE}.remote_code"})
 
 
 def _module_file(module: str) -> Path | None:
@@ -71,7 +80,7 @@ def _closure(root_modules: list[str]) -> dict[str, Path]:
     todo, seen = list(root_modules), {}
     while todo:
         module = todo.pop()
-        if module in seen:
+        if module in seen or module in NOT_COPIED:
             continue
         path = _module_file(module)
         if path is None:
@@ -81,9 +90,9 @@ def _closure(root_modules: list[str]) -> dict[str, Path]:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 todo.extend(_resolve(node, module, path.name == "__init__.py"))
-            elif isinstance(node, ast.Import):
-                if any(a.name == PACKAGE or a.name.startswith(PACKAGE + ".") for a in node.names):
-                    raise ValueError(f"{path}: use 'from ... import' for package modules in model code")
+            elif isinstance(node, ast.Import) and any(
+                    a.name == PACKAGE or a.name.startswith(PACKAGE + ".") for a in node.names):
+                raise ValueError(f"{path}: use 'from ... import' for package modules in model code")
     return seen
 
 
@@ -103,6 +112,17 @@ def _flat_names(modules: dict[str, Path]) -> dict[str, str]:
     return names
 
 
+def _placeholders(node: ast.ImportFrom, base: str) -> list[str]:
+    """Assignments that stand in for an import from a module that is not copied."""
+    source = importlib.import_module(base)
+    out = []
+    for alias in node.names:
+        value = getattr(source, alias.name, None)
+        literal = value if isinstance(value, (str, int, float, bool)) else None
+        out.append(f"{alias.asname or alias.name} = {literal!r}  # {base}.{alias.name}: not part of a saved folder")
+    return out
+
+
 def _rewrite(path: Path, module: str, flat: dict[str, str]) -> str:
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines(keepends=True)
@@ -114,14 +134,14 @@ def _rewrite(path: Path, module: str, flat: dict[str, str]) -> str:
             continue
         first = lines[node.lineno - 1]
         indent = first[: len(first) - len(first.lstrip())]
-        subs = _submodules(node, base)
-        names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names if a.name not in subs]
-        new = []
-        if names:
-            new.append(f"{indent}from .{flat[base]} import {', '.join(names)}\n")
-        for alias in node.names:
-            if alias.name in subs:
-                new.append(f"{indent}from . import {flat[subs[alias.name]]} as {alias.asname or alias.name}\n")
+        if base in NOT_COPIED:
+            new = [f"{indent}{line}\n" for line in _placeholders(node, base)]
+        else:
+            subs = _submodules(node, base)
+            names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names if a.name not in subs]
+            new = [f"{indent}from .{flat[base]} import {', '.join(names)}\n"] if names else []
+            new += [f"{indent}from . import {flat[subs[a.name]]} as {a.asname or a.name}\n"
+                    for a in node.names if a.name in subs]
         lines[node.lineno - 1] = "".join(new)
         for index in range(node.lineno, node.end_lineno):  # continuation lines of a multi-line import
             lines[index] = ""

@@ -5,9 +5,9 @@ canvas buffer, so drawing costs milliseconds per frame. Bones come from ``seq.fo
 different colours; masked joints and bones touching them are not drawn.
 
 Views are orthographic projections:
-  - ``"auto"``: the body's front (the clip is turned about the up axis so the hip line faces the
+  - ``"auto"``: the body's front (the clip is turned about the up axis so the body faces the
     viewer, see :func:`hf_skeleton.skeletons.transforms.facing_rotation`); the camera view when
-    the format has no hips or shoulders.
+    the format has no observed left/right joint pairs.
   - ``"camera"``: as the data's camera sees it (looking down +z, or +y for z-up data). 2D data is
     always drawn in its image plane.
   - ``"side"`` / ``"top"``: the camera view turned 90 degrees about the up axis / looking down.
@@ -25,8 +25,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .errors import SkeletonInputError
+from .skeletons.geometry import sensor_forward, up_vector
 from .skeletons.sequence import SkeletonSequence
-from .skeletons.transforms import _facing_axis, facing_rotation, up_vector
+from .skeletons.transforms import facing_rotation
 
 PERSON_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
 PART_SHADES = {"left_arm": 0.75, "left_leg": 0.75, "right_arm": 1.0, "right_leg": 1.0, "torso": 0.9}
@@ -39,7 +40,7 @@ def project(seq: SkeletonSequence, view: str | tuple[float, float] = "auto") -> 
     if not isinstance(seq, SkeletonSequence):
         raise SkeletonInputError("seq", "a SkeletonSequence", type(seq).__name__)
     up = up_vector(seq)
-    depth = -_facing_axis(up)  # viewing direction of the data's camera
+    depth = sensor_forward(seq)  # viewing direction of the data's camera
     right = np.cross(depth, up)
     rot = np.eye(3)
     if seq.format.dims == 2:

@@ -1,7 +1,8 @@
-"""DrAction's pieces as plain torch functions and modules.
+"""Parameter-free rendering of 3D Gaussians: cameras and rasterizers (plain torch functions).
 
-gaussians (layout, scales), skinning (canonical pose, LBS, SO(3) projection), nfm (base colour,
-Neural Feature Modulator), camera (framing, views, grids), rasterizer (torch / gsplat backends).
+camera (framing, named views, grids), projection (3D -> 2D Gaussians), rasterizer (torch / gsplat /
+dense backends). Nothing here holds learnable state: DrAction's learnable parts (Gaussian layout,
+skinning, NFM) are in :mod:`hf_skeleton.models.draction`.
 """
 
 from .camera import (
@@ -13,14 +14,9 @@ from .camera import (
     tile_views,
     view_rotation,
 )
-from .gaussians import GaussianLayout, build_layout, isotropic_scales, metres_per_unit, num_gaussians
-from .nfm import GaussianColor, NeuralFeatureModulator, depth_ramp
 from .rasterizer import RasterOutput, rasterize_gaussians
-from .skinning import LinearBlendSkinning, canonical_pose, project_to_so3, relative_rotations
 
 __all__ = [
-    "VIEWS", "GaussianColor", "GaussianLayout", "LinearBlendSkinning", "NeuralFeatureModulator", "RasterOutput",
-    "authors_camera", "build_layout", "canonical_pose", "clip_cameras", "depth_ramp", "fit_camera",
-    "intrinsics_matrix", "isotropic_scales", "metres_per_unit", "num_gaussians", "project_to_so3",
-    "rasterize_gaussians", "relative_rotations", "tile_views", "view_rotation",
+    "VIEWS", "RasterOutput", "authors_camera", "clip_cameras", "fit_camera", "intrinsics_matrix",
+    "rasterize_gaussians", "tile_views", "view_rotation",
 ]

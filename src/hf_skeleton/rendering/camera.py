@@ -10,7 +10,9 @@ sensor origin looking down +z, 60 degree field of view, image y flipped, no fram
 available as ``mode="authors"``; with it bodies can fall outside the image.
 
 Views are relative to the body by default (``view_frame="body"``): ``front`` looks at the
-person's front, estimated from the left/right mirror joints of the canonical pose; with
+person's front, estimated from the left/right mirror joints of the canonical pose
+(:func:`hf_skeleton.skeletons.geometry.body_facing`, the facing ``align_view`` turns towards the
+sensor, so the front view of a clip equals the sensor's view of the view-aligned clip); with
 ``view_frame="data"`` (or when no facing can be estimated) ``front`` looks along the data's
 forward axis, as the capturing sensor did. Image-plane formats (``dims == 2``, y down, z = 0)
 are rendered in their own image plane.
@@ -24,52 +26,32 @@ import torch
 
 from ..errors import SkeletonInputError
 from ..skeletons.formats import SkeletonFormat
+from ..skeletons.geometry import body_facing as geometry_body_facing
+from ..skeletons.geometry import sensor_forward, up_vector
 
 VIEWS = ("front", "back", "left", "right", "side", "top")
-_AXIS = {"x": 0, "y": 1, "z": 2}
-# forward (depth) axis of the capturing sensor for each up axis
-_FORWARD = {"y": "z", "-y": "z", "z": "y", "-z": "y", "x": "z", "-x": "z"}
-
-
-def _axis_vector(name: str, dtype=torch.float32, device=None) -> torch.Tensor:
-    v = torch.zeros(3, dtype=dtype, device=device)
-    v[_AXIS[name.lstrip("-")]] = -1.0 if name.startswith("-") else 1.0
-    return v
 
 
 def data_axes(up_axis: str, dtype=torch.float32, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unit up vector and sensor forward vector (3,) of a format's coordinates."""
-    if up_axis not in _FORWARD:
-        raise SkeletonInputError("up_axis", f"one of {sorted(_FORWARD)}", up_axis)
-    return _axis_vector(up_axis, dtype, device), _axis_vector(_FORWARD[up_axis], dtype, device)
+    """Unit up vector and sensor forward vector (3,) of an up axis (:mod:`hf_skeleton.skeletons.geometry`)."""
+    return (torch.as_tensor(up_vector(up_axis), dtype=dtype, device=device),
+            torch.as_tensor(sensor_forward(up_axis), dtype=dtype, device=device))
 
 
 def body_facing(canonical: torch.Tensor, canonical_mask: torch.Tensor, fmt: SkeletonFormat,
-                up: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-    """Horizontal facing direction (B, 3) of each clip from its canonical pose (B, P, J, 3).
+                fallback: torch.Tensor) -> torch.Tensor:
+    """Horizontal facing direction (B, 3) of each clip from its canonical pose (B, P, J, 3), without gradients.
 
-    The person's left is ``mean(left joint - right joint)`` over the format's mirror pairs,
-    made horizontal; facing = left x up. The first person with an observed pair decides;
-    ``fallback`` (3,) where no pair is observed or the pairs are vertical.
+    :func:`hf_skeleton.skeletons.geometry.body_facing` (the facing ``align_view`` also uses) in the
+    pose's float precision; ``fallback`` (3,) where it finds none.
     """
-    B = canonical.shape[0]
-    out = fallback.to(canonical).expand(B, 3).clone()
-    if not fmt.mirror_pairs:
-        return out
-    left = torch.tensor([a for a, _ in fmt.mirror_pairs], device=canonical.device)
-    right = torch.tensor([b for _, b in fmt.mirror_pairs], device=canonical.device)
-    ok = (canonical_mask[..., left] & canonical_mask[..., right]).to(canonical.dtype)  # (B, P, M)
-    diff = (canonical[..., left, :] - canonical[..., right, :]) * ok[..., None]
-    lr = diff.sum(-2) / ok.sum(-1, keepdim=True).clamp_min(1.0)  # (B, P, 3)
-    up = up.to(canonical)
-    lr = lr - (lr @ up)[..., None] * up
-    facing = torch.linalg.cross(lr, up.expand_as(lr), dim=-1)
-    norm = facing.norm(dim=-1)  # (B, P); equals |horizontal left| since it is orthogonal to up
-    usable = (ok.sum(-1) > 0) & (norm > 1e-9)
-    first = usable.to(torch.int8).argmax(dim=1)  # first usable person
-    chosen = facing[torch.arange(B, device=canonical.device), first]
-    chosen = chosen / chosen.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return torch.where(usable.any(dim=1, keepdim=True), chosen, out)
+    pose = canonical.detach()
+    if pose.dtype not in (torch.float32, torch.float64):  # numpy has no bfloat16
+        pose = pose.float()
+    facing, found = geometry_body_facing(pose.cpu().numpy(), canonical_mask.detach().cpu().numpy(), fmt)
+    facing = torch.from_numpy(facing).to(device=canonical.device, dtype=canonical.dtype)
+    found = torch.from_numpy(found).to(canonical.device)
+    return torch.where(found[:, None], facing, fallback.to(facing).expand_as(facing))
 
 
 def view_rotation(view: str, up: torch.Tensor, facing: torch.Tensor) -> torch.Tensor:
@@ -209,7 +191,7 @@ def clip_cameras(
         if fmt.dims == 3 and view_frame == "body":
             if canonical is None:
                 canonical, canonical_mask = positions[:, 0], mask[:, 0]
-            facing = body_facing(canonical.detach(), canonical_mask, fmt, up, -forward)
+            facing = body_facing(canonical, canonical_mask, fmt, -forward)
         points = positions.reshape(B, T * P * J, 3)
         valid = mask.reshape(B, T * P * J)
         r = torch.zeros(B, dtype=positions.dtype, device=positions.device) if radius is None else radius.detach()

@@ -14,7 +14,9 @@ its box lies entirely outside the image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import inspect
+from dataclasses import KW_ONLY, dataclass, fields
 
 import torch
 from torch import Tensor
@@ -153,4 +155,57 @@ def tile_ranges(proj: ProjectedGaussians, tile_size: int, tiles_x: int, tiles_y:
     return lo, hi
 
 
-__all__ = ["ALPHA_THRESHOLD", "ProjectedGaussians", "project_gaussians", "tile_ranges", "world_to_camera"]
+@dataclass(frozen=True)
+class GaussianScene:
+    """What every rasterization backend renders: N images of K Gaussians, one camera each.
+
+    The arguments of :func:`~hf_skeleton.rendering.rasterizer.rasterize_gaussians` (see there),
+    validated by it; ``background`` is None, (C,) or (N, C).
+    """
+
+    means: Tensor
+    covariances: Tensor
+    colors: Tensor
+    opacities: Tensor
+    viewmats: Tensor
+    intrinsics: Tensor
+    width: int
+    height: int
+    _: KW_ONLY
+    background: Tensor | None = None
+    near: float = 0.01
+    far: float = 1e10
+    eps2d: float = 0.3
+
+    def project(self) -> ProjectedGaussians:
+        """The scene's Gaussians in screen space (:func:`project_gaussians`, opacity-aware)."""
+        return project_gaussians(self.means, self.covariances, self.viewmats, self.intrinsics, self.width,
+                                 self.height, opacities=self.opacities, eps2d=self.eps2d, near=self.near,
+                                 far=self.far)
+
+
+_SCENE_KEYWORDS = tuple(f.name for f in fields(GaussianScene) if f.kw_only)
+
+
+def scene_backend(render):
+    """Give a rasterizer ``render(scene, **options)`` the rasterizers' common signature.
+
+    The result is called as ``f(means, covariances, colors, opacities, viewmats, intrinsics, width,
+    height, *, background=None, near=0.01, far=1e10, eps2d=0.3, **options)`` (the fields of
+    :class:`GaussianScene`, then ``render``'s own keyword options); ``f.render`` takes a scene.
+    """
+    scene_params = list(inspect.signature(GaussianScene).parameters.values())
+    own = list(inspect.signature(render).parameters.values())[1:]
+
+    @functools.wraps(render)
+    def rasterizer(*args, **kwargs):
+        scene = GaussianScene(*args, **{k: kwargs.pop(k) for k in _SCENE_KEYWORDS if k in kwargs})
+        return render(scene, **kwargs)
+
+    rasterizer.__signature__ = inspect.signature(render).replace(parameters=scene_params + own)
+    rasterizer.render = render
+    return rasterizer
+
+
+__all__ = ["ALPHA_THRESHOLD", "GaussianScene", "ProjectedGaussians", "project_gaussians", "scene_backend",
+           "tile_ranges", "world_to_camera"]

@@ -7,32 +7,19 @@ imports gsplat inside the function and refuses CPU tensors before touching it.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from ..errors import HFSkeletonError, SkeletonInputError
+from .projection import GaussianScene, scene_backend
 
 
-def rasterize_gsplat(
-    means: Tensor,
-    covariances: Tensor,
-    colors: Tensor,
-    opacities: Tensor,
-    viewmats: Tensor,
-    intrinsics: Tensor,
-    width: int,
-    height: int,
-    *,
-    background: Tensor | None = None,
-    near: float = 0.01,
-    far: float = 1e10,
-    eps2d: float = 0.3,
-    tile_size: int = 16,
-):
+@scene_backend
+def rasterize_gsplat(scene: GaussianScene, *, tile_size: int = 16):
     """Same contract as :func:`~hf_skeleton.rendering.rasterizer.rasterize_gaussians` (validated
     inputs, ``background`` None or (N, C)); the N images are gsplat batch dimensions with one camera
     each, rendered unpacked in "RGB+ED" mode. Not differentiable w.r.t. ``intrinsics`` (gsplat)."""
     from .rasterizer import RasterOutput
 
+    means, colors, background = scene.means, scene.colors, scene.background
     if means.device.type != "cuda":
         raise HFSkeletonError(
             f"gsplat's rasterizer needs CUDA tensors (got tensors on {means.device}); use backend='torch'"
@@ -47,20 +34,20 @@ def rasterize_gsplat(
         means,
         None,
         None,
-        opacities,
+        scene.opacities,
         colors,
-        viewmats[:, None],
-        intrinsics[:, None],
-        width,
-        height,
-        near_plane=near,
-        far_plane=far,
-        eps2d=eps2d,
+        scene.viewmats[:, None],
+        scene.intrinsics[:, None],
+        scene.width,
+        scene.height,
+        near_plane=scene.near,
+        far_plane=scene.far,
+        eps2d=scene.eps2d,
         tile_size=tile_size,
         packed=False,
         backgrounds=None if background is None else background[:, None, :],
         render_mode="RGB+ED",
-        covars=covariances,
+        covars=scene.covariances,
     )
     render = render[:, 0]
     return RasterOutput(rgb=render[..., :n_ch], alpha=alphas[:, 0, ..., 0], depth=render[..., n_ch])

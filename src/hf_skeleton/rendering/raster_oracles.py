@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from .projection import ALPHA_THRESHOLD, EXTEND_SIGMA, project_gaussians
+from .projection import ALPHA_THRESHOLD, EXTEND_SIGMA, GaussianScene, scene_backend
 
 T_STOP = 1e-4
 
@@ -42,22 +41,8 @@ def _composite_dense(means2d, conics, opacities, feats, pix):
     return weights @ feats, t_final
 
 
-def rasterize_dense(
-    means: Tensor,
-    covariances: Tensor,
-    colors: Tensor,
-    opacities: Tensor,
-    viewmats: Tensor,
-    intrinsics: Tensor,
-    width: int,
-    height: int,
-    *,
-    background: Tensor | None = None,
-    near: float = 0.01,
-    far: float = 1e10,
-    eps2d: float = 0.3,
-    pixel_chunk: int = 4096,
-):
+@scene_backend
+def rasterize_dense(scene: GaussianScene, *, pixel_chunk: int = 4096):
     """Dense oracle with the arguments of :func:`~hf_skeleton.rendering.rasterizer.rasterize_gaussians`.
 
     Time is O(N x H x W x K). Without gradients memory is O(N x pixel_chunk x K); with gradients
@@ -67,11 +52,10 @@ def rasterize_dense(
     """
     from .rasterizer import RasterOutput
 
+    means, colors, opacities, background = scene.means, scene.colors, scene.opacities, scene.background
+    width, height = scene.width, scene.height
     n_img, n_gauss, n_ch = colors.shape
-    proj = project_gaussians(
-        means, covariances, viewmats, intrinsics, width, height,
-        opacities=opacities, eps2d=eps2d, near=near, far=far,
-    )
+    proj = scene.project()
     visible = proj.visible
     # Culled Gaussians go to the back with opacity 0: they then never contribute.
     sort_key = torch.where(visible, proj.depths.detach(), torch.full_like(proj.depths, math.inf))
@@ -149,30 +133,19 @@ def _project_scalar(mean, cov, view, k, width, height, opacity, eps2d, near, far
     return (u, v), (c11 / det, -c01 / det, c00 / det), z
 
 
-def rasterize_scalar(
-    means: Tensor,
-    covariances: Tensor,
-    colors: Tensor,
-    opacities: Tensor,
-    viewmats: Tensor,
-    intrinsics: Tensor,
-    width: int,
-    height: int,
-    *,
-    background: Tensor | None = None,
-    near: float = 0.01,
-    far: float = 1e10,
-    eps2d: float = 0.3,
-):
+@scene_backend
+def rasterize_scalar(scene: GaussianScene):
     """Scalar transcription (Python loops, float64) of gsplat's projection + forward kernels.
 
     Returns a float64 :class:`~hf_skeleton.rendering.rasterizer.RasterOutput` (no gradients).
     """
     from .rasterizer import RasterOutput
 
-    n_img, n_gauss, n_ch = colors.shape
-    m, s, col, op = means.tolist(), covariances.tolist(), colors.tolist(), opacities.tolist()
-    vm, ks = viewmats.tolist(), intrinsics.tolist()
+    background, width, height = scene.background, scene.width, scene.height
+    eps2d, near, far = scene.eps2d, scene.near, scene.far
+    n_img, n_gauss, n_ch = scene.colors.shape
+    m, s, col, op = (t.tolist() for t in (scene.means, scene.covariances, scene.colors, scene.opacities))
+    vm, ks = scene.viewmats.tolist(), scene.intrinsics.tolist()
     if background is None:
         bgs = [[0.0] * n_ch for _ in range(n_img)]
     elif background.dim() == 1:

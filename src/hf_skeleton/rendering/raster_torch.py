@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .projection import ALPHA_THRESHOLD, ProjectedGaussians, project_gaussians, tile_ranges
+from .projection import ALPHA_THRESHOLD, GaussianScene, ProjectedGaussians, scene_backend, tile_ranges
 
 T_STOP = 1e-4
 SIGMA_CAP = 80.0
@@ -274,20 +274,10 @@ class _TiledComposite(torch.autograd.Function):
         return grad_params, grad_feats, None, None, None, None, None
 
 
+@scene_backend
 def rasterize_tiled(
-    means: Tensor,
-    covariances: Tensor,
-    colors: Tensor,
-    opacities: Tensor,
-    viewmats: Tensor,
-    intrinsics: Tensor,
-    width: int,
-    height: int,
+    scene: GaussianScene,
     *,
-    background: Tensor | None = None,
-    near: float = 0.01,
-    far: float = 1e10,
-    eps2d: float = 0.3,
     tile_size: int = 16,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
@@ -302,11 +292,9 @@ def rasterize_tiled(
     """
     from .rasterizer import RasterOutput
 
+    colors, opacities, width, height = scene.colors, scene.opacities, scene.width, scene.height
     n_img, n_gauss, n_ch = colors.shape
-    proj = project_gaussians(
-        means, covariances, viewmats, intrinsics, width, height,
-        opacities=opacities, eps2d=eps2d, near=near, far=far,
-    )
+    proj = scene.project()
     tiles_x = -(-width // tile_size)
     tiles_y = -(-height // tile_size)
     pair_gauss, tile_start, tile_count = bin_gaussians(proj, tile_size, tiles_x, tiles_y)
@@ -322,8 +310,8 @@ def rasterize_tiled(
     rgb, depth_sum, alpha = _TiledComposite.apply(
         params, feats, chunks, (n_img, height, width), tile_size, tiles_x, cache_bytes if needs_grad else -1
     )
-    if background is not None:
-        rgb = rgb + (1.0 - alpha)[..., None] * background[:, None, None, :]
+    if scene.background is not None:
+        rgb = rgb + (1.0 - alpha)[..., None] * scene.background[:, None, None, :]
     depth = depth_sum / alpha.clamp_min(1e-10)
     return RasterOutput(rgb=rgb, alpha=alpha, depth=depth)
 

@@ -15,12 +15,13 @@ Backends:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
 from ..errors import HFSkeletonError, SkeletonInputError
+from .projection import GaussianScene, scene_backend
 
 BACKENDS = ("auto", "torch", "gsplat", "dense")
 
@@ -44,12 +45,11 @@ def _shape(x: Tensor) -> tuple[int, ...]:
     return tuple(x.shape)
 
 
-def _validate(means, covariances, colors, opacities, viewmats, intrinsics, width, height,
-              background, backend, near, far, eps2d, tile_size) -> Tensor | None:
-    tensors = {
-        "means": means, "covariances": covariances, "colors": colors, "opacities": opacities,
-        "viewmats": viewmats, "intrinsics": intrinsics,
-    }
+def _validate(scene: GaussianScene, backend: str, tile_size: int | None) -> GaussianScene:
+    """The scene, checked, with a (C,) background expanded to (N, C)."""
+    means, colors, background = scene.means, scene.colors, scene.background
+    names = ("means", "covariances", "colors", "opacities", "viewmats", "intrinsics")
+    tensors = {name: getattr(scene, name) for name in names}
     if background is not None:
         tensors["background"] = background
     for name, value in tensors.items():
@@ -80,18 +80,18 @@ def _validate(means, covariances, colors, opacities, viewmats, intrinsics, width
             raise SkeletonInputError(name, f"dtype {means.dtype} (the dtype of means)", value.dtype)
         if value.device != means.device:
             raise SkeletonInputError(name, f"device {means.device} (the device of means)", str(value.device))
-    for name, value in (("width", width), ("height", height), ("tile_size", tile_size or 1)):
+    for name, value in (("width", scene.width), ("height", scene.height), ("tile_size", tile_size or 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SkeletonInputError(name, "a positive int", value)
     if backend not in BACKENDS:
         raise SkeletonInputError("backend", f"one of {BACKENDS}", backend)
-    if not (0 <= near < far):
-        raise SkeletonInputError("near/far", "0 <= near < far", (near, far))
-    if eps2d < 0:
-        raise SkeletonInputError("eps2d", "a non-negative float", eps2d)
+    if not (0 <= scene.near < scene.far):
+        raise SkeletonInputError("near/far", "0 <= near < far", (scene.near, scene.far))
+    if scene.eps2d < 0:
+        raise SkeletonInputError("eps2d", "a non-negative float", scene.eps2d)
     if background is not None and background.dim() == 1:
-        background = background[None].expand(n_img, n_ch)
-    return background
+        return replace(scene, background=background[None].expand(n_img, n_ch))
+    return scene
 
 
 def _gsplat_available() -> bool:
@@ -117,23 +117,8 @@ def resolve_backend(backend: str, device: torch.device, dtype: torch.dtype = tor
     return backend
 
 
-def rasterize_gaussians(
-    means: Tensor,
-    covariances: Tensor,
-    colors: Tensor,
-    opacities: Tensor,
-    viewmats: Tensor,
-    intrinsics: Tensor,
-    width: int,
-    height: int,
-    *,
-    background: Tensor | None = None,
-    backend: str = "auto",
-    near: float = 0.01,
-    far: float = 1e10,
-    eps2d: float = 0.3,
-    tile_size: int | None = None,
-) -> RasterOutput:
+@scene_backend
+def rasterize_gaussians(scene: GaussianScene, *, backend: str = "auto", tile_size: int | None = None) -> RasterOutput:
     """Render N images of K Gaussians each.
 
     Args:
@@ -157,24 +142,21 @@ def rasterize_gaussians(
         Differentiable w.r.t. means, covariances, colors, opacities, viewmats and intrinsics
         (the gsplat backend does not differentiate intrinsics).
     """
-    background = _validate(means, covariances, colors, opacities, viewmats, intrinsics, width, height,
-                           background, backend, near, far, eps2d, tile_size)
-    chosen = resolve_backend(backend, means.device, means.dtype)
+    scene = _validate(scene, backend, tile_size)
+    chosen = resolve_backend(backend, scene.means.device, scene.means.dtype)
     if tile_size is None:
         tile_size = 8 if chosen == "torch" else 16
-    kwargs = {"background": background, "near": near, "far": far, "eps2d": eps2d}
-    args = (means, covariances, colors, opacities, viewmats, intrinsics, width, height)
     if chosen == "torch":
         from .raster_torch import rasterize_tiled
 
-        return rasterize_tiled(*args, tile_size=tile_size, **kwargs)
+        return rasterize_tiled.render(scene, tile_size=tile_size)
     if chosen == "gsplat":
         from .raster_gsplat import rasterize_gsplat
 
-        return rasterize_gsplat(*args, tile_size=tile_size, **kwargs)
+        return rasterize_gsplat.render(scene, tile_size=tile_size)
     from .raster_oracles import rasterize_dense
 
-    return rasterize_dense(*args, **kwargs)
+    return rasterize_dense.render(scene)
 
 
 __all__ = ["BACKENDS", "RasterOutput", "rasterize_gaussians", "resolve_backend"]

@@ -6,8 +6,9 @@ Every function returns a new sequence and appends a JSON-friendly record of what
 :func:`denormalize` can undo :func:`normalize`. Masked joints (``mask == False``) never enter a
 statistic (centre, bone lengths, facing direction) and stay masked with position 0.
 
-Coordinates: positions are (T, P, J, 3). The up axis comes from ``seq.format.up_axis``. Rotations
-use :class:`scipy.spatial.transform.Rotation`.
+Coordinates: positions are (T, P, J, 3). The up axis comes from ``seq.format.up_axis``. Up, facing,
+bone lengths and root positions are defined once in :mod:`hf_skeleton.skeletons.geometry` (shared
+with DrAction's camera); random rotations use :class:`scipy.spatial.transform.Rotation`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..errors import SkeletonInputError
+from . import geometry
+from .geometry import up_vector
 from .sequence import SkeletonSequence
 
 CENTER_MODES = ("first_frame", "per_frame", "none")
 RESAMPLE_MODES = ("uniform", "random")
-
-_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 # ---------------------------------------------------------------------- helpers
@@ -71,27 +72,6 @@ def _derive(seq: SkeletonSequence, record: dict[str, Any], *, positions: np.ndar
         format=seq.format, meta=meta, orientations=orientations)
 
 
-def up_vector(seq_or_axis: SkeletonSequence | str) -> np.ndarray:
-    """Unit vector (3,) of the format's up axis (``"y"`` -> (0, 1, 0), ``"-y"`` -> (0, -1, 0))."""
-    axis = seq_or_axis.format.up_axis if isinstance(seq_or_axis, SkeletonSequence) else seq_or_axis
-    sign = -1.0 if axis.startswith("-") else 1.0
-    vec = np.zeros(3)
-    vec[_AXES[axis.lstrip("-")]] = sign
-    return vec
-
-
-def _facing_axis(up: np.ndarray) -> np.ndarray:
-    """Direction "towards the camera": -z for y- or x-up data (camera looks down +z), -y for z-up."""
-    out = np.zeros(3)
-    out[1 if abs(up[2]) > 0 else 2] = -1.0
-    return out
-
-
-def _lateral_axis(seq: SkeletonSequence) -> int:
-    """Axis negated by mirroring: x, or z when x is the up axis."""
-    return 2 if seq.format.up_axis.lstrip("-") == "x" else 0
-
-
 def _rotate(seq: SkeletonSequence, rot: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Positions rotated by ``rot`` (3, 3) about ``centre`` (3,); orientations pre-multiplied."""
     pos = (seq.positions - centre) @ rot.T + centre
@@ -101,8 +81,10 @@ def _rotate(seq: SkeletonSequence, rot: np.ndarray, centre: np.ndarray) -> tuple
 
 
 # ---------------------------------------------------------------------- statistics
+# The geometry itself (up, facing, bone lengths, root) is defined once in .geometry, on arrays; these
+# are its SkeletonSequence forms.
 def root_positions(seq: SkeletonSequence, root: int | str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame reference point (T, 3) and whether it was found (T,).
+    """Per-frame reference point (T, 3) and whether it was found (T,) (:func:`.geometry.root_positions`).
 
     The root joint of the first person observing it; where no person observes the root, the mean
     of all observed joints of that frame; frames with nothing observed are marked not found.
@@ -111,122 +93,41 @@ def root_positions(seq: SkeletonSequence, root: int | str | None = None) -> tupl
     r = seq.format.root if root is None else (seq.format.index(root) if isinstance(root, str) else int(root))
     if not 0 <= r < seq.num_joints:
         raise SkeletonInputError("root", f"a joint id in 0..{seq.num_joints - 1} or a joint name", root)
-    T = seq.num_frames
-    ref = np.zeros((T, 3))
-    found = np.zeros(T, bool)
-    has_root = seq.mask[:, :, r]  # (T, P)
-    first = np.argmax(has_root, axis=1)
-    rows = has_root.any(axis=1)
-    ref[rows] = seq.positions[np.flatnonzero(rows), first[rows], r]
-    found |= rows
-    counts = seq.mask.sum(axis=(1, 2))
-    fallback = ~rows & (counts > 0)
-    if fallback.any():
-        sums = (seq.positions * seq.mask[..., None]).sum(axis=(1, 2))
-        ref[fallback] = sums[fallback] / counts[fallback, None]
-        found |= fallback
-    return ref, found
+    return geometry.root_positions(seq.positions, seq.mask, r)
 
 
 def bone_lengths(seq: SkeletonSequence) -> np.ndarray:
     """Lengths (T, P, E) of the format's bones; NaN where an endpoint is masked."""
     _check_seq(seq)
-    bones = np.asarray(seq.format.bones, dtype=int).reshape(-1, 2)
-    if len(bones) == 0:
-        return np.zeros(seq.positions.shape[:2] + (0,))
-    diff = seq.positions[:, :, bones[:, 1]] - seq.positions[:, :, bones[:, 0]]
-    lengths = np.linalg.norm(diff.astype(np.float64), axis=-1)
-    valid = seq.mask[:, :, bones[:, 1]] & seq.mask[:, :, bones[:, 0]]
-    lengths[~valid] = np.nan
-    return lengths
+    return geometry.bone_lengths(seq.positions, seq.format, seq.mask)
 
 
 def median_bone_length(seq: SkeletonSequence) -> float | None:
     """Median of every observed bone length in the clip (all frames and persons); None if none is
     observed or all have zero length."""
-    lengths = bone_lengths(seq)
-    lengths = lengths[np.isfinite(lengths) & (lengths > 0)]
-    return float(np.median(lengths)) if lengths.size else None
+    _check_seq(seq)
+    return geometry.median_bone_length(seq.positions, seq.mask, seq.format)
 
 
 def facing_rotation(seq: SkeletonSequence, frame: int = 0) -> tuple[np.ndarray | None, str]:
     """Rotation (3, 3) about the up axis that turns the body to face the camera, and its source.
 
-    The body's left direction is the horizontal part of ``left_hip - right_hip`` (else the
-    shoulders) in the first frame at or after ``frame`` where both joints of the first person
-    that has them are observed. After rotation it points along ``up x towards_camera`` (-x for y-up
-    data viewed down +z). Returns ``(None, reason)`` when no such pair exists or the pair is vertical.
+    The body's facing is :func:`.geometry.body_facing` of the canonical pose of frames ``frame:``
+    (per joint its first observation; left = mean of the format's left - right mirror pairs, made
+    horizontal), the same facing DrAction's ``front`` view looks at. After rotation the body faces
+    ``-sensor_forward`` (-z for y-up data viewed down +z). Returns ``(None, reason)`` when no
+    mirror pair is observed, the pairs are vertical, or the data is 2D.
     """
-    fmt = seq.format
-    up = up_vector(seq)
-    target = np.cross(up, _facing_axis(up))
-    for left, right in (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")):
-        if left not in fmt.joints or right not in fmt.joints:
-            continue
-        li, ri = fmt.index(left), fmt.index(right)
-        both = seq.mask[frame:, :, li] & seq.mask[frame:, :, ri]  # (T', P)
-        if not both.any():
-            continue
-        t, p = np.argwhere(both)[0]
-        vec = (seq.positions[frame + t, p, li] - seq.positions[frame + t, p, ri]).astype(np.float64)
-        vec -= up * (vec @ up)
-        norm = np.linalg.norm(vec)
-        if norm < 1e-9:
-            continue
-        vec /= norm
-        angle = np.arctan2(up @ np.cross(vec, target), vec @ target)
-        return Rotation.from_rotvec(angle * up).as_matrix(), f"{left}/{right}"
-    return None, "no observed left/right hip or shoulder pair"
-
-
-def _mean_vector(seq: SkeletonSequence, pairs: tuple[tuple[str, str], ...], sign: tuple[float, ...]) -> np.ndarray | None:
-    """Clip mean of ``sum_k sign_k * (joint a_k - joint b_k)`` over frames where all joints are observed
-    (first person observing them); None when no such frame or a joint is missing from the format."""
-    fmt = seq.format
-    names = [n for pair in pairs for n in pair]
-    if any(n not in fmt.joints for n in names):
-        return None
-    ids = [fmt.index(n) for n in names]
-    seen = seq.mask[:, :, ids].all(-1)  # (T, P)
-    if not seen.any():
-        return None
-    p = int(np.argmax(seen.any(0)))
-    rows = seen[:, p]
-    pos = seq.positions[rows, p].astype(np.float64)
-    vec = sum(w * (pos[:, fmt.index(a)] - pos[:, fmt.index(b)]) for w, (a, b) in zip(sign, pairs))
-    return vec.mean(0)
+    _check_seq(seq)
+    return geometry.facing_rotation(seq.positions, seq.mask, seq.format, frame)
 
 
 def upright_rotation(seq: SkeletonSequence) -> tuple[np.ndarray | None, str]:
-    """Rotation (3, 3) that makes the body upright and face the camera, and its source.
-
-    The view-invariant transform of NTU-style preprocessing, averaged over the clip: the spine
-    (mid-hips -> mid-shoulders) is turned onto the up axis, then the left direction (left minus right
-    hip and shoulder, made orthogonal to the spine) onto ``up x towards_camera``. Unlike
-    :func:`facing_rotation` it also removes the camera's tilt, so clips filmed from above and at
-    eye level agree. Returns ``(None, reason)`` without observed hips and shoulders or for 2D data.
-    """
-    if seq.format.dims != 3:
-        return None, "2D data"
-    hips, shoulders = ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")
-    spine = _mean_vector(seq, (("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")), (0.5, 0.5))
-    left = _mean_vector(seq, (hips, shoulders), (1.0, 1.0))
-    if spine is None or left is None:
-        return None, "no frame with both hips and both shoulders observed"
-    spine_norm = np.linalg.norm(spine)
-    if spine_norm < 1e-9:
-        return None, "zero-length spine"
-    spine = spine / spine_norm
-    left = left - spine * (left @ spine)
-    if np.linalg.norm(left) < 1e-9:
-        return None, "hips parallel to the spine"
-    left = left / np.linalg.norm(left)
-    up = up_vector(seq)
-    target_left = np.cross(up, _facing_axis(up))
-    # rows of the source basis (spine, left, spine x left) map onto (up, target_left, up x target_left)
-    src = np.stack([spine, left, np.cross(spine, left)])
-    dst = np.stack([up, target_left, np.cross(up, target_left)])
-    return dst.T @ src, "upright: hips/shoulders"
+    """Rotation (3, 3) that makes the body upright and face the camera, and its source
+    (:func:`.geometry.upright_rotation`: spine onto the up axis, hips and shoulders onto the
+    camera's left-right axis, averaged over the clip)."""
+    _check_seq(seq)
+    return geometry.upright_rotation(seq.positions, seq.mask, seq.format)
 
 
 ALIGN_VIEW_MODES = ("none", "facing", "upright")
@@ -252,8 +153,9 @@ def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool
         (``center="first_frame"``, one (3,) point for the whole clip, so motion is kept), of every
         frame (``"per_frame"``, (T, 3)), or 0 (``"none"``);
       - ``s = median_bone_length / target_bone_length`` (``scale=True``; 1 when no bone is observed);
-      - ``R``: rotation about the up axis that makes the hip (or shoulder) line face the camera
-        (``align_view=True`` or ``"facing"``, :func:`facing_rotation`), or the full rotation that
+      - ``R``: rotation about the up axis that makes the body face the camera (``align_view=True``
+        or ``"facing"``, :func:`facing_rotation`; DrAction's ``front`` view of the raw clip then sees
+        what the sensor's view of the aligned clip shows), or the full rotation that
         also makes the spine vertical (``"upright"``, :func:`upright_rotation`); identity when the
         joints it needs are not observed or the data is 2D.
 
@@ -394,7 +296,7 @@ def mirror(seq: SkeletonSequence) -> SkeletonSequence:
     gives the original clip back."""
     _check_seq(seq)
     perm = seq.format.mirror_permutation()
-    axis = _lateral_axis(seq)
+    axis = geometry.lateral_axis(seq.format)
     pos = seq.positions[:, :, perm].copy()
     pos[..., axis] *= -1.0
     pos[pos == 0] = 0.0  # no -0.0 in masked slots

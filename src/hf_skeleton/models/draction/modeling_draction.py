@@ -18,14 +18,14 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import SkeletonModelMixin
 from ...errors import SkeletonInputError
+from ...modeling_utils import SkeletonModelMixin
 from ...rendering.camera import clip_cameras, grid_shape, tile_views
-from ...rendering.gaussians import build_layout, isotropic_scales, metres_per_unit
-from ...rendering.nfm import GaussianColor, NeuralFeatureModulator
 from ...rendering.rasterizer import rasterize_gaussians
-from ...rendering.skinning import LinearBlendSkinning, canonical_pose, relative_rotations
 from .configuration_draction import DrActionConfig
+from .gaussian_layout import build_layout, isotropic_scales, metres_per_unit
+from .nfm import GaussianColor, NeuralFeatureModulator
+from .skinning import LinearBlendSkinning, canonical_pose, relative_rotations
 
 
 @dataclass

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import SkeletonInputError
-from ..skeletons.formats import SkeletonFormat, get_format
+from ...errors import SkeletonInputError
+from ...skeletons import geometry
+from ...skeletons.formats import SkeletonFormat, get_format
 
 # Lengths are converted to metres before the authors' metric scale rule is applied.
 UNIT_TO_METRES = {"m": 1.0, "cm": 0.01, "mm": 0.001, "dm": 0.1, "in": 0.0254}
@@ -92,12 +93,15 @@ def build_layout(fmt: str | SkeletonFormat | dict, gaussians_per_bone: int = 10)
 
 
 def bone_lengths(positions: torch.Tensor, fmt: SkeletonFormat) -> torch.Tensor:
-    """Bone lengths (..., E) of poses (..., J, 3), bones in ``fmt.bones`` order."""
-    if fmt.num_bones == 0:
-        return positions.new_zeros(positions.shape[:-2] + (0,))
-    parents = torch.tensor([p for p, _ in fmt.bones], device=positions.device)
-    children = torch.tensor([c for _, c in fmt.bones], device=positions.device)
-    return (positions[..., children, :] - positions[..., parents, :]).norm(dim=-1)
+    """Bone lengths (..., E) of poses (..., J, 3), bones in ``fmt.bones`` order, without gradients.
+
+    :func:`hf_skeleton.skeletons.geometry.bone_lengths` (the transforms' definition) as a tensor
+    of the poses' dtype and device.
+    """
+    pose = positions.detach()
+    if pose.dtype not in (torch.float32, torch.float64):  # numpy has no bfloat16
+        pose = pose.float()
+    return torch.from_numpy(geometry.bone_lengths(pose.cpu().numpy(), fmt)).to(positions)
 
 
 def isotropic_scales(

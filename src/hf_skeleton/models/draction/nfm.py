@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import SkeletonInputError
+from ...errors import SkeletonInputError
 
 NFM_INPUTS = 10  # joint position 3 + velocity 3 + base RGBA 4
 NFM_OUTPUTS = 5  # RGB residual 3 + opacity residual 1 + saliency gate 1

@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import SkeletonInputError
-from .gaussians import GaussianLayout
+from ...errors import SkeletonInputError
+from .gaussian_layout import GaussianLayout
 
 
 class _ProjectToSO3(torch.autograd.Function):
