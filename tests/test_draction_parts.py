@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy
 import torch
 from scipy.spatial.transform import Rotation
 
@@ -165,6 +166,9 @@ def test_canonical_pose_is_first_observed_frame_per_joint():
     assert not cmask[0, 0, 7] and cmask[0, 0, 5]
 
 
+@pytest.mark.skipif(tuple(int(x) for x in scipy.__version__.split(".")[:2]) < (1, 16),
+                    reason="scipy's Rotation.from_matrix returns the Frobenius-closest rotation of a "
+                           "non-orthogonal matrix only from scipy 1.16")
 def test_svd_projection_gives_rotations_and_matches_scipy():
     g = torch.Generator().manual_seed(0)
     M = torch.randn(200, 3, 3, generator=g, dtype=torch.float64)
