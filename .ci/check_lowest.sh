@@ -45,7 +45,7 @@ echo "== installed:"
 
 # Smoke set: everything except the slow end-to-end/CLI/distributed checks (about a minute on 2 cores).
 if [ $# -eq 0 ]; then
-  set -- tests --ignore=tests/test_skeleton_llm_learns.py --ignore=tests/test_cli_train_recipes.py \
-    --ignore=tests/test_distributed.py --ignore=tests/test_cli.py --ignore=tests/test_cli_product.py
+  set -- tests --ignore=tests/training/test_skeleton_llm_learns.py --ignore=tests/cli \
+    --ignore=tests/training/test_distributed.py
 fi
 HF_HUB_OFFLINE=1 "$py" -m pytest -q -p no:cacheprovider "$@"

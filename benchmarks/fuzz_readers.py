@@ -11,7 +11,7 @@ back), a *typed* error (an ``HFSkeletonError``), or *other* (anything else: a bu
     python benchmarks/fuzz_readers.py --n 10000          # every reader, 10,000 inputs each
     python benchmarks/fuzz_readers.py --n 500 --readers bvh trc
 
-The mutation code is shared with tests/test_fuzz_readers.py (hypothesis draws the same operations).
+The mutation code is shared with tests/skeletons/test_fuzz_readers.py (hypothesis draws the same operations).
 """
 
 from __future__ import annotations

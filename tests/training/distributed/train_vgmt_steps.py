@@ -2,7 +2,7 @@
 
 Run alone (one process) or under ``torchrun --nproc_per_node 2`` (DDP, gloo on CPU). Each rank writes
 ``rank<k>.json`` with the logged loss of every step and a SHA-256 of all parameters and buffers after
-every step, so tests/test_distributed.py can compare ranks and runs.
+every step, so tests/training/test_distributed.py can compare ranks and runs.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from hf_skeleton.testing import build_tiny_tokenizer
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
 _spec = importlib.util.spec_from_file_location(
-    "llamo_evidence", Path(__file__).resolve().parents[1] / "benchmarks" / "llamo_evidence.py")
+    "llamo_evidence", Path(__file__).resolve().parents[2] / "benchmarks" / "llamo_evidence.py")
 le = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(le)
 

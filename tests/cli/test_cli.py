@@ -10,7 +10,7 @@ import pytest
 
 from hf_skeleton import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_subcommand_has_help(capsys):

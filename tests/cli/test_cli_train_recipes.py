@@ -16,7 +16,7 @@ from hf_skeleton.cli import build_parser, main
 from hf_skeleton.data import action_labels
 
 torch.set_num_threads(1)
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_train_lists_the_four_recipes_and_their_options(capsys):

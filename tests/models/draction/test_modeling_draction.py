@@ -375,7 +375,7 @@ def test_render_clip_example_writes_a_frame_grid(tmp_path, nucla_dir):
 
     from PIL import Image
 
-    script = Path(__file__).resolve().parents[1] / "examples" / "render_clip.py"
+    script = Path(__file__).resolve().parents[3] / "examples" / "render_clip.py"
     spec = importlib.util.spec_from_file_location("render_clip_example", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 _spec = importlib.util.spec_from_file_location(
-    "fuzz_readers", Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_readers.py")
+    "fuzz_readers", Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_readers.py")
 fz = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fz)
 
