@@ -98,3 +98,40 @@ def test_model_cards_folder_holds_the_current_cards():
         card = Path(embedded_model_path(name)) / "README.md"
         assert (repo / "model_cards" / f"{name}.md").read_text() == card.read_text(), \
             f"model_cards/{name}.md is stale: run python model_cards/render.py"
+
+
+# top-5 of five N-UCLA clips, recorded with the processors before the SkeletonProcessor existed: the
+# embedded folders (old processor layout) must keep loading into the same inputs and scores
+RECORDED_TOP5 = {
+    "llamo-nucla": [
+        [("pick up with one hand", 0.50897), ("pick up with two hands", 0.42397), ("drop trash", 0.05329),
+         ("walk around", 0.00906), ("throw", 0.00316)],
+        [("walk around", 0.63483), ("drop trash", 0.28327), ("pick up with one hand", 0.03103), ("throw", 0.02686),
+         ("pick up with two hands", 0.00822)],
+        [("stand up", 0.93375), ("sit down", 0.06216), ("pick up with one hand", 0.00233), ("drop trash", 0.00081),
+         ("carry", 0.00030)],
+        [("donning", 0.74013), ("doffing", 0.20588), ("throw", 0.03189), ("carry", 0.01946), ("drop trash", 0.00218)],
+        [("doffing", 0.44846), ("throw", 0.28640), ("donning", 0.21123), ("drop trash", 0.03597), ("carry", 0.01289)],
+    ],
+    "skeleton-llm-nucla": [
+        [("pick up with two hands", 0.16151), ("pick up with one hand", 0.15364), ("donning", 0.13085),
+         ("throw", 0.12350), ("drop trash", 0.11832)],
+        [("walk around", 0.51393), ("drop trash", 0.18353), ("carry", 0.08489), ("pick up with two hands", 0.07865),
+         ("pick up with one hand", 0.07477)],
+        [("sit down", 0.31636), ("stand up", 0.30694), ("doffing", 0.11547), ("throw", 0.08572), ("donning", 0.08265)],
+        [("donning", 0.14556), ("pick up with two hands", 0.14532), ("pick up with one hand", 0.13813),
+         ("carry", 0.13603), ("throw", 0.12742)],
+        [("donning", 0.17478), ("doffing", 0.16021), ("throw", 0.14502), ("carry", 0.10354), ("stand up", 0.09633)],
+    ],
+}
+RECORDED_CLIPS = ["a01_s01_e00_v01.json", "a04_s01_e00_v01.json", "a06_s03_e01_v03.json", "a09_s05_e02_v02.json",
+                  "a12_s07_e03_v03.json"]
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_TOP5))
+def test_embedded_folders_keep_their_recorded_scores(name, nucla_dir):
+    pipe = pipeline("skeleton-understanding", model=embedded_model_path(name))
+    ranked = pipe([str(nucla_dir / f) for f in RECORDED_CLIPS], candidate_labels=list(action_labels("nucla").values()))
+    for result, recorded in zip(ranked, RECORDED_TOP5[name]):
+        scores = {r["label"]: r["score"] for r in result}
+        assert {label: scores[label] for label, _ in recorded} == pytest.approx(dict(recorded), abs=1e-4)

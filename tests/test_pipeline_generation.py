@@ -104,3 +104,16 @@ def test_generation_pipeline_without_a_model_says_what_to_pass():
         pipeline("skeleton-generation")
     assert err.value.task == "skeleton-generation" and "model=" in str(err.value)
     assert "hf-skeleton train superman" in str(err.value)
+
+
+def test_arrays_and_dataset_rows_read_by_the_skeleton_processor(pipe):
+    from hf_skeleton.dataset_tools import sequence_to_example
+
+    seq = _seq(8)
+    assert pipe.processor.skeleton_processor.normalization == "box"
+    ref = pipe(seq, task="predict", num_frames=4)
+    for inputs, kw in [(seq.positions, {"skeleton_format": "h36m17"}), (sequence_to_example(seq, id="x"), {})]:
+        out = pipe(inputs, task="predict", num_frames=4, **kw)
+        np.testing.assert_array_equal(out.positions, ref.positions)
+    with pytest.raises(hs.SkeletonInputError, match="skeleton_format"):
+        pipe(seq.positions, task="predict", num_frames=4)

@@ -147,6 +147,44 @@ def test_each_clip_is_encoded_once(tok):
     assert shared == len(clips) and pairwise == len(clips) * len(LABELS)
 
 
+def _count_prepared(monkeypatch) -> list:
+    """Every clip the SkeletonProcessor prepares (input -> normalised sequence) from now on."""
+    from hf_skeleton.processing import SkeletonProcessor
+
+    seen, prepare = [], SkeletonProcessor.prepare
+
+    def counting(self, clip, *args, **kwargs):
+        seen.append(clip)
+        return prepare(self, clip, *args, **kwargs)
+
+    monkeypatch.setattr(SkeletonProcessor, "prepare", counting)
+    return seen
+
+
+@pytest.mark.parametrize("make", ["skeleton_llm", "llamo"])
+def test_each_clip_goes_through_the_skeleton_processor_once(tok, make, monkeypatch):
+    """Candidate tokens and prompt lengths come from the text alone: the scorer prepares each clip once
+    (it used to prepare the first clip C + 1 more times), the collator once per example (it used to
+    encode every clip twice), with the same labels as the prompt-only encoding gives."""
+    from hf_skeleton.training.collators import SkeletonSFTCollator, chat_prompt
+
+    model, proc = skeleton_llm(tok) if make == "skeleton_llm" else llamo(tok)
+    clips = kinect_v2_clips() if make == "skeleton_llm" else kinect_v1_clips()
+    seen = _count_prepared(monkeypatch)
+    score_candidate_labels(model, proc, clips, PROMPT, LABELS, batch_size=10)
+    assert len(seen) == len(clips)
+    seen.clear()
+    examples = [{"skeleton": c, "prompt": PROMPT, "answer": label} for c, label in zip(clips, LABELS)]
+    batch = SkeletonSFTCollator(proc)(examples)
+    assert len(seen) == len(clips)
+    prompt_only = proc(skeletons=clips, text=[chat_prompt(proc, PROMPT)] * len(clips))
+    first_answer = batch["attention_mask"].long().cumsum(-1) > prompt_only["attention_mask"].sum(-1, keepdim=True)
+    attended = batch["attention_mask"].bool()
+    expected = batch["input_ids"].masked_fill(~(first_answer & attended), -100)
+    expected[torch.isin(expected, torch.tensor(proc.placeholder_token_ids))] = -100
+    assert torch.equal(batch["labels"], expected) and (batch["labels"] != -100).any()
+
+
 class _NoGeneration(nn.Module):
     """A causal model without generation helpers: the scorer must fall back to the pairwise path."""
 

@@ -388,6 +388,31 @@ def test_save_load_bit_exact_and_auto_classes(tiny, tmp_path):
         assert torch.equal(loaded(**enc).logits, model(**enc).logits)
 
 
+def test_processor_holds_vgmt_skeleton_processor_and_old_folders_load(tiny, tmp_path):
+    from transformers import AutoProcessor
+
+    from hf_skeleton.models.superman.processing_superman import normalize_like
+    from hf_skeleton.models.vgmt import normalize_motion
+
+    model, proc = tiny
+    sp = proc.skeleton_processor
+    assert (sp.normalization, sp.skeleton_format) == ("box", model.config.vgmt_config.skeleton_format)
+    # the tasks' normalisation by a reference box is the VGMT one, bit for bit
+    h, f = torch.from_numpy(_motion(8)), torch.from_numpy(_motion(6, seed=1))
+    (hn, fn), centre, scale = normalize_like(h, h, f)
+    ref, c, s = normalize_motion(h[None])
+    assert torch.equal(hn, ref[0]) and torch.equal(centre, c[0]) and torch.equal(scale, s[0])
+    assert torch.equal(fn, (f - c[0]) / s[0])
+    # a folder saved before the SkeletonProcessor (no preprocessor_config.json) takes it from config.json
+    model.save_pretrained(tmp_path)
+    proc.save_pretrained(tmp_path)
+    (tmp_path / "preprocessor_config.json").unlink()
+    old = AutoProcessor.from_pretrained(tmp_path)
+    assert old.skeleton_processor.to_dict() == sp.to_dict()
+    (tmp_path / "config.json").unlink()  # a processor folder alone: nothing to read the format from
+    assert hs.SupermanProcessor.from_pretrained(tmp_path).skeleton_processor is None
+
+
 def test_config_validation():
     from hf_skeleton.models.superman import SupermanConfig
 

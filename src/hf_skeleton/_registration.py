@@ -24,7 +24,7 @@ _PACKAGE = __package__  # "hf_skeleton"
 
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
-    (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], None),
+    (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], "VGMTProcessor"),
     (".models.superman", "SupermanConfig",
      [("AutoModel", "SupermanModel"), ("AutoModelForImageTextToText", "SupermanForConditionalGeneration")],
      "SupermanProcessor"),
@@ -69,11 +69,25 @@ def _register_processors() -> None:
     from transformers import AutoProcessor
 
     _register_configs()
+    _register_feature_extractors()
     for module_path, config_cls, _, processor_name in _config_classes():
         if processor_name is not None:
             name = module_path.rsplit(".", 1)[-1]
             module = importlib.import_module(f"{module_path}.processing_{name}", _PACKAGE)
             AutoProcessor.register(config_cls, getattr(module, processor_name), exist_ok=True)
+
+
+def _register_feature_extractors() -> None:
+    """The SkeletonProcessor (each model processor's ``preprocessor_config.json``) with
+    AutoFeatureExtractor, so ``AutoFeatureExtractor.from_pretrained(folder)`` reads it too."""
+    from transformers import AutoFeatureExtractor
+
+    from .processing.skeleton_processor import SkeletonProcessor
+
+    _register_configs()
+    for module_path, config_cls, _, processor_name in _config_classes():
+        if processor_name is not None:
+            AutoFeatureExtractor.register(config_cls, SkeletonProcessor, exist_ok=True)
 
 
 class _EmbeddedDefault(dict):
@@ -118,6 +132,7 @@ def _register_pipelines() -> None:
 _TRIGGERS = {
     "transformers.models.auto.configuration_auto": _register_configs,
     "transformers.models.auto.modeling_auto": _register_models,
+    "transformers.models.auto.feature_extraction_auto": _register_feature_extractors,
     "transformers.models.auto.processing_auto": _register_processors,
     "transformers.pipelines": _register_pipelines,
 }

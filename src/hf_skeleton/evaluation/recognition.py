@@ -1,18 +1,21 @@
 """Open-vocabulary recognition: score candidate labels by likelihood, and strict / lenient accuracy.
 
 Model-agnostic: any causal model that takes the processor's batch (``input_ids``,
-``attention_mask``, ``skeletons``, ...) and returns ``logits``, with a processor that follows the
-skeleton protocol of :mod:`hf_skeleton.training.collators`.
+``attention_mask``, ``skeletons``, ...) and returns ``logits``, with a
+:class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (its ``tokenizer``, ``placeholder_token_ids``
+and call; see :mod:`hf_skeleton.processing.collators`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import SkeletonInputError
 from ..models.kv_cache import CACHE_KWARG, output_cache
+from ..processing.base import as_text_processor
 from ..processing.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
 
 
@@ -49,7 +52,8 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     sum of the log-probabilities of the label tokens and the closing token (the end token is what
     tells "pick up" from "pick up with one hand"), optionally divided by their number.
 
-    With ``share_prefix=True`` (default) each clip is encoded once: one forward over the prompt
+    With ``share_prefix=True`` (default) each clip goes through the processor and the model once: one
+    forward over the prompt
     (skeleton placeholder included) fills the KV cache, which is repeated for the C candidates, and
     a second forward runs the language model on the candidate tokens only. A batch then holds
     ``max(1, batch_size // C)`` clips (so ``B * C <= max(batch_size, C)`` rows read the cache).
@@ -60,11 +64,15 @@ def score_candidate_labels(model: Any, processor: Any, sequences: Sequence[Any],
     ``prompt + label`` at the prompt's end or cannot pad prompts on the left, the function falls
     back to the pairwise path.
 
+    The candidates' tokens come from tokenising the text alone (a placeholder expands inside the
+    prompt, so what follows the prompt does not depend on the clip).
+
     ``share_prefix=False`` runs one full forward per (clip, candidate) pair, ``batch_size`` pairs
     at a time: C times the vision / motion encoding, the same scores (up to float rounding).
 
     Args:
-        sequences: N clips (SkeletonSequence or arrays with ``skeleton_format``).
+        sequences: N clips, anything the processor's ``skeleton_processor`` reads (paths, sequences,
+            dataset rows, arrays with ``skeleton_format``).
         candidate_labels: C label strings.
         videos: optional, one video per clip, passed to the processor as ``videos=``.
         share_prefix: encode each clip once and score the candidates from its KV cache.
@@ -116,28 +124,29 @@ def _encode(processor, skeletons, texts, videos, skeleton_format):
     return processor(skeletons=list(skeletons), text=list(texts), return_tensors="pt", padding=True, **kwargs)
 
 
-def _candidate_tokens(processor, clip, video, prompt_text: str, candidates: Sequence[str], skeleton_format):
+def _candidate_tokens(processor, prompt_text: str, candidates: Sequence[str]):
     """Token ids each candidate adds after the prompt, exactly as the pairwise batch holds them.
 
-    Encodes ``prompt`` and every ``prompt + label + eos`` with one clip and keeps what follows the
-    prompt's tokens. Returns ``(ids (C, Lc), attended (C, Lc), scored (C, Lc))`` or ``None`` when a
-    full text does not start with the prompt's tokens (a merge across the boundary).
+    Tokenises ``prompt`` and every ``prompt + label + eos`` as text only (no clip: the placeholder
+    expands inside the prompt, so the tokens after it are the same with or without its expansion) and
+    keeps what follows the prompt's tokens. Returns ``(ids (C, Lc), attended (C, Lc), scored (C, Lc))``
+    or ``None`` when a full text does not start with the prompt's tokens (a merge across the boundary).
     """
+    text_processor = as_text_processor(processor)
     texts = [prompt_text] + [prompt_text + c + answer_suffix(processor) for c in candidates]
-    enc = _encode(processor, [clip] * len(texts), texts, None if video is None else [video] * len(texts),
-                  skeleton_format)
-    rows = [ids[m.bool()] for ids, m in zip(enc["input_ids"], enc["attention_mask"])]
-    prompt_ids, tails = rows[0], []
+    rows = text_processor.tokenizer(texts)["input_ids"]
+    prompt_ids, tails = list(rows[0]), []
     for full in rows[1:]:
-        if len(full) <= len(prompt_ids) or not torch.equal(full[:len(prompt_ids)], prompt_ids):
+        full = list(full)
+        if len(full) <= len(prompt_ids) or full[:len(prompt_ids)] != prompt_ids:
             return None
         tails.append(full[len(prompt_ids):])
     length = max(len(t) for t in tails)
     ids = torch.zeros(len(tails), length, dtype=torch.long)
     attended = torch.zeros(len(tails), length, dtype=torch.bool)
     for k, t in enumerate(tails):
-        ids[k, :len(t)], attended[k, :len(t)] = t, True
-    ignore = torch.tensor([int(t) for t in (getattr(processor, "placeholder_token_ids", ()) or ())], dtype=torch.long)
+        ids[k, :len(t)], attended[k, :len(t)] = torch.tensor(t, dtype=torch.long), True
+    ignore = torch.tensor([int(t) for t in text_processor.placeholder_token_ids], dtype=torch.long)
     return ids, attended, attended & ~torch.isin(ids, ignore)
 
 
@@ -147,10 +156,9 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
     positions_of = getattr(model, "_prepare_position_ids_for_generation", None)
     if not callable(positions_of):
         return None
-    tokenizer = getattr(processor, "tokenizer", processor)
+    tokenizer = as_text_processor(processor).tokenizer
     prompt_text = chat_prompt(processor, prompt, system=system)
-    tokens = _candidate_tokens(processor, sequences[0], None if videos is None else videos[0], prompt_text,
-                               candidates, skeleton_format)
+    tokens = _candidate_tokens(processor, prompt_text, candidates)
     if tokens is None:
         return None
     device = next(model.parameters()).device
@@ -158,7 +166,7 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
     C, Lc = cand_ids.shape
     clips_per_batch = max(1, batch_size // C)
     scores = torch.empty(len(sequences), C)
-    side = getattr(tokenizer, "padding_side", "right")
+    side = tokenizer.padding_side
     for start in range(0, len(sequences), clips_per_batch):
         chunk = list(range(start, min(start + clips_per_batch, len(sequences))))
         # left padding: every prompt ends in the last column, where the candidates continue

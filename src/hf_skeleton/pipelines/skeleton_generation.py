@@ -4,7 +4,9 @@
     future = pipe(seq_or_path, task="predict", num_frames=20)        # the next 20 frames
     clip = pipe(seq_or_path, task="inbetween", num_frames=16)        # keyframes at both ends -> 16 frames
     motion = pipe("video.mp4", task="estimate", num_frames=16)       # 3D motion from RGB
+    future = pipe(array, skeleton_format="h36m17", task="predict")  # (T, [P,] J, 3); or a dataset row
 
+Skeleton inputs are read by the processor's ``skeleton_processor`` and converted to the model's format.
 Each call returns a :class:`~hf_skeleton.SkeletonSequence` in the input's format and coordinates
 (estimation: the model's format in normalised units). Decoding is constrained to the motion-text
 template by default (only the code slots are free), and the output is always parsed strictly; with
@@ -23,6 +25,8 @@ from transformers import Pipeline
 from ..errors import SkeletonInputError
 from ..models.superman.generation_superman import MotionTemplateConstraint  # noqa: F401  (moved; old path kept)
 from ..models.superman.processing_superman import SupermanTaskBuilder
+from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
+from ..processing.skeleton_processor import SkeletonProcessor
 from ..skeletons.sequence import SkeletonSequence
 
 TASKS = ("predict", "inbetween", "estimate")
@@ -45,6 +49,7 @@ class SkeletonGenerationPipeline(Pipeline):
         constrained: bool | None = None,
         max_new_tokens: int | None = None,
         frame_size: int | None = None,
+        skeleton_format: str | None = None,
         **kwargs: Any,
     ):
         pre: dict[str, Any] = {}
@@ -54,6 +59,7 @@ class SkeletonGenerationPipeline(Pipeline):
             ("keyframes", keyframes),
             ("history_frames", history_frames),
             ("frame_size", frame_size),
+            ("skeleton_format", skeleton_format),
         ):
             if value is not None:
                 pre[name] = value
@@ -63,22 +69,21 @@ class SkeletonGenerationPipeline(Pipeline):
         if kwargs:
             raise SkeletonInputError(
                 "skeleton-generation arguments",
-                "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, frame_size",
+                "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, frame_size, "
+                "skeleton_format",
                 sorted(kwargs),
             )
         return pre, fwd, {}
 
     # ------------------------------------------------------------------ preprocess
-    def _sequence(self, inputs) -> SkeletonSequence:
-        if isinstance(inputs, SkeletonSequence):
-            return inputs
-        if isinstance(inputs, (str, Path)):
-            from ..skeletons.io import load_skeleton
+    def _skeleton_processor(self) -> SkeletonProcessor:
+        """The processor's SkeletonProcessor (a Superman processor folder saved alone before it existed
+        has none: VGMT's, in the model's format)."""
+        return self.processor.skeleton_processor or vgmt_skeleton_processor(self.model.config.vgmt_config.format)
 
-            return load_skeleton(inputs)
-        raise SkeletonInputError(
-            "inputs", "a SkeletonSequence or a skeleton file path", type(inputs).__name__
-        )
+    def _sequence(self, inputs, skeleton_format: str | None = None) -> SkeletonSequence:
+        """A path, sequence, array with ``skeleton_format`` or dataset row -> its sequence."""
+        return self._skeleton_processor().to_sequence(inputs, skeleton_format, name="inputs")
 
     def preprocess(
         self,
@@ -88,6 +93,7 @@ class SkeletonGenerationPipeline(Pipeline):
         keyframes: int | None = None,
         history_frames: int | None = None,
         frame_size: int = 224,
+        skeleton_format: str | None = None,
     ) -> dict[str, Any]:
 
         if task not in TASKS:
@@ -111,10 +117,9 @@ class SkeletonGenerationPipeline(Pipeline):
             rows = [builder.estimate(frames)]
             return {"rows": rows, "source": None, "fps": fps, "format": fmt, "task": task}
 
-        seq = self._sequence(inputs)
+        seq = self._sequence(inputs, skeleton_format)
         source_format = seq.format
-        if seq.format != fmt:
-            seq = seq.to_format(fmt)
+        seq = self._skeleton_processor().to_model_format(seq, name="inputs")
         pos = seq.positions  # (T, P, J, 3)
         rows = []
         for p in range(seq.num_persons):

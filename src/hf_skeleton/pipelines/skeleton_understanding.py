@@ -6,27 +6,27 @@
     pipe([seq_a, seq_b], candidate_labels=[...])                         # one result per clip
     pipe(array, skeleton_format="kinect_v2", candidate_labels=[...])    # (T, J, 3) or (T, P, J, 3)
 
-Model-agnostic: any model + processor that follow the ``skeletons=`` / ``text=`` protocol
-(SkeletonLLM, LLaMo). ``videos=`` (one per clip) is passed through to the processor for models
-that also read video. Recognition scores every candidate label's likelihood as the answer to the
+Model-agnostic: any model whose processor is a
+:class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (SkeletonLLM, LLaMo); inputs (paths,
+sequences, arrays with ``skeleton_format``, dataset rows) are read by its ``skeleton_processor``.
+``videos=`` (one per clip) is passed through to the processor for models that also read video. Recognition scores every candidate label's likelihood as the answer to the
 question (:func:`~hf_skeleton.evaluation.recognition.score_candidate_labels`) and returns the
 softmax over candidates.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 import torch
 from transformers import Pipeline
 
 from ..errors import SkeletonInputError
 from ..evaluation.recognition import score_candidate_labels
-from ..skeletons.formats import get_format
-from ..skeletons.sequence import SkeletonSequence
+from ..processing.base import SkeletonTextProcessor
 from ..processing.collators import chat_prompt
+from ..skeletons.sequence import SkeletonSequence
 
 DEFAULT_QUESTION = "What action is the person doing? Answer with the action name."
 
@@ -69,26 +69,12 @@ class SkeletonUnderstandingPipeline(Pipeline):
 
     # ------------------------------------------------------------------ inputs
     def _to_sequence(self, item: Any, skeleton_format: str | None) -> SkeletonSequence:
-        if isinstance(item, SkeletonSequence):
-            seq = item
-        elif isinstance(item, (str, Path)):
-            from ..skeletons import load_skeleton
-
-            seq = load_skeleton(item, format=skeleton_format)
-        elif isinstance(item, (np.ndarray, torch.Tensor)):
-            if skeleton_format is None:
-                raise SkeletonInputError("inputs", "skeleton_format= naming the format of a bare array", None)
-            fmt = get_format(skeleton_format)  # unknown names raise SkeletonFormatError
-            arr = item.detach().cpu().numpy() if torch.is_tensor(item) else item
-            if arr.ndim not in (3, 4) or arr.shape[0] == 0:
-                raise SkeletonInputError("inputs", "an array (T, J, 3) or (T, P, J, 3) with T >= 1", arr.shape)
-            seq = SkeletonSequence(arr, format=fmt)
-        else:
-            raise SkeletonInputError("inputs", "a skeleton file path, a SkeletonSequence or an array",
-                                     type(item).__name__)
-        if seq.num_frames == 0 or not seq.mask.any():
-            raise SkeletonInputError("inputs", "a clip with at least one observed joint", "an empty clip")
-        return seq
+        """One input -> its sequence, read by the processor's ``skeleton_processor`` (which converts,
+        resamples and normalises it when the batch is encoded)."""
+        if not isinstance(self.processor, SkeletonTextProcessor):
+            raise SkeletonInputError("processor", "a SkeletonTextProcessor (SkeletonLLM, LLaMo)",
+                                     type(self.processor).__name__)
+        return self.processor.skeleton_processor.to_sequence(item, skeleton_format, name="inputs")
 
     def preprocess(self, inputs: Any, skeleton_format: str | None = None, videos: Any = None) -> dict[str, Any]:
         return {"sequence": self._to_sequence(inputs, skeleton_format), "video": videos}

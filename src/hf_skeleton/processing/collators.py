@@ -1,38 +1,43 @@
 """Model-agnostic collators: skeleton clip + prompt + answer -> a training batch with ``labels``.
 
-They work with any processor that follows the package's skeleton protocol::
+They work with any :class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (SkeletonLLM, LLaMo)::
 
     processor(skeletons=[...], text=[...], return_tensors="pt", padding=True)
         -> BatchFeature(input_ids, attention_mask, skeletons, skeleton_mask, ...)
 
-and exposes ``tokenizer``, ``skeleton_token`` or ``motion_token`` (the placeholder string it
-expands, e.g. ``"<skeleton>"`` or ``"<motion>"``) and optionally ``placeholder_token_ids`` (ids that never
-carry a loss). :class:`~hf_skeleton.SkeletonLLMProcessor` and the LLaMo processor do.
+reading only its ``tokenizer``, ``placeholder_token`` (the placeholder string it expands, e.g.
+``"<skeleton>"`` or ``"<motion>"``) and ``placeholder_token_ids`` (ids that never carry a loss).
+Processors written against the older protocol (``skeleton_token`` instead of ``placeholder_token``)
+are adapted by :func:`~hf_skeleton.processing.base.as_text_processor`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
 from ..errors import SkeletonInputError
+from .base import as_text_processor
 
 IGNORE_INDEX = -100
 
-__all__ = ["IGNORE_INDEX", "SkeletonSFTCollator", "answer_suffix", "build_labels", "chat_prompt", "placeholder_of"]
+__all__ = ["IGNORE_INDEX", "SkeletonSFTCollator", "answer_suffix", "build_labels", "chat_prompt", "placeholder_of",
+           "prompt_lengths"]
 
 
 def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, placeholder: str | None = None,
                 system: str | None = None) -> str:
     """The generation prompt text for one clip: the user turn (with the skeleton placeholder) and
-    the assistant header, through the tokenizer's chat template when it has one.
+    the assistant header, through the tokenizer's ``apply_chat_template`` when it has a chat template.
 
     ``prompt`` is a plain user question (the placeholder is prepended when missing) or a full list of
     chat messages. Without a chat template the text is ``"{placeholder}\\n{prompt}\\n"``.
     """
-    placeholder = placeholder or placeholder_of(processor)
-    tokenizer = getattr(processor, "tokenizer", processor)
+    text_processor = as_text_processor(processor)
+    placeholder = placeholder or text_processor.placeholder_token
+    tokenizer = text_processor.tokenizer
     if isinstance(prompt, str):
         text = prompt if placeholder in prompt else f"{placeholder}\n{prompt}"
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
@@ -41,32 +46,44 @@ def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, pl
         text = "\n".join(str(m.get("content", "")) for m in messages)
         if placeholder not in text:
             raise SkeletonInputError("prompt", f"chat messages containing the placeholder {placeholder!r}", text)
-    if getattr(tokenizer, "chat_template", None):
+    if tokenizer.chat_template:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return "\n".join(str(m["content"]) for m in messages) + "\n"
 
 
 def placeholder_of(processor: Any) -> str:
-    """The processor's clip placeholder: ``skeleton_token`` (SkeletonLLM) or ``motion_token`` (LLaMo)."""
-    for name in ("skeleton_token", "motion_token"):
-        value = getattr(processor, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return "<skeleton>"
+    """The processor's clip placeholder (``processor.placeholder_token``)."""
+    return as_text_processor(processor).placeholder_token
 
 
 def answer_suffix(processor: Any) -> str:
     """What closes an assistant answer: the tokenizer's end-of-turn / eos token."""
-    tokenizer = getattr(processor, "tokenizer", processor)
-    return tokenizer.eos_token or ""
+    return as_text_processor(processor).tokenizer.eos_token or ""
+
+
+def prompt_lengths(processor: Any, prompts: Sequence[str], texts: Sequence[str],
+                   attention_mask: torch.Tensor) -> torch.Tensor:
+    """Tokens of each prompt once its placeholders are expanded, from ``texts`` (each starting with its
+    prompt) encoded by the processor (``attention_mask`` (B, L)) and plain tokenisation of the text only.
+
+    A placeholder expands to a fixed run of tokens for its clip, inside the prompt, so the expanded
+    prompt holds ``len(tokenize(prompt)) + (expanded length of the text - len(tokenize(text)))``
+    tokens: no clip goes through the processor a second time.
+    """
+    tokenizer = as_text_processor(processor).tokenizer
+    plain = tokenizer(list(prompts) + list(texts))["input_ids"]
+    n = len(prompts)
+    expanded = attention_mask.sum(-1).tolist()
+    return torch.tensor([len(p) + int(e) - len(t) for p, t, e in zip(plain[:n], plain[n:], expanded)])
 
 
 class SkeletonSFTCollator:
     """Examples ``{"skeleton", "prompt", "answer"}`` -> ``BatchFeature`` with ``labels``.
 
     Each example holds:
-      - ``skeleton``: a :class:`~hf_skeleton.SkeletonSequence` or a (T, [P,] J, 3) array (then the
-        collator's ``skeleton_format`` names its format);
+      - ``skeleton``: anything the processor's ``skeleton_processor`` reads (a path, a
+        :class:`~hf_skeleton.SkeletonSequence`, a dataset row, or a (T, [P,] J, 3) array whose format the
+        collator's ``skeleton_format`` names);
       - ``prompt``: the user question (str; the placeholder is prepended when missing) or chat messages;
       - ``answer``: the target text;
       - optionally ``video``: passed to the processor as ``videos=`` (models that also read video).
@@ -74,10 +91,11 @@ class SkeletonSFTCollator:
     The text is ``chat_prompt(prompt) + answer + eos``. ``labels`` copy ``input_ids`` and hold
     ``-100`` on the prompt (including its expanded placeholder tokens), on padding, and on any
     ``placeholder_token_ids`` of the processor, so the loss covers the answer and its end token only.
-    Works with left or right padding.
+    Works with left or right padding. Each clip goes through the processor once: the prompt's length
+    comes from tokenising the text alone (:func:`prompt_lengths`).
 
     Args:
-        processor: a skeleton processor (see the module docstring).
+        processor: a :class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (see the module docstring).
         skeleton_format: format name for examples given as bare arrays.
         system: optional system message for every prompt.
         keys: names of the (skeleton, prompt, answer) fields in each example.
@@ -93,6 +111,7 @@ class SkeletonSFTCollator:
                  keys: tuple[str, str, str] = ("skeleton", "prompt", "answer"),
                  processor_kwargs: Mapping[str, Any] | None = None, augment: Mapping[str, Any] | None = None,
                  seed: int = 0):
+        as_text_processor(processor)  # a typed error now rather than at the first batch
         self.processor = processor
         self.skeleton_format = skeleton_format
         self.system = system
@@ -132,7 +151,7 @@ class SkeletonSFTCollator:
 
     def __call__(self, examples: Sequence[Mapping[str, Any]]):
         skeletons, prompts, answers = self._fields(examples)
-        if self.augment is not None:  # the same draw for the full text and the prompt-only encoding
+        if self.augment is not None:
             self.processor_kwargs["augment"] = {**self.augment, "seed": self.seed + self._batches}
             self._batches += 1
         # an optional "video" per example goes to the processor as videos= (LLaMo and other
@@ -142,11 +161,11 @@ class SkeletonSFTCollator:
             raise SkeletonInputError("examples", "a 'video' in every example or in none", has_video)
         videos = [ex["video"] for ex in examples] if all(has_video) else None
         suffix = answer_suffix(self.processor)
-        batch = self._encode(skeletons, [p + a + suffix for p, a in zip(prompts, answers)], videos)
-        prompt_ids = self._encode(skeletons, prompts, videos)
-        batch["labels"] = build_labels(batch["input_ids"], batch["attention_mask"],
-                                       prompt_ids["attention_mask"].sum(-1),
-                                       getattr(self.processor, "placeholder_token_ids", ()) or ())
+        texts = [p + a + suffix for p, a in zip(prompts, answers)]
+        batch = self._encode(skeletons, texts, videos)  # each clip goes through the processor once
+        lengths = prompt_lengths(self.processor, prompts, texts, batch["attention_mask"])
+        batch["labels"] = build_labels(batch["input_ids"], batch["attention_mask"], lengths,
+                                       as_text_processor(self.processor).placeholder_token_ids)
         return batch
 
 

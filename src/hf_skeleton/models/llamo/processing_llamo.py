@@ -5,26 +5,32 @@
 ``motion_mask`` (B, T, J) and, when videos are given, ``pixel_values_videos`` (B, F, 3, H, W).
 A ``<motion>`` (``<video>``) placeholder in the text expands to as many tokens as the model emits
 for that clip. A missing ``<motion>`` is prepended; a missing ``<video>`` is put right before
-``<motion>``, so both sit inside the user turn of a chat prompt.
+``<motion>``, so both sit inside the user turn of a chat prompt. Clips go through the processor's
+``skeleton_processor`` (:class:`~hf_skeleton.processing.SkeletonProcessor`: any input -> the model's
+format -> at most ``max_motion_frames`` -> root-centred and scaled -> person 0, (B, T, J, 3)), saved as
+``preprocessor_config.json``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import BatchFeature
-from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import ProcessorLoadingMixin
-from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
-from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import align_view_mode, augment_batch, normalize, resample
+from ...processing.base import SkeletonTextProcessor
+from ...processing.skeleton_processor import SkeletonProcessor
+from ...skeletons.formats import SkeletonFormat
 from ...video import load_video, sample_frame_indices
 from .configuration_llamo import MOTION_POOLINGS, LlamoConfig
+
+# the skeleton options of the constructor and their defaults (None in the signature means "this default")
+SKELETON_DEFAULTS = {"format": "smpl22", "max_frames": 196, "center": "first_frame", "scale": True,
+                     "align_view": False}
 
 
 def default_image_processor(vision_config: Any = None):
@@ -37,31 +43,36 @@ def default_image_processor(vision_config: Any = None):
     return CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
 
 
-class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
-    """Tokenizer + motion preprocessing + video frames through the vision tower's image processor.
+class LlamoProcessor(SkeletonTextProcessor):
+    """Tokenizer + ``<motion>``/``<video>`` expansion; clips go to ``skeleton_processor``, video frames
+    through the vision tower's image processor.
 
     Args:
         tokenizer: a tokenizer holding ``motion_token`` and ``video_token`` as single tokens.
         image_processor: the video tower's image processor (e.g. ``CLIPImageProcessorPil``).
         format: skeleton format of the model; clips of another format are converted by joint name.
-        max_motion_frames: longer clips are resampled uniformly to this many frames.
+            Bare arrays without ``skeleton_format`` are read in this format. Default ``"smpl22"``.
+        max_motion_frames: longer clips are resampled uniformly to this many frames (default 196).
         motion_temporal_stride, motion_pooling: as in :class:`LlamoConfig` (they fix the token count).
         num_video_frames: frames sampled uniformly from each video.
         video_tokens_per_frame: ``<video>`` tokens per frame (``config.num_video_tokens_per_frame``).
         motion_token, video_token: placeholder strings.
         center, scale, align_view: motion normalisation (:func:`hf_skeleton.skeletons.transforms.normalize`):
             centre on the first frame's root, divide by the median bone length, optionally rotate
-            to face the camera.
+            to face the camera (defaults ``"first_frame"``, ``True``, ``False``).
+        skeleton_processor: the :class:`~hf_skeleton.processing.SkeletonProcessor` (default: built from
+            ``format``, ``max_motion_frames``, ``center``, ``scale``, ``align_view``; given ones of
+            these override its options).
     """
 
-    def __init__(self, tokenizer=None, image_processor=None, format: str | Mapping[str, Any] = "smpl22",
-                 max_motion_frames: int = 196, motion_temporal_stride: int = 4, motion_pooling: str = "frame",
-                 num_video_frames: int = 8, video_tokens_per_frame: int = 576, motion_token: str = "<motion>",
-                 video_token: str = "<video>", center: str = "first_frame", scale: bool = True,
-                 align_view: bool | str = False, chat_template: str | None = None, **kwargs):
-        fmt = get_format(format)
-        self.format = format_for_config(fmt)
-        self.max_motion_frames = int(max_motion_frames)
+    def __init__(self, tokenizer=None, image_processor=None, format: str | Mapping[str, Any] | None = None,
+                 max_motion_frames: int | None = None, motion_temporal_stride: int = 4,
+                 motion_pooling: str = "frame", num_video_frames: int = 8, video_tokens_per_frame: int = 576,
+                 motion_token: str = "<motion>", video_token: str = "<video>", center: str | None = None,
+                 scale: bool | None = None, align_view: bool | str | None = None, chat_template: str | None = None,
+                 skeleton_processor: SkeletonProcessor | None = None, **kwargs):
+        self._set_skeleton_processor(skeleton_processor, format=format, max_frames=max_motion_frames,
+                                     center=center, scale=scale, align_view=align_view)
         self.motion_temporal_stride = int(motion_temporal_stride)
         if motion_pooling not in MOTION_POOLINGS:
             raise SkeletonInputError("motion_pooling", f"one of {MOTION_POOLINGS}", motion_pooling)
@@ -70,9 +81,6 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         self.video_tokens_per_frame = int(video_tokens_per_frame)
         self.motion_token = motion_token
         self.video_token = video_token
-        self.center = center
-        self.scale = bool(scale)
-        self.align_view = align_view_mode(align_view)
         if chat_template is None and tokenizer is not None:
             chat_template = getattr(tokenizer, "chat_template", None)
         super().__init__(tokenizer, image_processor, chat_template=chat_template, **kwargs)
@@ -83,8 +91,13 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
                 raise SkeletonInputError("tokenizer", f"{token!r} as one (special) token; add it with "
                                          "tokenizer.add_special_tokens", ids)
 
+    def _default_skeleton_processor(self, **options: Any) -> SkeletonProcessor:
+        values = {k: (SKELETON_DEFAULTS[k] if v is None else v) for k, v in options.items()}
+        return SkeletonProcessor(**values, normalization="root", persons="first", arrays_in_model_format=True,
+                                 model_input_names=("motion", "motion_mask"))
+
     @classmethod
-    def from_config(cls, config: LlamoConfig, tokenizer, image_processor=None, **kwargs) -> "LlamoProcessor":
+    def from_config(cls, config: LlamoConfig, tokenizer, image_processor=None, **kwargs) -> LlamoProcessor:
         """A processor whose token counts match ``config``; checks the placeholder ids agree."""
         proc = cls(tokenizer=tokenizer,
                    image_processor=image_processor or default_image_processor(config.vision_config),
@@ -99,14 +112,22 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
                 raise SkeletonInputError(f"config.{name}", f"the tokenizer's id {want}", tid)
         return proc
 
-    # ------------------------------------------------------------------ protocol attributes
+    # ------------------------------------------------------------------ interface
+    # the skeleton options live in the SkeletonProcessor
+    format = property(lambda self: self.skeleton_processor.format)
+    max_motion_frames = property(lambda self: self.skeleton_processor.max_frames)
+    center = property(lambda self: self.skeleton_processor.center)
+    scale = property(lambda self: self.skeleton_processor.scale)
+    align_view = property(lambda self: self.skeleton_processor.align_view)
+
     @property
-    def skeleton_format(self) -> SkeletonFormat:
-        return get_format(self.format)
+    def placeholder_token(self) -> str:
+        """The placeholder the shared collators insert (``<motion>``)."""
+        return self.motion_token
 
     @property
     def skeleton_token(self) -> str:
-        """The placeholder the shared collators insert (``<motion>``)."""
+        """The clip placeholder under its older name (:attr:`placeholder_token`)."""
         return self.motion_token
 
     @property
@@ -118,12 +139,12 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         return self.tokenizer.convert_tokens_to_ids(self.video_token)
 
     @property
-    def placeholder_token_ids(self) -> tuple[int, int]:
-        return (self.motion_token_id, self.video_token_id)
+    def placeholder_token_ids(self) -> list[int]:
+        return [self.motion_token_id, self.video_token_id]
 
     @property
     def model_input_names(self) -> list[str]:
-        return list(self.tokenizer.model_input_names) + ["motion", "motion_mask", "pixel_values_videos"]
+        return [*self.tokenizer.model_input_names, *self.skeleton_processor.model_input_names, "pixel_values_videos"]
 
     def num_motion_tokens(self, mask: np.ndarray) -> int:
         """Tokens for one clip with joint mask (T, J): time steps holding an observed frame (x J)."""
@@ -135,36 +156,19 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         n = int(padded.reshape(steps, stride).any(-1).sum())
         return n * (self.skeleton_format.num_joints if self.motion_pooling == "joint" else 1)
 
-    # ------------------------------------------------------------------ motion
+    # ------------------------------------------------------------------ motion (the SkeletonProcessor's)
     def prepare_motion(self, skeleton: Any, skeleton_format: str | SkeletonFormat | None = None,
                        index: int = 0, augment: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One clip -> normalised positions (T, J, 3) float32 and mask (T, J) in the model's format.
 
-        Accepts a :class:`SkeletonSequence`, or an array / tensor (T, J, 3) or (T, P, J, 3) in
-        ``skeleton_format`` (default: the model's). Multi-person clips keep person 0. ``augment``:
-        training augmentation applied after normalising (see :meth:`__call__`).
+        Accepts what the ``skeleton_processor`` reads (path, :class:`SkeletonSequence`, dataset row, or an
+        array / tensor (T, J, 3) or (T, P, J, 3) in ``skeleton_format``, default the model's).
+        Multi-person clips keep person 0. ``augment``: training augmentation applied after normalising.
         """
-        name = f"skeletons[{index}]"
-        if not isinstance(skeleton, SkeletonSequence):
-            if torch.is_tensor(skeleton):
-                skeleton = skeleton.detach().cpu().numpy()
-            if not isinstance(skeleton, np.ndarray) and not isinstance(skeleton, (list, tuple)):
-                raise SkeletonInputError(name, "a SkeletonSequence or a (T, J, 3) / (T, P, J, 3) array",
-                                         type(skeleton).__name__)
-            arr = np.asarray(skeleton, dtype=np.float32)
-            fmt = get_format(skeleton_format) if skeleton_format is not None else self.skeleton_format
-            if arr.ndim not in (3, 4) or arr.shape[-1] not in (2, 3) or arr.shape[-2] != fmt.num_joints:
-                raise SkeletonInputError(name, f"an array (T, [P,] {fmt.num_joints}, 3) for format {fmt.name!r}",
-                                         tuple(arr.shape))
-            skeleton = SkeletonSequence(positions=arr, format=fmt, meta={"source": name})
-        seq = skeleton if skeleton.format == self.skeleton_format else skeleton.to_format(self.skeleton_format)
-        if seq.num_frames > self.max_motion_frames:
-            seq = resample(seq, self.max_motion_frames, mode="uniform")
-        if self.center != "none" or self.scale or self.align_view != "none":
-            seq = normalize(seq, center=self.center, scale=self.scale, align_view=self.align_view)
-        if augment is not None:
-            seq = augment_batch([seq], augment)[0]
-        return seq.positions[:, 0].astype(np.float32), seq.mask[:, 0].copy()
+        sp = self.skeleton_processor
+        seq = sp.prepare(skeleton, skeleton_format, name=f"skeletons[{index}]")
+        pos, mask = sp.pad(sp.augment([seq], augment))
+        return pos[0], mask[0]
 
     # ------------------------------------------------------------------ video
     def prepare_video(self, video: Any, index: int = 0, seed: int | None = None) -> torch.Tensor:
@@ -201,12 +205,12 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         if not all(isinstance(t, str) for t in texts):
             raise SkeletonInputError("text", "strings", [type(t).__name__ for t in texts])
         B = len(texts)
-        if isinstance(skeletons, SkeletonSequence):
-            skeletons = [skeletons]
-        elif isinstance(skeletons, np.ndarray) or torch.is_tensor(skeletons):
-            skeletons = [skeletons] if B == 1 else list(skeletons)  # one clip, or a batch along axis 0
-        if skeletons is not None and len(skeletons) != B:
-            raise SkeletonInputError("skeletons", f"one clip per text ({B})", len(skeletons))
+        if skeletons is not None:
+            if (isinstance(skeletons, np.ndarray) or torch.is_tensor(skeletons)) and skeletons.ndim == 4 and B > 1:
+                skeletons = list(skeletons)  # a batch (B, T, J, 3) along axis 0
+            skeletons = SkeletonProcessor.as_clip_list(skeletons)
+            if len(skeletons) != B:
+                raise SkeletonInputError("skeletons", f"one clip per text ({B})", len(skeletons))
         if videos is not None:
             videos = [videos] if isinstance(videos, (str, Path)) else list(videos)
             if len(videos) != B:
@@ -215,19 +219,10 @@ class LlamoProcessor(ProcessorLoadingMixin, ProcessorMixin):
         data: dict[str, Any] = {}
         motion_counts = [0] * B
         if skeletons is not None:
-            clips = [self.prepare_motion(s, skeleton_format, i, None if augment is None else
-                                         {**augment, "seed": None if augment.get("seed") is None
-                                          else int(augment["seed"]) + i})
-                     for i, s in enumerate(skeletons)]
-            T = max(p.shape[0] for p, _ in clips)
-            J = self.skeleton_format.num_joints
-            motion = np.zeros((B, T, J, 3), np.float32)
-            mask = np.zeros((B, T, J), bool)
-            for i, (p, m) in enumerate(clips):
-                motion[i, :len(p)] = p
-                mask[i, :len(m)] = m
-                motion_counts[i] = self.num_motion_tokens(m)
-            data["motion"], data["motion_mask"] = torch.from_numpy(motion), torch.from_numpy(mask)
+            # clip i draws its augmentation from seed + i
+            data.update(self.skeleton_processor(skeletons, skeleton_format, augment=augment, per_clip_seeds=True,
+                                                return_tensors="pt"))
+            motion_counts = [self.num_motion_tokens(m) for m in data["motion_mask"].numpy()]
         if videos is not None:
             data["pixel_values_videos"] = torch.stack([self.prepare_video(v, i, video_seed)
                                                        for i, v in enumerate(videos)])

@@ -5,24 +5,24 @@
 ``skeleton_mask`` (N, T, P, J). Every ``<skeleton>`` placeholder in the text becomes the VLM's
 visual tokens for one rendered clip (per frame: ``<|vision_start|><|image_pad|>*n<|vision_end|>``
 for Qwen2-VL, ``<img><IMG_CONTEXT>*n</img>`` for InternVL, ``<image>*n`` for LLaVA), so the text
-and the model's rendered images always agree.
+and the model's rendered images always agree. Clips go through the processor's
+``skeleton_processor`` (:class:`~hf_skeleton.processing.SkeletonProcessor`: any input -> the renderer's
+format -> at most ``max_frames`` -> root-centred -> (N, T, P, J, 3)), saved as ``preprocessor_config.json``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import BatchFeature
-from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import ProcessorLoadingMixin
-from ...skeletons.formats import format_for_config, get_format
+from ...processing.base import SkeletonTextProcessor
+from ...processing.skeleton_processor import SkeletonProcessor
 from ...skeletons.sequence import SkeletonSequence
-from ...skeletons.transforms import align_view_mode, augment_batch, normalize, resample
 
 # family -> (per-frame start marker, visual token, per-frame end marker) of the usual checkpoints
 FAMILY_TOKENS = {
@@ -33,41 +33,49 @@ FAMILY_TOKENS = {
 }
 QWEN_VIDEO_TOKEN = "<|video_pad|>"
 
+# the skeleton options of the constructor and their defaults (None in the signature means "this default")
+SKELETON_DEFAULTS = {"format": "kinect_v2", "max_frames": 300, "center": "first_frame", "scale": False,
+                     "align_view": False}
 
 
-class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
-    """Tokenizer + skeleton normalisation + frame capping + ``<skeleton>`` expansion.
+class SkeletonLLMProcessor(SkeletonTextProcessor):
+    """Tokenizer + ``<skeleton>`` expansion; clips go to ``skeleton_processor``.
 
     Args:
         tokenizer: the VLM's tokenizer; it must hold the visual tokens as single tokens.
         format: skeleton format of the model's renderer; clips of another format are converted by
             joint name (:meth:`SkeletonSequence.to_format`; joints without a source are masked).
+            Default ``"kinect_v2"``.
         num_frames: frames the model renders per clip (``config.num_frames``).
         tokens_per_frame: visual tokens per frame (``config.visual_tokens_per_frame()``).
         frames_as: ``"images"`` or ``"video"`` (as the model config).
         temporal_patch_size: Qwen2-VL frames per video token group (video mode).
         max_frames: longer clips are resampled uniformly to this many frames (the renderer samples
-            its ``num_frames`` from the rest, with velocities at the original rate).
+            its ``num_frames`` from the rest, with velocities at the original rate). Default 300.
         skeleton_token: the placeholder string (prepended to a text without one).
         image_token, vision_start_token, vision_end_token: the VLM's visual tokens ("" for none).
         center, scale, align_view: skeleton normalisation (see
-            :func:`hf_skeleton.skeletons.transforms.normalize`); scale is off by default because
-            the renderer sizes its Gaussians in metres.
+            :func:`hf_skeleton.skeletons.transforms.normalize`); defaults ``"first_frame"``, ``False``
+            (the renderer sizes its Gaussians in metres), ``False``.
+        skeleton_processor: the :class:`~hf_skeleton.processing.SkeletonProcessor` (default: built from
+            ``format``, ``max_frames``, ``center``, ``scale``, ``align_view``; given ones of these
+            override its options).
     """
 
     attributes = ["tokenizer"]
     tokenizer_class = "AutoTokenizer"
 
-    def __init__(self, tokenizer=None, format: Any = "kinect_v2", num_frames: int = 12, tokens_per_frame: int = 256,
-                 frames_as: str = "images", temporal_patch_size: int = 2, max_frames: int = 300,
+    def __init__(self, tokenizer=None, format: Any = None, num_frames: int = 12, tokens_per_frame: int = 256,
+                 frames_as: str = "images", temporal_patch_size: int = 2, max_frames: int | None = None,
                  skeleton_token: str = "<skeleton>", image_token: str = "<|image_pad|>",
                  vision_start_token: str = "<|vision_start|>", vision_end_token: str = "<|vision_end|>",
-                 center: str = "first_frame", scale: bool = False, align_view: bool | str = False,
-                 chat_template: str | None = None, **kwargs: Any):
-        fmt = get_format(format)
-        self.format = format_for_config(fmt)
+                 center: str | None = None, scale: bool | None = None, align_view: bool | str | None = None,
+                 chat_template: str | None = None, skeleton_processor: SkeletonProcessor | None = None,
+                 **kwargs: Any):
+        self._set_skeleton_processor(skeleton_processor, format=format, max_frames=max_frames, center=center,
+                                     scale=scale, align_view=align_view)
         for name, value in (("num_frames", num_frames), ("tokens_per_frame", tokens_per_frame),
-                            ("temporal_patch_size", temporal_patch_size), ("max_frames", max_frames)):
+                            ("temporal_patch_size", temporal_patch_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise SkeletonInputError(f"SkeletonLLMProcessor.{name}", "a positive integer", value)
         if frames_as not in ("images", "video"):
@@ -76,23 +84,27 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
         self.tokens_per_frame = int(tokens_per_frame)
         self.frames_as = frames_as
         self.temporal_patch_size = int(temporal_patch_size)
-        self.max_frames = int(max_frames)
         self.skeleton_token = skeleton_token
         self.image_token = image_token
         self.vision_start_token = vision_start_token
         self.vision_end_token = vision_end_token
-        self.center = center
-        self.scale = bool(scale)
-        self.align_view = align_view_mode(align_view)
         if chat_template is None and tokenizer is not None:
             chat_template = getattr(tokenizer, "chat_template", None)
         super().__init__(tokenizer, chat_template=chat_template, **kwargs)
         if self.tokenizer is not None:
             self._check_tokens()
 
+    def _default_skeleton_processor(self, **options: Any) -> SkeletonProcessor:
+        values = {k: (SKELETON_DEFAULTS[k] if v is None else v) for k, v in options.items()}
+        if isinstance(values["max_frames"], bool) or not isinstance(values["max_frames"], (int, np.integer)) \
+                or values["max_frames"] < 1:
+            raise SkeletonInputError("SkeletonLLMProcessor.max_frames", "a positive integer", values["max_frames"])
+        return SkeletonProcessor(**values, normalization="root", persons="all",
+                                 model_input_names=("skeletons", "skeleton_mask"))
+
     # ------------------------------------------------------------------ construction helpers
     @classmethod
-    def from_model_config(cls, config: Any, tokenizer: Any, **kwargs: Any) -> "SkeletonLLMProcessor":
+    def from_model_config(cls, config: Any, tokenizer: Any, **kwargs: Any) -> SkeletonLLMProcessor:
         """A processor matching a :class:`SkeletonLLMConfig` (frames, token counts, format, tokens)."""
         start, token, end = FAMILY_TOKENS[config.family]
         token = tokenizer.convert_ids_to_tokens(config.image_token_id) or token
@@ -120,9 +132,16 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
                 raise SkeletonInputError(f"tokenizer ({name})", f"{token!r} as one known token "
                                          "(add it with tokenizer.add_special_tokens)", ids)
 
+    # the skeleton options live in the SkeletonProcessor
+    format = property(lambda self: self.skeleton_processor.format)
+    max_frames = property(lambda self: self.skeleton_processor.max_frames)
+    center = property(lambda self: self.skeleton_processor.center)
+    scale = property(lambda self: self.skeleton_processor.scale)
+    align_view = property(lambda self: self.skeleton_processor.align_view)
+
     @property
-    def skeleton_format(self):
-        return get_format(self.format)
+    def placeholder_token(self) -> str:
+        return self.skeleton_token
 
     @property
     def placeholder_token_ids(self) -> list[int]:
@@ -144,43 +163,14 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
             groups, n = self.num_frames, self.tokens_per_frame
         return (self.vision_start_token + self.image_token * n + self.vision_end_token) * groups
 
-    # ------------------------------------------------------------------ skeletons
+    # ------------------------------------------------------------------ skeletons (the SkeletonProcessor's)
     def prepare_sequence(self, clip: Any, skeleton_format: str | None = None, index: int = 0) -> SkeletonSequence:
         """One clip -> a normalised SkeletonSequence in the model's format with at most ``max_frames``."""
-        if isinstance(clip, (str, Path)):
-            from ...skeletons import load_skeleton
-
-            clip = load_skeleton(clip, format=skeleton_format)
-        if not isinstance(clip, SkeletonSequence):
-            if skeleton_format is None:
-                raise SkeletonInputError(f"skeletons[{index}]", "a SkeletonSequence, a path, or an array with "
-                                         "skeleton_format= naming its format", type(clip).__name__)
-            arr = clip.detach().cpu().numpy() if torch.is_tensor(clip) else np.asarray(clip)
-            if arr.ndim not in (3, 4) or arr.shape[0] == 0:
-                raise SkeletonInputError(f"skeletons[{index}]", "an array (T, J, 3) or (T, P, J, 3) with T >= 1",
-                                         arr.shape)
-            clip = SkeletonSequence(arr, format=skeleton_format)
-        if not clip.mask.any():
-            raise SkeletonInputError(f"skeletons[{index}]", "at least one observed joint", "an empty clip")
-        if clip.format != self.skeleton_format:
-            clip = clip.to_format(self.skeleton_format)
-            if not clip.mask.any():
-                raise SkeletonInputError(f"skeletons[{index}]", f"joints shared with format {self.skeleton_format.name!r}",
-                                         "none after conversion")
-        if clip.num_frames > self.max_frames:
-            clip = resample(clip, self.max_frames)
-        return normalize(clip, center=self.center, scale=self.scale, align_view=self.align_view)
+        return self.skeleton_processor.prepare(clip, skeleton_format, name=f"skeletons[{index}]")
 
     def pad_skeletons(self, clips: Sequence[SkeletonSequence]) -> tuple[torch.Tensor, torch.Tensor]:
         """Clips -> (N, T_max, P_max, J, 3) float32 and (N, T_max, P_max, J) bool, zero padded."""
-        T = max(c.num_frames for c in clips)
-        P = max(c.num_persons for c in clips)
-        J = self.skeleton_format.num_joints
-        pos = np.zeros((len(clips), T, P, J, 3), np.float32)
-        mask = np.zeros((len(clips), T, P, J), bool)
-        for i, c in enumerate(clips):
-            pos[i, :c.num_frames, :c.num_persons] = c.positions
-            mask[i, :c.num_frames, :c.num_persons] = c.mask
+        pos, mask = self.skeleton_processor.pad(clips)
         return torch.from_numpy(pos), torch.from_numpy(mask)
 
     # ------------------------------------------------------------------ call
@@ -192,18 +182,15 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
         Args:
             text: one string or a list; with as many texts as clips, a text without a placeholder
                 gets one prepended. ``None``: one bare placeholder per clip.
-            skeletons: a clip or a list of clips (SkeletonSequence, path, or array with
+            skeletons: a clip or a list of clips (path, SkeletonSequence, dataset row, or array with
                 ``skeleton_format``), one per placeholder in order.
             augment: training augmentation of the normalised clips, keyword arguments of
-                :func:`hf_skeleton.skeletons.transforms.augment` plus ``seed`` (see ``augment_batch``);
-                ``None`` (inference) leaves them as they are.
+                :func:`hf_skeleton.skeletons.transforms.augment` plus ``seed`` (one generator for the
+                batch, see ``augment_batch``); ``None`` (inference) leaves them as they are.
         """
-        if isinstance(skeletons, (SkeletonSequence, str, Path)) or (
-                isinstance(skeletons, (np.ndarray, torch.Tensor)) and skeletons.ndim in (3, 4)):
-            skeletons = [skeletons]
+        clips = [] if skeletons is None else SkeletonProcessor.as_clip_list(skeletons)
         if isinstance(text, str):
             text = [text]
-        clips = [] if skeletons is None else list(skeletons)
         if text is None:
             if not clips:
                 raise SkeletonInputError("text/skeletons", "text, skeletons or both", None)
@@ -220,11 +207,7 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
         encoding = self.tokenizer(expanded, padding=padding, return_tensors=return_tensors, **kwargs)
         data = dict(encoding)
         if clips:
-            seqs = [self.prepare_sequence(c, skeleton_format, i) for i, c in enumerate(clips)]
-            if augment is not None:
-                seqs = augment_batch(seqs, augment)
-            pos, mask = self.pad_skeletons(seqs)
-            data["skeletons"], data["skeleton_mask"] = pos, mask
+            data.update(self.skeleton_processor(clips, skeleton_format, augment=augment, return_tensors="pt"))
         return BatchFeature(data=data, tensor_type=return_tensors)
 
     def batch_decode(self, *args: Any, **kwargs: Any):
@@ -235,4 +218,4 @@ class SkeletonLLMProcessor(ProcessorLoadingMixin, ProcessorMixin):
 
     @property
     def model_input_names(self) -> list[str]:
-        return ["input_ids", "attention_mask", "skeletons", "skeleton_mask"]
+        return ["input_ids", "attention_mask", *self.skeleton_processor.model_input_names]

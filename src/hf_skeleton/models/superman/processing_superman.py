@@ -3,7 +3,9 @@
 Videos go through the family's own (PIL) image processor frame by frame; consecutive frames then
 fill the temporal patch (``temporal_patch_size`` frames per patch), which is what Qwen's video
 processor does and needs no torchvision. Each ``<|image_pad|>`` / ``<|video_pad|>`` placeholder in
-the text is expanded to the number of merged visual tokens.
+the text is expanded to the number of merged visual tokens. Skeleton inputs go through the
+processor's ``skeleton_processor`` (:class:`~hf_skeleton.processing.SkeletonProcessor` with VGMT's box
+normalisation), saved as ``preprocessor_config.json``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import BatchFeature
-from transformers.processing_utils import ProcessorMixin
 
 from ...errors import SkeletonInputError
-from ...modeling_utils import ProcessorLoadingMixin
-from ..vgmt.modeling_vgmt import normalize_motion
+from ...processing.base import SkeletonModelProcessor
+from ...processing.skeleton_processor import SkeletonProcessor
+from ...skeletons.box import box_normalize_like
+from ..vgmt.processing_vgmt import vgmt_skeleton_processor
 from .motion_text import MotionParse, MotionTextFormatter
 
 TASKS = ("estimate", "predict", "inbetween")
@@ -36,7 +39,7 @@ PROMPTS = {
 }
 
 
-class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
+class SupermanProcessor(SkeletonModelProcessor):
     """Turns prompts, videos and motion codes into :class:`SupermanForConditionalGeneration` inputs.
 
     Args:
@@ -45,6 +48,9 @@ class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
             :meth:`MotionTextFormatter.add_to_tokenizer`).
         chat_template: optional chat template (else the tokenizer's).
         motion_format: :meth:`MotionTextFormatter.to_dict` of the grouping (codebook size, parts).
+        skeleton_processor: the :class:`~hf_skeleton.processing.SkeletonProcessor` that reads skeleton
+            inputs (VGMT's format and box normalisation; :func:`build_superman_processor` makes it).
+            Folders saved before it existed take it from the model's ``config.json`` when there is one.
     """
 
     def __init__(
@@ -53,8 +59,13 @@ class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
         tokenizer=None,
         chat_template=None,
         motion_format: dict[str, Any] | None = None,
+        skeleton_processor: SkeletonProcessor | None = None,
         **kwargs: Any,
     ):
+        if skeleton_processor is not None:
+            self._set_skeleton_processor(skeleton_processor)
+        else:
+            self.skeleton_processor = None  # an old folder without the model's config.json
         if motion_format is None:
             raise SkeletonInputError(
                 "motion_format", "MotionTextFormatter.to_dict() of the model's grouping", None
@@ -65,6 +76,18 @@ class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
         self.motion_ids = self.motion_formatter.token_ids(tokenizer)
         self.image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
         self.video_token_id = tokenizer.convert_tokens_to_ids(VIDEO_TOKEN)
+
+    @classmethod
+    def _skeleton_processor_for_folder(cls, folder, processor_dict: dict[str, Any],
+                                       hub: dict[str, Any]) -> SkeletonProcessor | None:
+        from transformers import AutoConfig
+        from transformers.utils import CONFIG_NAME, cached_file
+
+        if cached_file(str(folder), CONFIG_NAME, _raise_exceptions_for_missing_entries=False,
+                       _raise_exceptions_for_connection_errors=False, **hub) is None:
+            return None
+        config = AutoConfig.from_pretrained(folder, **hub)
+        return vgmt_skeleton_processor(config.vgmt_config.format) if config.model_type == "superman" else None
 
     @property
     def model_input_names(self) -> list[str]:
@@ -207,7 +230,7 @@ class SupermanProcessor(ProcessorLoadingMixin, ProcessorMixin):
 
 def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> SupermanProcessor:
     """Add the motion tokens of ``vgmt_config`` to ``tokenizer`` and wrap it with a Qwen2-VL (PIL) image
-    processor (``min_pixels`` of one merged token, so small frames stay small)."""
+    processor (``min_pixels`` of one merged token, so small frames stay small) and VGMT's SkeletonProcessor."""
     from transformers import Qwen2VLImageProcessorPil
 
     fmt = MotionTextFormatter.from_vgmt_config(vgmt_config)
@@ -217,7 +240,10 @@ def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> Su
             size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 1280}
         )
     return SupermanProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, motion_format=fmt.to_dict()
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        motion_format=fmt.to_dict(),
+        skeleton_processor=vgmt_skeleton_processor(vgmt_config.format),
     )
 
 
@@ -232,13 +258,8 @@ def _as_motion(x, name: str) -> torch.Tensor:
     return t
 
 
-def normalize_like(reference: torch.Tensor, *motions: torch.Tensor):
-    """Normalise ``motions`` (each (T, J, 3)) with the box of ``reference`` (T_r, J, 3).
-
-    Returns ``(list of normalised motions, centre (1, 1, 3), scale (1, 1, 1))``; ``x = n * scale + centre``.
-    """
-    _, centre, scale = normalize_motion(reference[None])
-    return [(m - centre[0]) / scale[0] for m in motions], centre[0], scale[0]
+# Normalise motions with the box of a reference clip: the one box normalisation (skeletons/box.py).
+normalize_like = box_normalize_like
 
 
 def keyframe_count(num_frames: int, keyframes: int | None = None) -> int:

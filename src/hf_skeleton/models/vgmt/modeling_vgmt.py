@@ -28,6 +28,8 @@ from transformers.utils import ModelOutput
 
 from ...errors import CheckpointError, SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
+from ...skeletons.box import box_denormalize, box_normalize
+from ...skeletons.box import box_normalize as normalize_motion  # noqa: F401  (its old name)
 from ...skeletons.sequence import SkeletonSequence
 from .codebook import HybridCodebook
 from .configuration_vgmt import VGMTConfig
@@ -127,26 +129,6 @@ class GridDecoder(nn.Module):
 
 
 # ---------------------------------------------------------------------- helpers
-def normalize_motion(positions: torch.Tensor, mask: torch.Tensor | None = None, eps: float = 1e-6):
-    """Scale each clip into [-1, 1] like the authors' data: subtract the centre of the clip's bounding
-    box (observed joints, all frames) and divide by half its largest side.
-
-    positions (B, T, J, 3), mask (B, T, J) -> (normalised positions, centre (B, 1, 1, 3), scale (B, 1, 1, 1));
-    ``positions = normalised * scale + centre``.
-    """
-    if mask is None:
-        mask = torch.ones(positions.shape[:-1], dtype=torch.bool, device=positions.device)
-    m = mask[..., None]
-    big = torch.finfo(positions.dtype).max
-    lo = torch.where(m, positions, big).amin(dim=(1, 2), keepdim=True)
-    hi = torch.where(m, positions, -big).amax(dim=(1, 2), keepdim=True)
-    empty = ~mask.flatten(1).any(1)
-    lo[empty], hi[empty] = 0.0, 0.0
-    centre = (lo + hi) / 2
-    scale = ((hi - lo) / 2).amax(-1, keepdim=True).clamp_min(eps)
-    return torch.where(m, (positions - centre) / scale, 0.0), centre, scale
-
-
 def _pad_time(x: torch.Tensor | None, target: int, fill_last: bool = True) -> torch.Tensor | None:
     """Pad dim 1 to ``target`` by repeating the last frame (or with zeros/False)."""
     if x is None or x.shape[1] == target:
@@ -450,9 +432,10 @@ class VGMTModel(VGMTPreTrainedModel):
         mask = torch.from_numpy(seq.mask).permute(1, 0, 2).to(self.device)
         if pixel_values is not None and joints_2d is None:
             joints_2d = pos[..., :2].to(self.dtype)
-        normed, centre, scale = normalize_motion(pos, mask)
+        # the box normalisation of VGMTProcessor (skeletons/box.py), undone on the decoded motion
+        normed, centre, scale = box_normalize(pos, mask)
         codes = self.encode(normed.to(self.dtype), pixel_values, skeleton_mask=mask, joints_2d=joints_2d)
-        out = self.decode(codes, num_frames=seq.num_frames).float() * scale + centre
+        out = box_denormalize(self.decode(codes, num_frames=seq.num_frames).float(), centre, scale)
         positions = out.permute(1, 0, 2, 3).cpu().numpy().astype(np.float32)
         meta = dict(seq.meta, vgmt_codes=codes.cpu().numpy())
         return SkeletonSequence(positions=positions, mask=seq.mask.copy(), fps=seq.fps, format=seq.format,
