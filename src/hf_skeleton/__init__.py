@@ -37,12 +37,17 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["LlamoConfig", "LlamoForConditionalGeneration", "LlamoModel", "LlamoProcessor"],
                     ".models.llamo"),
     **dict.fromkeys(["embedded_model_path", "list_embedded_models"], ".embedded"),
+    **dict.fromkeys(["BackboneNotInstalledError", "backbone_path", "list_backbones"], ".backbones"),
+    **dict.fromkeys(["EfficientNetLiteConfig", "EfficientNetLiteForImageClassification", "EfficientNetLiteModel"],
+                    ".models.efficientnet_lite"),
+    "SkeletonProcessor": ".processing.skeleton_processor",
+    "VGMTProcessor": ".models.vgmt",
     **dict.fromkeys(["load_video", "sample_frame_indices", "video_info"], ".video"),
     **dict.fromkeys(["save_animation", "save_frame_grid"], ".viz"),
     "register_all": "._registration",
 }
-_SUBMODULES = ("cards", "data", "dataset_tools", "embedded", "evaluation", "hub", "models", "pipelines",
-               "rendering", "skeletons", "testing", "training", "video", "viz")
+_SUBMODULES = ("backbones", "cards", "data", "dataset_tools", "embedded", "evaluation", "hub", "models", "pipelines",
+               "processing", "rendering", "skeletons", "testing", "training", "video", "viz")
 
 __all__ = sorted([*_LAZY, "CheckpointError", "HFSkeletonError", "NoDefaultModelError", "SkeletonFileError",
                   "SkeletonFormatError", "SkeletonInputError", "__version__"])
@@ -64,7 +69,13 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
+    from .backbones import BackboneNotInstalledError, backbone_path, list_backbones
     from .embedded import embedded_model_path, list_embedded_models
+    from .models.efficientnet_lite import (
+        EfficientNetLiteConfig,
+        EfficientNetLiteForImageClassification,
+        EfficientNetLiteModel,
+    )
     from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
     from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
     from .models.skeleton_llm import (
@@ -80,7 +91,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         SupermanModel,
         SupermanProcessor,
     )
-    from .models.vgmt import VGMTConfig, VGMTModel
+    from .models.vgmt import VGMTConfig, VGMTModel, VGMTProcessor
+    from .processing.skeleton_processor import SkeletonProcessor
     from .rendering.rasterizer import RasterOutput, rasterize_gaussians
     from .skeletons import (
         BODY_PARTS,

@@ -37,6 +37,10 @@ _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
     (".models.llamo", "LlamoConfig",
      [("AutoModel", "LlamoModel"), ("AutoModelForImageTextToText", "LlamoForConditionalGeneration")],
      "LlamoProcessor"),
+    # the ImageNet EfficientNet-Lite backbones (hs.backbone_path), written here since timm needs torchvision
+    (".models.efficientnet_lite", "EfficientNetLiteConfig",
+     [("AutoModel", "EfficientNetLiteModel"),
+      ("AutoModelForImageClassification", "EfficientNetLiteForImageClassification")], None),
 ]
 
 

@@ -1,4 +1,4 @@
-"""One contract over all five models, like transformers' ``ModelTesterMixin`` and lerobot's policy tests:
+"""One contract over every model (the five of the papers and the EfficientNet-Lite backbone), like transformers' ``ModelTesterMixin`` and lerobot's policy tests:
 Auto registration, a config that round-trips, strict bit-exact save/load through the Auto class,
 damaged or incomplete weights refused, the saved folder loading with ``trust_remote_code`` in a fresh
 process that never imports hf_skeleton, and ``generate`` equal to greedy decoding without the cache.
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+from transformers import AutoConfig, AutoModel, AutoModelForImageClassification, AutoModelForImageTextToText
 
 import hf_skeleton as hs
 from hf_skeleton.skeletons.synthetic import synthetic_clip
@@ -55,6 +55,15 @@ def _vgmt_inputs(model, _):
     return {"skeletons": torch.rand(2, 4, 17, 3, generator=torch.Generator().manual_seed(0)) * 2 - 1}
 
 
+def _efficientnet_lite():
+    torch.manual_seed(0)
+    return hs.EfficientNetLiteForImageClassification(hs.EfficientNetLiteConfig()), None
+
+
+def _image_inputs(model, _):
+    return {"pixel_values": torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1}
+
+
 def _seeded(builder):
     def build():
         torch.manual_seed(0)
@@ -87,6 +96,7 @@ TESTERS = [
     ModelTester("llamo", _seeded(tiny_llamo), _llamo_inputs, "logits", AutoModelForImageTextToText, generates=True),
     ModelTester("superman", _seeded(tiny_superman), _superman_inputs, "logits", AutoModelForImageTextToText,
                 generates=True),
+    ModelTester("efficientnet_lite", _efficientnet_lite, _image_inputs, "logits", AutoModelForImageClassification),
 ]
 IDS = [t.name for t in TESTERS]
 
