@@ -1,16 +1,14 @@
 """Shared builders and fixtures of the llamo tests."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, CLIPImageProcessorPil,
-                          CLIPVisionConfig, SiglipVisionConfig)
-import hf_skeleton as hs
-from hf_skeleton.models.llamo import LlamoMotionEncoder
-from hf_skeleton.skeletons.transforms import normalize
-from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+from transformers import CLIPVisionConfig, SiglipVisionConfig
 
+import hf_skeleton as hs
+from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
 
 torch.set_num_threads(1)
 

@@ -1,25 +1,16 @@
 """LLaMo modeling: motion encoder, video fusion, backbone/head, save/load, Auto classes, generation."""
 
 from __future__ import annotations
-import numpy as np
+
 import pytest
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, CLIPImageProcessorPil,
-                          CLIPVisionConfig, SiglipVisionConfig)
+from llamo_fixtures import clips, frames, make, make_config, tiny_vision
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor
+
 import hf_skeleton as hs
 from hf_skeleton.models.llamo import LlamoMotionEncoder
-from hf_skeleton.skeletons.transforms import normalize
-from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
-
-from llamo_fixtures import (  # noqa: F401  (fixtures and builders)
-    TINY_MOTION,
-    tok,
-    tiny_vision,
-    make_config,
-    make,
-    clips,
-    frames,
-)
+from hf_skeleton.testing import tiny_text_config
+from llamo_fixtures import tok  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- config

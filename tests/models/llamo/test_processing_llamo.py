@@ -1,25 +1,17 @@
 """LLaMo processing: placeholders, motion normalisation and format conversion, video frames, real clips, the pipeline."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForImageTextToText, AutoProcessor, CLIPImageProcessorPil,
-                          CLIPVisionConfig, SiglipVisionConfig)
-import hf_skeleton as hs
-from hf_skeleton.models.llamo import LlamoMotionEncoder
-from hf_skeleton.skeletons.transforms import normalize
-from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+from llamo_fixtures import clips, frames, make
+from transformers import CLIPImageProcessorPil
 
-from llamo_fixtures import (  # noqa: F401  (fixtures and builders)
-    TINY_MOTION,
-    tok,
-    tiny_vision,
-    make_config,
-    make,
-    clips,
-    frames,
-)
+import hf_skeleton as hs
+from hf_skeleton.skeletons.transforms import normalize
+from hf_skeleton.testing import build_tiny_tokenizer
+from llamo_fixtures import tok  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- processor

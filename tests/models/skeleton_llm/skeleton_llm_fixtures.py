@@ -1,19 +1,11 @@
 """Shared builders and fixtures of the skeleton_llm tests."""
 
 from __future__ import annotations
-import json
-import numpy as np
+
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
+
 import hf_skeleton as hs
-from hf_skeleton import SkeletonInputError
-from hf_skeleton.evaluation.recognition import (
-    answer_log_likelihood,
-    predict_labels,
-    recognition_accuracy,
-    score_candidate_labels,
-)
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.testing import (
     INTERNVL_IMAGE_TOKENS,
@@ -24,8 +16,6 @@ from hf_skeleton.testing import (
     tiny_llava_config,
     tiny_qwen2_5_vl_config,
 )
-from hf_skeleton.training.collators import SkeletonSFTCollator, build_labels
-
 
 torch.set_num_threads(1)
 

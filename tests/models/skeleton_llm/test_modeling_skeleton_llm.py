@@ -1,11 +1,20 @@
 """SkeletonLLM modeling: gradients into the renderer, freezing, generation, save/load, recognition scoring."""
 
 from __future__ import annotations
+
 import json
-import numpy as np
+
 import pytest
 import torch
+from skeleton_llm_fixtures import (  # noqa: F401  (fixtures and builders)
+    FAMILIES,
+    clips,
+    examples,
+    make,
+    tokenizer,
+)
 from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
+
 import hf_skeleton as hs
 from hf_skeleton import SkeletonInputError
 from hf_skeleton.evaluation.recognition import (
@@ -15,24 +24,9 @@ from hf_skeleton.evaluation.recognition import (
     score_candidate_labels,
 )
 from hf_skeleton.skeletons.synthetic import synthetic_clip
-from hf_skeleton.testing import (
-    INTERNVL_IMAGE_TOKENS,
-    LLAVA_IMAGE_TOKEN,
-    QWEN_VISION_TOKENS,
-    build_tiny_tokenizer,
-    tiny_internvl_config,
-    tiny_llava_config,
-    tiny_qwen2_5_vl_config,
-)
-from hf_skeleton.training.collators import SkeletonSFTCollator, build_labels
-
-from skeleton_llm_fixtures import (  # noqa: F401  (fixtures and builders)
-    FAMILIES,
-    tokenizer,
-    make,
-    clips,
-    examples,
-)
+from hf_skeleton.testing import tiny_llava_config, tiny_qwen2_5_vl_config
+from hf_skeleton.training.collators import SkeletonSFTCollator
+from skeleton_llm_fixtures import tokenizer  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- gradients and freezing

@@ -1,38 +1,17 @@
 """SkeletonLLM processing: placeholder expansion, inputs of every kind, the SFT collator's labels."""
 
 from __future__ import annotations
-import json
+
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForImageTextToText, AutoProcessor
+from skeleton_llm_fixtures import clips, examples, make
+
 import hf_skeleton as hs
 from hf_skeleton import SkeletonInputError
-from hf_skeleton.evaluation.recognition import (
-    answer_log_likelihood,
-    predict_labels,
-    recognition_accuracy,
-    score_candidate_labels,
-)
 from hf_skeleton.skeletons.synthetic import synthetic_clip
-from hf_skeleton.testing import (
-    INTERNVL_IMAGE_TOKENS,
-    LLAVA_IMAGE_TOKEN,
-    QWEN_VISION_TOKENS,
-    build_tiny_tokenizer,
-    tiny_internvl_config,
-    tiny_llava_config,
-    tiny_qwen2_5_vl_config,
-)
 from hf_skeleton.training.collators import SkeletonSFTCollator, build_labels
-
-from skeleton_llm_fixtures import (  # noqa: F401  (fixtures and builders)
-    FAMILIES,
-    tokenizer,
-    make,
-    clips,
-    examples,
-)
+from skeleton_llm_fixtures import tokenizer  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- processor

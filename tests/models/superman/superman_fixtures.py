@@ -1,15 +1,12 @@
 """Shared builders and fixtures of the superman tests."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-import hf_skeleton as hs
-from hf_skeleton.models.superman import MAFT, MotionParseError, MotionTextFormatter
-from hf_skeleton.testing import tiny_superman
-from hf_skeleton.models.vgmt import VGMTConfig
-from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder, superman_lora_config
 
+from hf_skeleton.testing import tiny_superman
 
 torch.set_num_threads(1)
 

@@ -1,19 +1,21 @@
 """Superman modeling: tokens and embeddings, generation, MAFT, save/load, Auto classes, the LoRA recipe."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-import hf_skeleton as hs
-from hf_skeleton.models.superman import MAFT, MotionParseError, MotionTextFormatter
-from hf_skeleton.testing import tiny_superman
-from hf_skeleton.models.vgmt import VGMTConfig
-from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder, superman_lora_config
-
 from superman_fixtures import (  # noqa: F401  (fixtures and builders)
-    tiny,
     _motion,
+    tiny,
 )
+
+import hf_skeleton as hs
+from hf_skeleton.models.superman import MAFT, MotionTextFormatter
+from hf_skeleton.models.vgmt import VGMTConfig
+from hf_skeleton.testing import tiny_superman
+from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder, superman_lora_config
+from superman_fixtures import tiny  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- tokenizer + embeddings

@@ -1,19 +1,15 @@
 """Superman processing: motion text and strict parsing, video patches, processor errors and folders."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-import hf_skeleton as hs
-from hf_skeleton.models.superman import MAFT, MotionParseError, MotionTextFormatter
-from hf_skeleton.testing import tiny_superman
-from hf_skeleton.models.vgmt import VGMTConfig
-from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder, superman_lora_config
 
-from superman_fixtures import (  # noqa: F401  (fixtures and builders)
-    tiny,
-    _motion,
-)
+import hf_skeleton as hs
+from hf_skeleton.models.superman import MotionParseError, MotionTextFormatter
+from hf_skeleton.models.vgmt import VGMTConfig
+from superman_fixtures import tiny  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- motion text

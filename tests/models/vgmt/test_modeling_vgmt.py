@@ -1,20 +1,21 @@
 """VGMT modeling: config, codebook, gradients, visual stream, shapes, persistence, sequences."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, ResNetConfig
+from vgmt_fixtures import (  # noqa: F401  (fixtures and builders)
+    brute_force,
+    tiny_config,
+    tiny_vision_kw,
+)
+
 import hf_skeleton as hs
 from hf_skeleton.errors import SkeletonInputError
 from hf_skeleton.models.vgmt import HybridCodebook, VisualSkeletonAttention, normalize_motion
-
-from vgmt_fixtures import (  # noqa: F401  (fixtures and builders)
-    tiny_config,
-    tiny_vision_kw,
-    brute_force,
-)
 
 
 # ---------------------------------------------------------------------- config

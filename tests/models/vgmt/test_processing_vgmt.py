@@ -1,20 +1,15 @@
 """VGMT processing: the VGMTProcessor is the box normalisation reconstruct uses."""
 
 from __future__ import annotations
+
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from transformers import AutoConfig, AutoModel, ResNetConfig
+from vgmt_fixtures import tiny_config
+
 import hf_skeleton as hs
 from hf_skeleton.errors import SkeletonInputError
-from hf_skeleton.models.vgmt import HybridCodebook, VisualSkeletonAttention, normalize_motion
-
-from vgmt_fixtures import (  # noqa: F401  (fixtures and builders)
-    tiny_config,
-    tiny_vision_kw,
-    brute_force,
-)
+from hf_skeleton.models.vgmt import normalize_motion
 
 
 # ---------------------------------------------------------------------- processor

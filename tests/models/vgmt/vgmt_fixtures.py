@@ -1,15 +1,11 @@
 """Shared builders and fixtures of the vgmt tests."""
 
 from __future__ import annotations
-import numpy as np
-import pytest
-import torch
-import torch.nn.functional as F
-from transformers import AutoConfig, AutoModel, ResNetConfig
-import hf_skeleton as hs
-from hf_skeleton.errors import SkeletonInputError
-from hf_skeleton.models.vgmt import HybridCodebook, VisualSkeletonAttention, normalize_motion
 
+import torch
+from transformers import ResNetConfig
+
+import hf_skeleton as hs
 
 torch.set_num_threads(1)
 
