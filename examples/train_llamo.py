@@ -14,15 +14,16 @@ local checkpoint folder; this machine has no Hub access) and ``--vision-model`` 
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from hf_skeleton.training import llamo_recipe
+from hf_skeleton.training.recipe_config import recipe_parser
 
 
 def main() -> None:
-    parser = llamo_recipe.add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    llamo_recipe.run(parser.parse_args(), command="python examples/train_llamo.py " + " ".join(sys.argv[1:]))
+    parser = recipe_parser(llamo_recipe.LlamoRecipeConfig, description=__doc__.splitlines()[0])
+    (config,) = parser.parse_args_into_dataclasses()
+    llamo_recipe.run(config, command="python examples/train_llamo.py " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -28,12 +28,14 @@ import sys
 import numpy as np
 
 from hf_skeleton.training import skeleton_llm_recipe
+from hf_skeleton.training.recipe_config import recipe_parser
 
 
 def main() -> None:
-    parser = skeleton_llm_recipe.add_arguments(
-        argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-    skeleton_llm_recipe.run(parser.parse_args(),
+    parser = recipe_parser(skeleton_llm_recipe.SkeletonLLMRecipeConfig, description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    (config,) = parser.parse_args_into_dataclasses()
+    skeleton_llm_recipe.run(config,
                             command="python examples/train_skeleton_llm.py " + " ".join(sys.argv[1:]),
                             log=lambda line: print(line, flush=True))
 

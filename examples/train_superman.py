@@ -10,15 +10,15 @@ where the code lives; OUT/unified loads with pipeline("skeleton-generation", mod
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from hf_skeleton.training import superman_recipe
+from hf_skeleton.training.recipe_config import recipe_parser
 
 
 def main(argv=None) -> None:
-    parser = superman_recipe.add_arguments(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    args = parser.parse_args(argv)
+    parser = recipe_parser(superman_recipe.SupermanRecipeConfig, description=__doc__.splitlines()[0])
+    (args,) = parser.parse_args_into_dataclasses(args=argv)
     given = sys.argv[1:] if argv is None else argv
     superman_recipe.run(args, command="python examples/train_superman.py " + " ".join(given),
                         log=lambda line: print(line, flush=True))

@@ -33,10 +33,11 @@ import torch
 from transformers import ResNetConfig, set_seed
 
 import hf_skeleton as hs
-from hf_skeleton.training.vgmt_cmu import ClipDataset, add_arguments, run_cmu, windows
+from hf_skeleton.evaluation import mm, mpjpe
+from hf_skeleton.training.recipe_config import recipe_parser
+from hf_skeleton.training.vgmt_cmu import ClipDataset, VGMTRecipeConfig, run_cmu, windows
 from hf_skeleton.training.vgmt_cmu import evaluate_vgmt as evaluate
 from hf_skeleton.training.vgmt_cmu import train_vgmt as train
-from hf_skeleton.evaluation import mm, mpjpe
 
 DATA = Path(os.environ.get("HF_SKELETON_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -184,9 +185,8 @@ def run_pose2sim(args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = recipe_parser(VGMTRecipeConfig, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=["cmu", "pose2sim"])
-    add_arguments(parser)
     parser.add_argument("--image-height", type=int, default=112)
     parser.add_argument("--image-width", type=int, default=64)
     parser.add_argument("--split-frame", type=int, default=70, help="Pose2Sim: first test frame")

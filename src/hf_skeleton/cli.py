@@ -20,7 +20,6 @@ from .data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F4
 from .errors import HFSkeletonError, SkeletonFileError
 
 
-
 # ---------------------------------------------------------------------- shared helpers
 def clip_info(seq) -> dict[str, Any]:
     """Summary of a clip: format, frames, persons, joints, fps, duration, label/text, masked share."""
@@ -353,13 +352,14 @@ def _add_push(sub) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .training import llamo_recipe, skeleton_llm_recipe, superman_recipe, vgmt_cmu
+    from .training.recipe_config import parse_recipe
 
     recipes = {"llamo": llamo_recipe, "skeleton-llm": skeleton_llm_recipe, "superman": superman_recipe,
                "vgmt": vgmt_cmu}
     argv = list(args.recipe_args)
     recipe = recipes[args.model]
-    options = recipe.add_arguments(argparse.ArgumentParser(prog=f"hf-skeleton train {args.model}")).parse_args(argv)
-    recipe.run(options, command=f"hf-skeleton train {args.model} " + " ".join(argv))
+    config = parse_recipe(recipe.RECIPE_CONFIG, argv, prog=f"hf-skeleton train {args.model}")
+    recipe.run(config, command=f"hf-skeleton train {args.model} " + " ".join(argv))
     return 0
 
 

@@ -6,50 +6,61 @@ The embedded ``llamo-nucla`` checkpoint was made by it.
 
 from __future__ import annotations
 
-import argparse
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
 from ..cards import write_model_card, write_results
-from ..evaluation.recognition import score_candidate_labels
 from ..errors import HFSkeletonError
+from ..evaluation.recognition import score_candidate_labels
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
 from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
 from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
+from .recipe_config import as_config, require
 
 NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
          "donning", "doffing", "throw", "carry"]
 
 
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The recipe's options (the example and the CLI parse the same ones)."""
-    p.add_argument("--data", default=None, help="folder holding nw_ucla/all_sqe (default: ../shared/data)")
-    p.add_argument("--output-dir", default="llamo-nucla")
-    p.add_argument("--stage1-steps", type=int, default=50)
-    p.add_argument("--stage2-steps", type=int, default=4000)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3, help="stage-2 learning rate (tiny models from scratch)")
-    p.add_argument("--lora", action="store_true", help="stage 2 with LoRA on q_proj/v_proj instead of full tuning")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--frames", type=int, default=16)
-    p.add_argument("--max-clips", type=int, default=0, help="use only this many training clips (0: all)")
-    p.add_argument("--eval-clips", type=int, default=0, help="evaluate on this many view-3 clips (0: all)")
-    p.add_argument("--text-model", default=None, help="local causal-LM folder (else a tiny random LLM)")
-    p.add_argument("--vision-model", default=None, help="local CLIP/SigLIP folder for a video tower")
-    p.add_argument("--recognition-repeats", type=int, default=4,
-                   help="copies of the recognition examples in the stage-2 mixture (other templates each time)")
-    p.add_argument("--align-view", default="upright", choices=["none", "facing", "upright"],
-                   help="view normalisation of every clip (processor): upright also removes the camera tilt")
-    p.add_argument("--augment-angle", type=float, default=30.0, help="training yaw augmentation (degrees, 0: off)")
-    p.add_argument("--augment-tilt", type=float, default=15.0, help="training tilt augmentation (degrees)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--export-dir", default=None,
-                   help="write the final model, processor, results and card here (default: --output-dir)")
-    return p
+@dataclass
+class LlamoRecipeConfig:
+    """Options of the LLaMo N-UCLA recipe (``hf-skeleton train llamo --help`` lists them)."""
+
+    data: str | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
+    output_dir: str = "llamo-nucla"
+    stage1_steps: int = 50
+    stage2_steps: int = 4000
+    batch_size: int = 16
+    lr: float = field(default=1e-3, metadata={"help": "stage-2 learning rate (tiny models from scratch)"})
+    lora: bool = field(default=False, metadata={"help": "stage 2 with LoRA on q_proj/v_proj instead of full tuning"})
+    hidden: int = 64
+    layers: int = 2
+    frames: int = 16
+    max_clips: int = field(default=0, metadata={"help": "use only this many training clips (0: all)"})
+    eval_clips: int = field(default=0, metadata={"help": "evaluate on this many view-3 clips (0: all)"})
+    text_model: str | None = field(default=None, metadata={"help": "local causal-LM folder (else a tiny random LLM)"})
+    vision_model: str | None = field(default=None, metadata={"help": "local CLIP/SigLIP folder for a video tower"})
+    recognition_repeats: int = field(default=4, metadata={
+        "help": "copies of the recognition examples in the stage-2 mixture (other templates each time)"})
+    align_view: Literal["none", "facing", "upright"] = field(default="upright", metadata={
+        "help": "view normalisation of every clip (processor): upright also removes the camera tilt"})
+    augment_angle: float = field(default=30.0, metadata={"help": "training yaw augmentation (degrees, 0: off)"})
+    augment_tilt: float = field(default=15.0, metadata={"help": "training tilt augmentation (degrees)"})
+    seed: int = 0
+    export_dir: str | None = field(default=None, metadata={
+        "help": "write the final model, processor, results and card here (default: --output-dir)"})
+
+    def __post_init__(self):
+        require(self, positive=("stage2_steps", "batch_size", "lr", "hidden", "layers", "frames",
+                                "recognition_repeats"),
+                non_negative=("stage1_steps", "max_clips", "eval_clips", "augment_angle", "augment_tilt"))
+
+
+RECIPE_CONFIG = LlamoRecipeConfig  # what the CLI parses for this recipe
 
 
 def build(args):
@@ -80,8 +91,10 @@ def build(args):
     return model, LlamoProcessor.from_config(config, tok, align_view=args.align_view)
 
 
-def run(args: argparse.Namespace, command: str = "hf-skeleton train llamo", log=print) -> dict:
-    """Train, evaluate on N-UCLA view 3, save the model, processor, results and card; return the results."""
+def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=print) -> dict:
+    """Train, evaluate on N-UCLA view 3, save the model, processor, results and card; return the results.
+    ``args``: a :class:`LlamoRecipeConfig` (or parsed options with its fields)."""
+    args = as_config(LlamoRecipeConfig, args)
     if args.data:
         data = Path(args.data)
     else:

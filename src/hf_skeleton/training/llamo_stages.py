@@ -19,8 +19,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import SkeletonInputError
-from ..skeletons.sequence import SkeletonSequence
 from ..processing.collators import SkeletonSFTCollator, chat_prompt
+from ..skeletons.sequence import SkeletonSequence
 
 INSTRUCTION_TEMPLATES: dict[str, tuple[str, ...]] = {
     "captioning": (

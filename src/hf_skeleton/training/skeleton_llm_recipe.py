@@ -20,10 +20,10 @@ are written, and the ``skeleton-understanding`` pipeline reloads the folder.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,35 +33,48 @@ from ..cards import write_model_card, write_results
 from ..data import action_labels, confusable_pairs
 from ..errors import HFSkeletonError
 from ..evaluation.protocols import load_protocol_clips, recognition_protocol
-from ..skeletons.io import load_skeleton
 from ..processing.collators import SkeletonSFTCollator
+from ..skeletons.io import load_skeleton
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
+from .recipe_config import as_config, require
 from .skeleton_llm_stages import STAGES, train_stage
 
 NAMES = action_labels("nucla")
 PROTOCOL = "nucla-view3"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The recipe's options (the example and the CLI parse the same ones)."""
-    p.add_argument("--data", type=Path, default=None, help="folder holding nw_ucla/all_sqe (default: ../shared/data)")
-    p.add_argument("--output-dir", type=Path, default=Path("skeleton_llm_tiny"))
-    p.add_argument("--export-dir", type=Path, default=None,
-                   help="write the final model, processor, results and card here (default: --output-dir)")
-    p.add_argument("--vlm", default=None, help="a pretrained VLM id or folder (default: a tiny random Qwen2.5-VL)")
-    p.add_argument("--per-class", type=int, default=1, help="training clips per action (views 1-2)")
-    p.add_argument("--frames", type=int, default=2)
-    p.add_argument("--size", type=int, default=56)
-    p.add_argument("--epochs", type=float, nargs=5, default=[6, 4, 4, 4, 4], help="epochs of stages 0-4")
-    p.add_argument("--lr", type=float, nargs=5, default=[3e-3, 1e-2, 1e-2, 3e-3, 3e-3],
-                   help="learning rates of stages 0-4 (the paper's 2e-5 is for pretrained 8B VLMs)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--eval-clips", type=int, default=0, help="evaluate on the first N view-3 clips (0: all 464)")
-    return p
+@dataclass
+class SkeletonLLMRecipeConfig:
+    """Options of the SkeletonLLM N-UCLA recipe (``hf-skeleton train skeleton-llm --help`` lists them)."""
+
+    data: Path | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
+    output_dir: Path = Path("skeleton_llm_tiny")
+    export_dir: Path | None = field(default=None, metadata={
+        "help": "write the final model, processor, results and card here (default: --output-dir)"})
+    vlm: str | None = field(default=None, metadata={
+        "help": "a pretrained VLM id or folder (default: a tiny random Qwen2.5-VL)"})
+    per_class: int = field(default=1, metadata={"help": "training clips per action (views 1-2)"})
+    frames: int = 2
+    size: int = 56
+    epochs: list[float] = field(default_factory=lambda: [6, 4, 4, 4, 4], metadata={"help": "epochs of stages 0-4"})
+    lr: list[float] = field(default_factory=lambda: [3e-3, 1e-2, 1e-2, 3e-3, 3e-3], metadata={
+        "help": "learning rates of stages 0-4 (the paper's 2e-5 is for pretrained 8B VLMs)"})
+    batch_size: int = 8
+    eval_clips: int = field(default=0, metadata={"help": "evaluate on the first N view-3 clips (0: all 464)"})
+
+    def __post_init__(self):
+        self.output_dir = Path(self.output_dir)
+        self.data = None if self.data is None else Path(self.data)
+        self.export_dir = None if self.export_dir is None else Path(self.export_dir)
+        require(self, positive=("per_class", "frames", "size", "batch_size"), non_negative=("eval_clips",),
+                lengths={"epochs": 5, "lr": 5})
 
 
-def data_dir(args: argparse.Namespace) -> Path:
+RECIPE_CONFIG = SkeletonLLMRecipeConfig  # what the CLI parses for this recipe
+
+
+def data_dir(args: "SkeletonLLMRecipeConfig") -> Path:
     if args.data:
         return Path(args.data)
     from ..data.discovery import find_data_dir
@@ -84,7 +97,7 @@ def nucla_clips(data: Path, per_class: int, views=("v01", "v02")):
     return clips, [c.meta["label_name"] for c in clips]
 
 
-def build_model(args: argparse.Namespace, names: list[str]):
+def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
     """A SkeletonLLM and its processor: from ``--vlm`` (a pretrained checkpoint) or a tiny random Qwen2.5-VL."""
     from ..models.draction import DrActionConfig
     from ..models.skeleton_llm import (
@@ -129,9 +142,11 @@ def eval_loss(model, processor, examples, batch_size: int = 16) -> float:
     return total / count
 
 
-def run(args: argparse.Namespace, command: str = "hf-skeleton train skeleton-llm",
+def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleton-llm",
         log: Callable[[str], Any] = print) -> dict:
-    """Train through the stages, evaluate on N-UCLA view 3, save the folder; return the results."""
+    """Train through the stages, evaluate on N-UCLA view 3, save the folder; return the results.
+    ``args``: a :class:`SkeletonLLMRecipeConfig` (or parsed options with its fields)."""
+    args = as_config(SkeletonLLMRecipeConfig, args)
     from transformers import pipeline
 
     data = data_dir(args)

@@ -21,10 +21,10 @@ Shared by ``examples/train_superman.py`` and ``hf-skeleton train superman`` (sam
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,11 @@ from ..evaluation.motion_metrics import (
     prediction_errors,
     zero_velocity_prediction,
 )
-from ..testing import tiny_superman
-from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..models.superman.generation_superman import MotionTemplateConstraint
+from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..skeletons.io import load_skeleton
+from ..testing import tiny_superman
+from .recipe_config import as_config, require
 from .superman_tasks import (
     SupermanTaskBuilder,
     build_superman_trainer,
@@ -56,30 +57,37 @@ from .superman_tasks import (
 TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
 
 
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The recipe's options (the example and the CLI parse the same ones)."""
-    p.add_argument("--data", default=None,
-                   help="folder of CMU .bvh files, or one holding cmu_mocap_bvh/ (default: ../shared/data/cmu_mocap_bvh)")
-    p.add_argument("--out", "--output-dir", dest="out", default="runs/superman", help="output folder")
-    p.add_argument("--fps", type=float, default=20.0)
-    p.add_argument("--clip", type=int, default=8, help="frames of history = future = in-betweening clip")
-    p.add_argument("--vgmt-steps", type=int, default=1500,
-                   help="VGMT training steps (batch 32; about 3 min on one CPU core)")
-    p.add_argument("--steps", type=int, default=1000, help="Superman training steps per run")
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--eval", type=int, default=30, help="test windows per task")
-    p.add_argument("--max-train", type=int, default=2000,
-                   help="training windows per task, at most (CMU at 20 fps has about 800)")
-    p.add_argument("--max-trials", type=int, default=0, help="read only the first N trials, sorted by name (0: all)")
-    p.add_argument("--unified-only", action="store_true",
-                   help="train only the unified model (skip the single-task runs at the same budget)")
-    p.add_argument("--seed", type=int, default=0)
-    return p
+@dataclass
+class SupermanRecipeConfig:
+    """Options of the Superman CMU recipe (``hf-skeleton train superman --help`` lists them)."""
+
+    data: str | None = field(default=None, metadata={
+        "help": "folder of CMU .bvh files, or one holding cmu_mocap_bvh/ (default: ../shared/data/cmu_mocap_bvh)"})
+    out: str = field(default="runs/superman", metadata={"aliases": ["--output-dir"], "help": "output folder"})
+    fps: float = 20.0
+    clip: int = field(default=8, metadata={"help": "frames of history = future = in-betweening clip"})
+    vgmt_steps: int = field(default=1500, metadata={"help": "VGMT training steps (batch 32; about 3 min on one CPU core)"})
+    steps: int = field(default=1000, metadata={"help": "Superman training steps per run"})
+    batch: int = 4
+    hidden: int = 128
+    lr: float = 2e-3
+    eval: int = field(default=30, metadata={"help": "test windows per task"})
+    max_train: int = field(default=2000, metadata={
+        "help": "training windows per task, at most (CMU at 20 fps has about 800)"})
+    max_trials: int = field(default=0, metadata={"help": "read only the first N trials, sorted by name (0: all)"})
+    unified_only: bool = field(default=False, metadata={
+        "help": "train only the unified model (skip the single-task runs at the same budget)"})
+    seed: int = 0
+
+    def __post_init__(self):
+        require(self, positive=("fps", "clip", "vgmt_steps", "steps", "batch", "hidden", "lr", "eval", "max_train"),
+                non_negative=("max_trials",))
 
 
-def cmu_dir(args: argparse.Namespace) -> Path:
+RECIPE_CONFIG = SupermanRecipeConfig  # what the CLI parses for this recipe
+
+
+def cmu_dir(args: "SupermanRecipeConfig") -> Path:
     if args.data:
         folder = Path(args.data)
         return folder / "cmu_mocap_bvh" if (folder / "cmu_mocap_bvh").is_dir() else folder
@@ -321,9 +329,11 @@ def _card_results(unified: dict, fps: float) -> dict:
     return rows
 
 
-def run(args: argparse.Namespace, command: str = "hf-skeleton train superman",
+def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
         log: Callable[[str], Any] = print) -> dict:
-    """Train the VGMT and the Superman runs, score them, save ``OUT/unified`` and ``OUT/results.json``."""
+    """Train the VGMT and the Superman runs, score them, save ``OUT/unified`` and ``OUT/results.json``.
+    ``args``: a :class:`SupermanRecipeConfig` (or parsed options with its fields)."""
+    args = as_config(SupermanRecipeConfig, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train, test = split_trials(load_cmu(cmu_dir(args), args.fps, args.max_trials))

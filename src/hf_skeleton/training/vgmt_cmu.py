@@ -7,10 +7,10 @@ and mapped back before scoring MPJPE in mm.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,25 +22,35 @@ from ..errors import HFSkeletonError
 from ..evaluation import codebook_health, mm, mpjpe
 from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..skeletons.io import load_skeleton
+from .recipe_config import as_config, require
 from .vgmt_recipe import vgmt_trainer, vgmt_training_args
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Options of the VGMT recipes (the example adds its Pose2Sim ones)."""
-    parser.add_argument("--data", default=None, help="folder holding cmu_mocap_bvh/ (default: ../shared/data)")
-    parser.add_argument("--max-steps", type=int, default=1500)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--num-codes", type=int, default=512)
-    parser.add_argument("--code-dim", type=int, default=128)
-    parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--clip-len", type=int, default=16)
-    parser.add_argument("--stride", type=int, default=8)
-    parser.add_argument("--fps", type=float, default=30.0, help="CMU: frame rate after subsampling")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output-dir", default="runs/vgmt")
-    return parser
+@dataclass
+class VGMTRecipeConfig:
+    """Options of the VGMT CMU recipe (``hf-skeleton train vgmt --help``; ``examples/train_vgmt.py`` adds
+    its Pose2Sim ones)."""
+
+    data: str | None = field(default=None, metadata={"help": "folder holding cmu_mocap_bvh/ (default: ../shared/data)"})
+    max_steps: int = 1500
+    batch_size: int = 16
+    lr: float = 1e-3
+    num_codes: int = 512
+    code_dim: int = 128
+    channels: list[int] = field(default_factory=lambda: [32, 64])
+    clip_len: int = 16
+    stride: int = 8
+    fps: float = field(default=30.0, metadata={"help": "CMU: frame rate after subsampling"})
+    seed: int = 0
+    threads: int = 1
+    output_dir: str = "runs/vgmt"
+
+    def __post_init__(self):
+        require(self, positive=("max_steps", "batch_size", "lr", "num_codes", "code_dim", "clip_len", "stride",
+                                "fps", "threads"))
+
+
+RECIPE_CONFIG = VGMTRecipeConfig  # what the CLI parses for this recipe
 
 
 def _data_dir(args) -> Path:
@@ -149,12 +159,14 @@ def run_cmu(args, log=print) -> dict:
     return result
 
 
-def run(args, command: str = "hf-skeleton train vgmt", log=print) -> dict:
-    """``run_cmu`` plus what a published folder needs: results.json, eval_results.json and the card."""
+def run(args: VGMTRecipeConfig, command: str = "hf-skeleton train vgmt", log=print) -> dict:
+    """``run_cmu`` plus what a published folder needs: results.json, eval_results.json and the card.
+    ``args``: a :class:`VGMTRecipeConfig` (or parsed options with its fields)."""
     import json
 
     from ..cards import write_model_card, write_results
 
+    args = as_config(VGMTRecipeConfig, args)
     torch.set_num_threads(args.threads)
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     result = run_cmu(args, log=log)
