@@ -283,6 +283,22 @@ def _model_folder(name_or_path: str) -> str:
     return folder
 
 
+def _load_model(auto_class, folder: str):
+    """``auto_class.from_pretrained(folder)`` without transformers' progress bar and load report on
+    stderr: a damaged folder is one line (its CheckpointError), like every other CLI error."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return auto_class.from_pretrained(folder)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _cmd_render(args: argparse.Namespace) -> int:
     from .models.draction.preview import save_render_grid
 
@@ -293,7 +309,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
         folder = _model_folder(args.model)
         config = AutoConfig.from_pretrained(folder)
-        model = AutoModel.from_pretrained(folder)
+        model = _load_model(AutoModel, folder)
         if config.model_type != "draction":  # a SkeletonLLM folder: use its renderer
             model = getattr(model, "renderer", None) or getattr(model, "draction", None)
             if model is None:
@@ -395,10 +411,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.write_card and folder != args.model:
         raise HFSkeletonError(f"--write-card: {args.model!r} is an embedded model, shipped read-only with the "
                               "package; save a copy with save_pretrained and evaluate that folder")
+    # the model first: a damaged folder fails (CheckpointError, exit 2) before any data is read
+    model = _load_model(AutoModelForImageTextToText, folder)
+    processor = AutoProcessor.from_pretrained(folder)
     clips = load_protocol_clips(args.protocol, data_dir, limit=args.limit, seed=args.seed)
     labels = args.labels.split(",") if args.labels else list(action_labels("nucla").values())
-    model = AutoModelForImageTextToText.from_pretrained(folder)
-    processor = AutoProcessor.from_pretrained(folder)
     sample = f"a class-balanced sample (seed {args.seed}) of " if args.limit else ""
     print(f"evaluating {args.model} on {sample}{len(clips)} clips ({args.protocol}), "
           f"{len(labels)} candidate labels")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .errors import CheckpointError, HFSkeletonError
+from .modeling_utils import verify_weights
 
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 _FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -24,8 +25,10 @@ def files_to_push(folder: str | Path) -> list[str]:
     """The relative paths ``push_folder`` would upload, after checking the folder is complete.
 
     Raises:
-        CheckpointError: no config.json, no safetensors weights, a pickle-based weight file, or an
-            ``auto_map`` entry naming a module file that is not in the folder.
+        CheckpointError: no config.json, no safetensors weights, a pickle-based weight file, weights
+            that fail :func:`~hf_skeleton.modeling_utils.verify_weights` (damaged, changed since their
+            checksum manifest was written, NaN/Inf), or an ``auto_map`` entry naming a module file that
+            is not in the folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -40,6 +43,7 @@ def files_to_push(folder: str | Path) -> list[str]:
     pickles = [f for f in files if f.endswith(_FORBIDDEN_SUFFIXES)]
     if pickles:
         raise CheckpointError(folder, f"pickle-based files are not published: {pickles}")
+    verify_weights(folder)  # damaged weights are never published
     config = json.loads(config_path.read_text())
     for target in (config.get("auto_map") or {}).values():
         refs = target if isinstance(target, list) else [target]

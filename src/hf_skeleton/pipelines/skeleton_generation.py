@@ -28,6 +28,9 @@ from ..models.superman.processing_superman import SupermanTaskBuilder
 from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
 from ..processing.skeleton_processor import SkeletonProcessor
 from ..skeletons.sequence import SkeletonSequence
+from .typed_loading import install as _install_typed_loading
+
+_install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's typed error
 
 TASKS = ("predict", "inbetween", "estimate")
 

@@ -27,6 +27,9 @@ from ..evaluation.recognition import score_candidate_labels
 from ..processing.base import SkeletonTextProcessor
 from ..processing.collators import chat_prompt
 from ..skeletons.sequence import SkeletonSequence
+from .typed_loading import install as _install_typed_loading
+
+_install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's typed error
 
 DEFAULT_QUESTION = "What action is the person doing? Answer with the action name."
 
