@@ -54,6 +54,15 @@ class EfficientNetLiteConfig(PretrainedConfig):
         dropout_rate: dropout before the classifier.
         drop_connect_rate: stochastic depth of the residual blocks, growing linearly to this value.
         initializer_range: kept for transformers' generic utilities (weights use TF's init).
+        token_grid: ``None`` (default): features as maps only. An integer g >= 1: the head features are
+            also average-pooled (adaptively) to g x g and returned as tokens (B, g*g, hidden_size), row by
+            row, as the last entry of ``hidden_states`` (returned whenever ``token_grid`` is set). This lets
+            a LLaVA-style composite use the network as its vision tower (``vision_feature_layer=-1``,
+            ``vision_feature_select_strategy="full"``): g*g visual tokens per image.
+        frozen_eval: ``False`` (default): ``train()`` puts every layer in training mode. ``True``: BatchNorm
+            layers and MBConv blocks whose parameters are all frozen stay in inference mode while the model
+            trains (running statistics used and left unchanged, no stochastic depth), so a frozen tower
+            gives the features it was trained to give.
     """
 
     model_type = "efficientnet_lite"
@@ -76,6 +85,8 @@ class EfficientNetLiteConfig(PretrainedConfig):
         dropout_rate: float = 0.2,
         drop_connect_rate: float = 0.2,
         initializer_range: float = 0.02,
+        token_grid: int | None = None,
+        frozen_eval: bool = False,
         **kwargs,
     ):
         stages = [list(expand_ratios), list(kernel_sizes), list(strides), list(out_channels), list(num_repeats)]
@@ -85,6 +96,11 @@ class EfficientNetLiteConfig(PretrainedConfig):
                                      "of one equal, non-zero length", [len(s) for s in stages])
         if padding not in PADDINGS:
             raise SkeletonInputError("EfficientNetLiteConfig.padding", f"one of {PADDINGS}", padding)
+        if token_grid is not None and (isinstance(token_grid, bool) or not isinstance(token_grid, int)
+                                       or token_grid < 1):
+            raise SkeletonInputError("EfficientNetLiteConfig.token_grid", "None or a positive integer", token_grid)
+        self.token_grid = token_grid
+        self.frozen_eval = bool(frozen_eval)
         self.num_channels = num_channels
         self.image_size = image_size
         self.stem_channels = stem_channels
@@ -103,6 +119,11 @@ class EfficientNetLiteConfig(PretrainedConfig):
     def hidden_size(self) -> int:
         """Feature size of the pooled output (``head_channels``)."""
         return self.head_channels
+
+    @property
+    def num_image_tokens(self) -> int | None:
+        """Tokens per image in ``hidden_states[-1]`` (``token_grid`` squared), None without ``token_grid``."""
+        return None if self.token_grid is None else self.token_grid ** 2
 
     @property
     def num_blocks(self) -> int:

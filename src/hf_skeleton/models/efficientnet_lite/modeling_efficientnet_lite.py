@@ -1,7 +1,8 @@
 """EfficientNet-Lite as a transformers model: the ImageNet feature extractor and classifier.
 
 ``EfficientNetLiteModel(pixel_values)``: pixel values (B, 3, H, W) in [-1, 1] -> ``last_hidden_state``
-(B, 1280, H/32, W/32) and ``pooler_output`` (B, 1280). ``EfficientNetLiteForImageClassification`` adds
+(B, 1280, H/32, W/32) and ``pooler_output`` (B, 1280); with ``config.token_grid = g`` also tokens
+(B, g*g, 1280) as ``hidden_states[-1]`` (a LLaVA vision tower). ``EfficientNetLiteForImageClassification`` adds
 dropout and a linear head: ``logits`` (B, num_labels). The layout (stem, 16 MBConv blocks for Lite0, head
 convolution, classifier) follows the TF-Lite release (timm's ``tf_efficientnet_lite0``, SAME padding), so
 the released weights map tensor by tensor, in order (:func:`hf_skeleton.backbones.map_state_dict_by_order`).
@@ -156,6 +157,16 @@ class EfficientNetLitePreTrainedModel(SkeletonModelMixin, PreTrainedModel):
             init.ones_(module.running_var)
             init.zeros_(module.num_batches_tracked)
 
+    def train(self, mode: bool = True):
+        """``nn.Module.train``; with ``config.frozen_eval``, frozen BatchNorm layers and blocks stay in eval mode."""
+        super().train(mode)
+        if mode and getattr(self.config, "frozen_eval", False):
+            for module in self.modules():
+                if isinstance(module, (nn.BatchNorm2d, EfficientNetLiteBlock)) and \
+                        not any(p.requires_grad for p in module.parameters()):
+                    module.eval()
+        return self
+
 
 def _check_pixels(pixel_values: torch.Tensor, channels: int) -> None:
     if not torch.is_tensor(pixel_values) or pixel_values.ndim != 4 or pixel_values.shape[1] != channels:
@@ -169,7 +180,10 @@ class EfficientNetLiteModel(EfficientNetLitePreTrainedModel):
     - ``last_hidden_state``: (B, 1280, ceil(H/32), ceil(W/32)), after the head conv + BN + ReLU6;
     - ``pooler_output``: (B, 1280), its spatial mean;
     - ``hidden_states`` (``output_hidden_states=True``): the stem output and each stage's output,
-      (B, 32, H/2, W/2), (B, 16, H/2, W/2), (B, 24, H/4, W/4), ... (B, 320, H/32, W/32) for Lite0.
+      (B, 32, H/2, W/2), (B, 16, H/2, W/2), (B, 24, H/4, W/4), ... (B, 320, H/32, W/32) for Lite0;
+    - with ``config.token_grid = g``, ``hidden_states`` always ends with the tokens (B, g*g, 1280):
+      ``last_hidden_state`` average-pooled adaptively to g x g, row by row (only the tokens when
+      ``output_hidden_states`` is off).
     """
 
     # a classifier checkpoint (the released weights) loads here too: its head is dropped quietly
@@ -186,7 +200,12 @@ class EfficientNetLiteModel(EfficientNetLitePreTrainedModel):
         _check_pixels(pixel_values, self.config.num_channels)
         output_hidden_states = bool(output_hidden_states if output_hidden_states is not None
                                     else self.config.output_hidden_states)
+        pixel_values = pixel_values.to(self.embeddings.convolution.weight.dtype)  # e.g. float32 renders, bf16 tower
         features, states = self.encoder(self.embeddings(pixel_values), output_hidden_states)
+        grid = getattr(self.config, "token_grid", None)
+        if grid is not None:
+            tokens = F.adaptive_avg_pool2d(features, grid).flatten(2).transpose(1, 2)
+            states = (*(states or ()), tokens)
         out = BaseModelOutputWithPoolingAndNoAttention(last_hidden_state=features,
                                                        pooler_output=features.mean(dim=(2, 3)),
                                                        hidden_states=states)

@@ -9,7 +9,7 @@ from transformers import AutoConfig, PretrainedConfig
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
 from ..draction.configuration_draction import DrActionConfig
-from .image_adapters import VLM_FAMILIES, ImageAdapterConfig
+from .image_adapters import VISION_TOWER_FAMILIES, VLM_FAMILIES, ImageAdapterConfig, vlm_family
 
 FRAMES_AS = ("images", "video")
 
@@ -59,10 +59,11 @@ class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
                                      type(draction_config).__name__)
         self.draction_config = draction_config
         self.vlm_config = _vlm_config(vlm_config)
-        family = VLM_FAMILIES.get(self.vlm_config.model_type)
+        family = vlm_family(self.vlm_config)
         if family is None:
             raise SkeletonInputError("SkeletonLLMConfig.vlm_config.model_type", f"one of {sorted(VLM_FAMILIES)}",
                                      self.vlm_config.model_type)
+        _check_token_tower(self.vlm_config)
         if frames_as not in FRAMES_AS:
             raise SkeletonInputError("SkeletonLLMConfig.frames_as", f"one of {FRAMES_AS}", frames_as)
         if frames_as == "video" and family != "qwen2_vl":
@@ -96,7 +97,7 @@ class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
 
     @property
     def family(self) -> str:
-        return VLM_FAMILIES[self.vlm_config.model_type]
+        return vlm_family(self.vlm_config)
 
     @property
     def num_frames(self) -> int:
@@ -128,6 +129,8 @@ class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
         if self.family == "qwen2_vl":
             gh, gw = adapter.grid(side, side)
             return gh * gw // cfg.vision_config.spatial_merge_size ** 2
+        if _token_tower(cfg):  # a CNN tower pooling each image to a fixed token grid
+            return cfg.vision_config.num_image_tokens
         h, w = adapter.output_size(side, side)
         patch = _first(cfg.vision_config.patch_size)
         n = (h // patch) * (w // patch)
@@ -149,6 +152,25 @@ class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
         out["draction_config"] = self.draction_config.to_dict()
         out["vlm_config"] = self.vlm_config.to_dict()
         return out
+
+
+def _token_tower(vlm_config) -> bool:
+    """A LLaVA whose vision tower is a CNN giving a fixed token grid (EfficientNet-Lite)."""
+    return getattr(getattr(vlm_config, "vision_config", None), "model_type", None) in VISION_TOWER_FAMILIES
+
+
+def _check_token_tower(vlm_config) -> None:
+    if not _token_tower(vlm_config):
+        return
+    vision = vlm_config.vision_config
+    if getattr(vision, "num_image_tokens", None) is None:
+        raise SkeletonInputError("SkeletonLLMConfig.vlm_config.vision_config.token_grid",
+                                 "a positive integer (the tower's tokens per image, pooled)", None)
+    for name, expected in (("vision_feature_layer", -1), ("vision_feature_select_strategy", "full")):
+        if getattr(vlm_config, name, expected) != expected:
+            raise SkeletonInputError(f"SkeletonLLMConfig.vlm_config.{name}",
+                                     f"{expected!r} for a {vision.model_type} tower (its tokens have no CLS)",
+                                     getattr(vlm_config, name))
 
 
 def _first(value):

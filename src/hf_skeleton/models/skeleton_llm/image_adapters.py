@@ -12,7 +12,8 @@ processor's ``rescale`` by 1/255 is what turned uint8 into [0, 1]):
 - ``got_ocr2`` (InternVL; ``GotOcr2ImageProcessor``): resize to the tile size, normalise. A square
   frame of the tile size is one tile, so the processor's tiling is the identity there.
 - ``clip`` (LLaVA; ``CLIPImageProcessor``): resize the short side, centre crop, normalise.
-- ``siglip`` (SigLIP towers; ``SiglipImageProcessor``): resize to a square, normalise.
+- ``siglip`` (SigLIP towers; ``SiglipImageProcessor``, and ``ViTImageProcessor`` with bicubic
+  resampling, e.g. EfficientNet-Lite's from ``hs.backbone_path``): resize to a square, normalise.
 
 Resizing uses PIL-style bicubic filtering (``antialias=True``, a = -0.5, like PIL) so it matches
 the processors up to their uint8 rounding; where the frame already has the processor's size the
@@ -45,6 +46,18 @@ VLM_FAMILIES = {
     "llava": "clip", "llava_next": "clip", "video_llava": "clip",
     "siglip": "siglip", "paligemma": "siglip",
 }
+# vision tower model_type -> family, where a LLaVA-style VLM's tower has its own preprocessing
+VISION_TOWER_FAMILIES = {"efficientnet_lite": "siglip"}
+
+
+def vlm_family(vlm_config: Any) -> str | None:
+    """The adapter family of a VLM config: by its model type, or (LLaVA holding a tower of
+    :data:`VISION_TOWER_FAMILIES`, e.g. EfficientNet-Lite) by its vision tower's; None if unknown."""
+    family = VLM_FAMILIES.get(getattr(vlm_config, "model_type", None))
+    if family == "clip":
+        tower = getattr(getattr(vlm_config, "vision_config", None), "model_type", None)
+        family = VISION_TOWER_FAMILIES.get(tower, family)
+    return family
 
 
 def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
@@ -129,13 +142,20 @@ class ImageAdapterConfig:
             return cls("clip", mean, std, size=size["shortest_edge"], crop_size=(crop["height"], crop["width"]))
         if name.startswith("Siglip"):
             return cls("siglip", mean, std, size=(size["height"], size["width"]))
+        if name.startswith("ViT"):  # resize to (height, width) + normalise: the siglip computation
+            from transformers.image_utils import PILImageResampling
+
+            if PILImageResampling(processor.resample) != PILImageResampling.BICUBIC:
+                raise SkeletonInputError("image_processor.resample", "bicubic (the adapter's filter)",
+                                         PILImageResampling(processor.resample).name)
+            return cls("siglip", mean, std, size=(size["height"], size["width"]))
         raise SkeletonInputError("image_processor", f"a processor of one of the families {FAMILIES}", name)
 
     @classmethod
     def for_vlm_config(cls, vlm_config: Any, image_size: int) -> "ImageAdapterConfig":
         """Defaults for a VLM config (the checkpoints' own preprocessing for that model type)."""
         model_type = getattr(vlm_config, "model_type", None)
-        family = VLM_FAMILIES.get(model_type)
+        family = vlm_family(vlm_config)
         if family is None:
             raise SkeletonInputError("vlm_config.model_type", f"one of {sorted(VLM_FAMILIES)}", model_type)
         vision = getattr(vlm_config, "vision_config", None)

@@ -324,6 +324,37 @@ class SkeletonLLMForConditionalGeneration(SkeletonLMHeadMixin, SkeletonLLMPreTra
         model.model.renderer.to(device=vlm.device, dtype=torch.float32)
         return model
 
+    @classmethod
+    def from_backbones(cls, vision: str, text: str, draction_config: Any = None, *, token_grid: int = 2,
+                       skeleton_token: str = "<skeleton>", image_token: str = "<image>",
+                       image_adapter: ImageAdapterConfig | None = None, image_size: int | None = None,
+                       frozen_eval: bool = True, dtype: torch.dtype = torch.float32):
+        """Build SkeletonLLM on a VLM composed from a pretrained vision backbone and a pretrained
+        language model (LLaVA layout: tower -> pooled tokens -> ``multi_modal_projector`` -> LLM), e.g.
+        ``from_backbones(hs.backbone_path("efficientnet-lite0"), hs.backbone_path("smollm2-135m-instruct"))``.
+
+        Args:
+            vision: folder (or id) of an EfficientNet-Lite checkpoint; its ``preprocessor_config.json``
+                sets the image adapter (224 px, mean = std = 0.5) unless ``image_adapter`` is given.
+            text: folder (or id) of a causal LM with its tokenizer (chat template kept); ``skeleton_token``
+                and ``image_token`` are added and the embeddings resized.
+            draction_config: the renderer; default ``DrActionConfig(num_frames=8, image_size=<adapter size>)``.
+            image_size: the side the tower reads (default: the processor's, 224); e.g. 112 for a 4x cheaper
+                tower on CPU (normalised the same way, no longer what the backbone's processor gives).
+            token_grid: each frame becomes ``token_grid ** 2`` visual tokens (the final map pooled).
+            frozen_eval: the tower's frozen BatchNorm layers keep their ImageNet statistics in training.
+
+        Returns:
+            ``(model, processor)``: the model with the pretrained tower and language model (projector new)
+            and its :class:`SkeletonLLMProcessor`.
+        """
+        from .pretrained_vlm import build_from_backbones
+
+        return build_from_backbones(cls, vision, text, draction_config, token_grid=token_grid,
+                                    skeleton_token=skeleton_token, image_token=image_token,
+                                    image_adapter=image_adapter, image_size=image_size, frozen_eval=frozen_eval,
+                                    dtype=dtype)
+
 
 def _adapter_from_checkpoint(path: str) -> ImageAdapterConfig | None:
     try:

@@ -1,0 +1,126 @@
+"""Compose an image-text-to-text VLM from a pretrained vision backbone and a pretrained language model.
+
+The paper puts DrAction in front of a pretrained VLM (InternVL3-8B). None downloads here, but two
+pretrained backbones install offline (``hs.backbone_path``): EfficientNet-Lite0 (ImageNet) and
+SmolLM2-135M-Instruct. :func:`build_from_backbones` joins them as a transformers ``LlavaModel``:
+
+    frame (3, 224, 224) in [-1, 1] -> EfficientNet-Lite0 -> (1280, 7, 7) -> pooled to g x g tokens (1280 each)
+    -> multi_modal_projector (Linear 1280 -> 576, GELU, Linear 576 -> 576) -> SmolLM2 at the ``<image>`` tokens
+
+(``LlavaConfig(vision_config=EfficientNetLiteConfig(token_grid=g), text_config=<SmolLM2's LlamaConfig>,
+vision_feature_layer=-1, vision_feature_select_strategy="full")``), so everything built on SkeletonLLM
+(the four training stages, ``pipeline("skeleton-understanding")``, candidate scoring, save/load with the
+Auto classes) runs unchanged. The tower and the language model carry the pretrained weights; the
+projector and the embeddings of the added tokens (``<skeleton>``, ``<image>``) are new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...errors import CheckpointError, SkeletonInputError
+from .image_adapters import ImageAdapterConfig
+
+IMAGE_TOKEN = "<image>"
+_DROPPED_VISION_KEYS = ("id2label", "label2id", "num_labels", "architectures", "_name_or_path", "dtype",
+                        "transformers_version", "problem_type")
+
+
+def vision_tower_config(vision: str, token_grid: int = 2, frozen_eval: bool = True):
+    """The vision backbone's config as a token-giving tower: ``token_grid`` x ``token_grid`` tokens per
+    image; the classifier's label maps dropped. Only CNN towers of ``VISION_TOWER_FAMILIES`` are supported."""
+    from transformers import AutoConfig
+
+    from .image_adapters import VISION_TOWER_FAMILIES
+
+    source = AutoConfig.from_pretrained(vision)
+    if source.model_type not in VISION_TOWER_FAMILIES:
+        raise SkeletonInputError("vision", f"a backbone of type {sorted(VISION_TOWER_FAMILIES)} "
+                                           "(e.g. hs.backbone_path('efficientnet-lite0'))", source.model_type)
+    data = {k: v for k, v in source.to_dict().items() if k not in _DROPPED_VISION_KEYS}
+    data.update(token_grid=token_grid, frozen_eval=frozen_eval)
+    data.pop("model_type", None)
+    return type(source)(**data)
+
+
+def compose_vlm_config(vision_config: Any, text_config: Any, image_token_id: int,
+                       projector_hidden_act: str = "gelu"):
+    """``LlavaConfig`` reading the tower's pooled tokens (``hidden_states[-1]``, all of them)."""
+    from transformers import LlavaConfig
+
+    return LlavaConfig(vision_config=vision_config, text_config=text_config, image_token_index=int(image_token_id),
+                       image_seq_length=vision_config.num_image_tokens, vision_feature_layer=-1,
+                       vision_feature_select_strategy="full", projector_hidden_act=projector_hidden_act,
+                       tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)))
+
+
+def _add_tokens(tokenizer, tokens: list[str]) -> None:
+    missing = [t for t in tokens if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=True)
+    for token in tokens:
+        ids = tokenizer.encode(token, add_special_tokens=False)
+        if len(ids) != 1:
+            raise SkeletonInputError(f"tokenizer ({token})", "one token", ids)
+
+
+def build_from_backbones(cls, vision: str, text: str, draction_config: Any = None, *, token_grid: int = 2,
+                         skeleton_token: str = "<skeleton>", image_token: str = IMAGE_TOKEN,
+                         image_adapter: ImageAdapterConfig | None = None, image_size: int | None = None,
+                         frozen_eval: bool = True, dtype: torch.dtype = torch.float32):
+    """See :meth:`SkeletonLLMForConditionalGeneration.from_backbones`. Returns ``(model, processor)``."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    from ..draction.configuration_draction import DrActionConfig
+    from .configuration_skeleton_llm import SkeletonLLMConfig
+    from .modeling_skeleton_llm import _adapter_from_checkpoint
+    from .processing_skeleton_llm import SkeletonLLMProcessor
+
+    tower_config = vision_tower_config(vision, token_grid, frozen_eval)
+    tower = AutoModel.from_pretrained(vision, config=tower_config, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(text)
+    _add_tokens(tokenizer, [skeleton_token, image_token])
+    lm = AutoModelForCausalLM.from_pretrained(text, dtype=dtype)
+    if lm.get_input_embeddings().num_embeddings < len(tokenizer):
+        lm.resize_token_embeddings(len(tokenizer))  # new rows: mean and covariance of the old ones
+    vlm_config = compose_vlm_config(tower.config, lm.config, tokenizer.convert_tokens_to_ids(image_token))
+
+    if image_adapter is None:
+        image_adapter = _adapter_from_checkpoint(vision)  # the backbone's own preprocessor_config.json
+    if image_adapter is None:
+        image_adapter = ImageAdapterConfig.for_vlm_config(vlm_config, tower_config.image_size)
+    if image_size is not None:  # the tower reads another square size, normalised the same way
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
+            raise SkeletonInputError("image_size", "an integer >= 32 (pixels) or None", image_size)
+        image_adapter = ImageAdapterConfig(**{**image_adapter.to_dict(), "size": (image_size, image_size)})
+    if draction_config is None:
+        draction_config = DrActionConfig(num_frames=8, image_size=int(image_adapter.size[0]))
+    config = SkeletonLLMConfig(draction_config=draction_config, vlm_config=vlm_config,
+                               skeleton_token=skeleton_token, image_adapter=image_adapter)
+    model = cls(config)
+    vlm = model.model.vlm
+    _load(vlm.vision_tower, tower.state_dict(), "vision tower", vision)
+    _load(vlm.language_model, lm.model.state_dict(), "language model", text)
+    if lm.lm_head.weight is not lm.model.embed_tokens.weight:  # untied head
+        _load(model.lm_head, lm.lm_head.state_dict(), "lm_head", text)
+    model.to(dtype)
+    model.model.renderer.to(torch.float32)  # the renderer stays in float32 (a few thousand parameters)
+    try:
+        model.generation_config = GenerationConfig.from_pretrained(text)
+    except OSError:
+        pass
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    processor = SkeletonLLMProcessor.from_model_config(config, tokenizer)
+    return model, processor
+
+
+def _load(module: torch.nn.Module, state: dict, what: str, source: str) -> None:
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(source, f"{what}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+
+
+__all__ = ["IMAGE_TOKEN", "build_from_backbones", "compose_vlm_config", "vision_tower_config"]
