@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from skeleton_llm_fixtures import rendered_like
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -13,19 +14,6 @@ from transformers.models.siglip.image_processing_pil_siglip import SiglipImagePr
 
 from hf_skeleton import SkeletonInputError
 from hf_skeleton.models.skeleton_llm.image_adapters import ImageAdapter, ImageAdapterConfig, smart_resize
-
-
-def _rendered(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """uint8 (n, size, size, 3) frames that look like renders: soft blobs on a dark background."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.zeros((n, size, size, 3))
-    for i in range(n):
-        for _ in range(6):
-            cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.03, 0.1)
-            blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
-            img[i] += blob[..., None] * rng.uniform(0.2, 1.0, 3)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
 
 
 def _compare(processor, frames_u8: np.ndarray) -> dict[str, float]:
@@ -59,7 +47,7 @@ EXACT = [
 
 @pytest.mark.parametrize("name,make,size", EXACT, ids=[f"{e[0]}-{e[2]}" for e in EXACT])
 def test_adapter_equals_processor_exactly(name, make, size):
-    diffs = _compare(make(), _rendered(3, size))
+    diffs = _compare(make(), rendered_like(3, size))
     assert max(diffs.values()) <= 1e-5, diffs
 
 
@@ -76,7 +64,7 @@ RESIZED = [
 @pytest.mark.parametrize("name,make,size", RESIZED, ids=[f"{e[0]}-{e[2]}" for e in RESIZED])
 def test_adapter_matches_processor_when_resizing(name, make, size):
     processor = make()
-    diffs = _compare(processor, _rendered(2, size, seed=1))
+    diffs = _compare(processor, rendered_like(2, size, seed=1))
     tolerance = 3.0 / 255.0 / min(processor.image_std)  # 3 uint8 levels, in normalised units
     assert diffs["pixel_values"] <= tolerance, diffs
 
@@ -88,7 +76,7 @@ def test_smart_resize_equals_transformers():
 
 def test_qwen_video_of_repeated_frames_equals_image_patches():
     adapter = ImageAdapter(ImageAdapterConfig("qwen2_vl"))
-    frame = torch.from_numpy(_rendered(1, 56)).permute(0, 3, 1, 2).float() / 255
+    frame = torch.from_numpy(rendered_like(1, 56)).permute(0, 3, 1, 2).float() / 255
     image = adapter(frame)
     video = adapter(frame.repeat(2, 1, 1, 1)[None], as_video=True)  # one clip, the frame twice
     assert torch.equal(video["pixel_values_videos"], image["pixel_values"])

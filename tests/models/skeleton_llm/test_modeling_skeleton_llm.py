@@ -8,6 +8,7 @@ import pytest
 import torch
 from skeleton_llm_fixtures import (  # noqa: F401  (fixtures and builders)
     FAMILIES,
+    assert_generate_equals_greedy,
     clips,
     examples,
     make,
@@ -26,7 +27,6 @@ from hf_skeleton.evaluation.recognition import (
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.testing import tiny_llava_config, tiny_qwen2_5_vl_config
 from hf_skeleton.training.collators import SkeletonSFTCollator
-from skeleton_llm_fixtures import tokenizer  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- gradients and freezing
@@ -73,15 +73,7 @@ def test_generate_equals_greedy_without_cache(tokenizer, family):
     model.eval()
     inputs = proc(skeletons=clips(), text=["what?", "describe the motion ."])
     inputs["attention_mask"][1, :0] = 0
-    out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    with torch.no_grad():
-        for _ in range(4):
-            logits = model(input_ids=ids, attention_mask=mask, skeletons=inputs["skeletons"],
-                           skeleton_mask=inputs["skeleton_mask"]).logits
-            nxt = logits[:, -1].argmax(-1, keepdim=True)
-            ids, mask = torch.cat([ids, nxt], 1), torch.cat([mask, torch.ones_like(nxt)], 1)
-    assert torch.equal(out, ids)
+    assert_generate_equals_greedy(model, inputs)
 
 
 # ---------------------------------------------------------------------- save / load

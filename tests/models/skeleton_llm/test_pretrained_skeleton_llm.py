@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from skeleton_llm_fixtures import assert_generate_equals_greedy, rendered_like
 from transformers import (
     AutoImageProcessor,
     AutoModel,
@@ -86,18 +87,6 @@ def grace_hopper():
     return Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
 
 
-def _blobs(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """uint8 (n, size, size, 3) frames that look like renders: soft blobs on a dark background."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.zeros((n, size, size, 3))
-    for i in range(n):
-        for _ in range(6):
-            cy, cx, r = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.03, 0.1)
-            img[i] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))[..., None] * rng.uniform(0.2, 1, 3)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
-
-
 # ------------------------------------------------------------------------------------ the EfficientNet option
 def test_efficientnet_token_grid_option():
     torch.manual_seed(0)
@@ -158,8 +147,8 @@ def test_adapter_equals_the_backbones_image_processor(vision_path, built, grace_
         assert out.shape == ref.shape == (len(frames_u8), 3, 224, 224)
         return (out.double() - ref.double()).abs() / level
 
-    assert diff(_blobs(2, 224)).max() <= 1e-5 / level  # frames at the tower's size: exact
-    assert diff(_blobs(2, RENDER_SIZE, seed=1)).max() <= 3  # the 112 px renders, upsampled (PIL rounds uint8)
+    assert diff(rendered_like(2, 224)).max() <= 1e-5 / level  # frames at the tower's size: exact
+    assert diff(rendered_like(2, RENDER_SIZE, seed=1)).max() <= 3  # the 112 px renders, upsampled (PIL rounds uint8)
     # a real, non-square 600 x 512 photo, downsampled with a changed aspect: PIL's two uint8-rounded passes
     # differ from our float filter by a few levels at sharp edges, by a fraction of a level on average
     photo = diff([np.asarray(grace_hopper)])
@@ -266,15 +255,7 @@ def test_generate_equals_greedy_without_cache(built, nucla_clips):
     model.eval()
     prompt = chat_prompt(processor, QUESTION)
     inputs = processor(skeletons=nucla_clips[:2], text=[prompt, prompt])
-    out = model.generate(**inputs, max_new_tokens=4, do_sample=False)
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    with torch.no_grad():
-        for _ in range(4):
-            logits = model(input_ids=ids, attention_mask=mask, skeletons=inputs["skeletons"],
-                           skeleton_mask=inputs["skeleton_mask"]).logits
-            nxt = logits[:, -1].argmax(-1, keepdim=True)
-            ids, mask = torch.cat([ids, nxt], 1), torch.cat([mask, torch.ones_like(nxt)], 1)
-    assert torch.equal(out, ids)
+    assert_generate_equals_greedy(model, inputs)
 
 
 def test_save_reload_bit_exact_and_pipeline_ranks_labels(built, nucla_clips, tmp_path):

@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from skeleton_llm_fixtures import clips, examples, make
+from skeleton_llm_fixtures import (
+    clips,
+    examples,
+    make,
+    tokenizer,  # noqa: F401  (pytest fixtures)
+)
 
 import hf_skeleton as hs
 from hf_skeleton import SkeletonInputError
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.training.collators import SkeletonSFTCollator, build_labels
-from skeleton_llm_fixtures import tokenizer  # noqa: F401  (pytest fixtures)
 
 
 # ---------------------------------------------------------------------- processor
