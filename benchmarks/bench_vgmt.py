@@ -15,22 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 
 import torch
 
 import hf_skeleton as hs
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from _timing import median_seconds
 
 
 def bench(name: str, config: hs.VGMTConfig, batch: int, image_hw: tuple[int, int] | None, repeats: int) -> dict:

@@ -12,28 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import torch
 
 import hf_skeleton as hs
+from _timing import median_seconds
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
 QUESTION = "What action is the person doing? Answer with the action name."
 # (name, DrAction render side, tower input side; None = the backbone processor's 224)
 CONFIGS = [("render224-tower224", 224, None), ("render112-tower224", 112, None), ("render112-tower112", 112, 112)]
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench(name: str, render: int, tower_size: int | None, examples: list[dict], args) -> dict:
