@@ -210,3 +210,18 @@ def test_processors_of_the_older_protocol_are_adapted(nucla):
     assert torch.equal(a["input_ids"], b["input_ids"])
     # the adapter knows no placeholder ids; they all lie inside the prompt, so the labels agree
     assert torch.equal(a["labels"], b["labels"])
+
+
+def test_every_model_processor_defines_the_interface_hooks():
+    from hf_skeleton.processing.base import SkeletonModelProcessor, SkeletonTextProcessor
+
+    processors = [hs.SkeletonLLMProcessor, hs.LlamoProcessor, hs.SupermanProcessor, hs.VGMTProcessor]
+    assert all(issubclass(cls, SkeletonModelProcessor) for cls in processors)
+    # those that build their SkeletonProcessor from constructor options (Superman takes VGMT's, or none)
+    for cls in (hs.SkeletonLLMProcessor, hs.LlamoProcessor, hs.VGMTProcessor):
+        assert cls._default_skeleton_processor is not SkeletonModelProcessor._default_skeleton_processor, cls
+    text = [cls for cls in processors if issubclass(cls, SkeletonTextProcessor)]
+    assert text == [hs.SkeletonLLMProcessor, hs.LlamoProcessor]
+    for cls in text:
+        for hook in ("placeholder_token", "placeholder_token_ids"):
+            assert getattr(cls, hook) is not getattr(SkeletonTextProcessor, hook), (cls, hook)

@@ -69,8 +69,9 @@ class SkeletonModelProcessor(ProcessorMixin):
         self.skeleton_processor = skeleton_processor
 
     def _default_skeleton_processor(self, **options: Any) -> SkeletonProcessor:
-        """The model's SkeletonProcessor from the constructor's skeleton options (None: the default)."""
-        raise NotImplementedError
+        """The model's SkeletonProcessor from the constructor's skeleton options (None: the default).
+        An interface hook: each model processor defines it (tests/processing checks that all do)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _default_skeleton_processor")
 
     @property
     def skeleton_format(self):
@@ -147,15 +148,16 @@ class SkeletonTextProcessor(SkeletonModelProcessor):
     """The interface of a processor whose text carries clips through a placeholder (see the module
     docstring): ``tokenizer``, ``placeholder_token``, ``placeholder_token_ids``, ``skeleton_processor``."""
 
+    # Interface hooks: each text processor defines both (tests/processing checks that all do).
     @property
     def placeholder_token(self) -> str:
         """The string one clip's placeholder is written as in the text."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define placeholder_token")
 
     @property
     def placeholder_token_ids(self) -> list[int]:
         """Token ids that never carry a training loss (the placeholders and what they expand to)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define placeholder_token_ids")
 
 
 class LegacyTextProcessor:
