@@ -19,12 +19,12 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import hf_skeleton as hs
 from hf_skeleton.models.llamo.motion_encoder import LlamoMotionEncoder
 from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+from hf_skeleton.training.motion_encoder_warmup import motion_batch, pooled_logits, warm_up_motion_encoder
 
 DATA = Path(os.environ.get("HF_SKELETON_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -60,41 +60,21 @@ def main() -> None:
     if args.augment_angle or args.augment_tilt:
         augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
 
-    def batch(clips, seed=None):
-        out = [proc.prepare_motion(c, augment=None if seed is None else {**augment, "seed": seed + i})
-               for i, c in enumerate(clips)]
-        return torch.from_numpy(np.stack([x for x, _ in out])), torch.from_numpy(np.stack([m for _, m in out]))
-
-    encoder, head = LlamoMotionEncoder(config), torch.nn.Linear(args.hidden, len(names))
-    params = list(encoder.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps_per_epoch = len(train) // args.batch_size
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch)
-    y_train = torch.tensor([names.index(s.meta["label_name"]) for s in train])
     y_test = torch.tensor([names.index(s.meta["label_name"]) for s in test])
-    x_test, m_test = batch(test)
-    fixed = None if augment else batch(train)
+    x_test, m_test = motion_batch(proc, test)
     history, start = {}, time.time()
-    for epoch in range(args.epochs):
-        encoder.train()
-        order = torch.randperm(len(train))
-        for k in range(steps_per_epoch):
-            idx = order[k * args.batch_size:(k + 1) * args.batch_size]
-            if augment:
-                x, m = batch([train[i] for i in idx], seed=args.seed * 10**6 + epoch * 10**4 + k * 100)
-            else:
-                x, m = fixed[0][idx], fixed[1][idx]
-            loss = torch.nn.functional.cross_entropy(head(encoder(x, m).features.mean(1)), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        if (epoch + 1) % 5 == 0 or epoch + 1 == args.epochs:
-            encoder.eval()
+
+    def probe(epoch, loss, head):
+        if epoch % 5 == 0 or epoch == args.epochs:
             with torch.no_grad():
-                acc = float((head(encoder(x_test, m_test).features.mean(1)).argmax(-1) == y_test).float().mean())
-            history[epoch + 1] = round(acc, 4)
-            print(f"epoch {epoch + 1}: loss {loss.item():.3f}, view-3 top-1 {acc:.4f}", flush=True)
+                pred = pooled_logits(encoder, head, x_test, m_test).argmax(-1)
+            acc = float((torch.tensor([names.index(head.classes[i]) for i in pred]) == y_test).float().mean())
+            history[epoch] = round(acc, 4)
+            print(f"epoch {epoch}: loss {loss:.3f}, view-3 top-1 {acc:.4f}", flush=True)
+
+    encoder = LlamoMotionEncoder(config)
+    warm_up_motion_encoder(encoder, proc, train, [s.meta["label_name"] for s in train], epochs=args.epochs,
+                           lr=args.lr, batch_size=args.batch_size, augment=augment, seed=args.seed, on_epoch=probe)
     print(json.dumps({"probe": "llamo_motion_encoder_linear_head", "view3_top1": history[args.epochs],
                       "by_epoch": history, "train_clips": len(train), "test_clips": len(test),
                       "seconds": round(time.time() - start), "args": vars(args)}))

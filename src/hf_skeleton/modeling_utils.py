@@ -29,6 +29,7 @@ import os
 import threading
 from pathlib import Path
 
+from .backbone_weights import quiet_load_report
 from .errors import CheckpointError, HFSkeletonError
 
 MANIFEST_NAME = "model.safetensors.sha256.json"
@@ -384,6 +385,11 @@ class StrictLoadingMixin:
     """
 
     def save_pretrained(self, save_directory, *args, **kwargs):
+        entries = getattr(self.config, "backbone_weights", None)
+        if entries and kwargs.get("state_dict") is None:  # ship what was trained, not the backbones
+            from .backbone_weights import BackboneSource
+
+            kwargs["state_dict"] = BackboneSource(entries).trained_only(self.state_dict())
         result = super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):
             write_checksums(save_directory)
@@ -413,14 +419,20 @@ class StrictLoadingMixin:
         want_info = kwargs.pop("output_loading_info", False)
         allow_mismatch = kwargs.pop("ignore_mismatched_sizes", False) and not strict
         try:
-            model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
-                                                  ignore_mismatched_sizes=True, **kwargs)
+            with quiet_load_report(local):
+                model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                                      ignore_mismatched_sizes=True, **kwargs)
         except CheckpointError:
             raise
         except Exception as err:
             if type(err).__name__ == "SafetensorError":
                 raise CheckpointError(_weights_file(local), f"corrupted safetensors ({' '.join(str(err).split())})") from None
             raise
+        entries = getattr(model.config, "backbone_weights", None)
+        if entries:  # the folder holds the trained tensors; the backbones hold the rest
+            from .backbone_weights import BackboneSource
+
+            info["missing_keys"] = BackboneSource(entries).fill(model, sorted(info.get("missing_keys", ())))
         problems = []
         if strict:
             ignore = tuple(getattr(cls, "_keys_to_ignore_on_load_missing", None) or ())

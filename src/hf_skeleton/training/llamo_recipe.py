@@ -13,13 +13,15 @@ from typing import Literal
 
 import torch
 
+from ..backbone_weights import BackboneSource, backbone_reference, language_model_entries
 from ..cards import write_model_card, write_results
 from ..errors import HFSkeletonError
 from ..evaluation.recognition import score_candidate_labels
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
 from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
-from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
+from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, keep_lora, to_sft_dataset, train_stage
+from .motion_encoder_warmup import warm_up_motion_encoder
 from .recipe_config import as_config, require
 
 NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
@@ -32,7 +34,12 @@ class LlamoRecipeConfig:
 
     data: str | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
     output_dir: str = "llamo-nucla"
+    encoder_warmup_epochs: int = field(default=0, metadata={
+        "help": "epochs of motion-encoder warm-up with a classification head before stage 1 (0: off); "
+                "with it, stage 1 keeps the encoder frozen, as the paper aligns pretrained encoders"})
+    encoder_warmup_lr: float = 2e-3
     stage1_steps: int = 50
+    stage1_lr: float = field(default=1e-3, metadata={"help": "stage-1 (alignment) learning rate"})
     stage2_steps: int = 4000
     batch_size: int = 16
     lr: float = field(default=1e-3, metadata={"help": "stage-2 learning rate (tiny models from scratch)"})
@@ -55,22 +62,28 @@ class LlamoRecipeConfig:
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
 
     def __post_init__(self):
-        require(self, positive=("stage2_steps", "batch_size", "lr", "hidden", "layers", "frames",
-                                "recognition_repeats"),
-                non_negative=("stage1_steps", "max_clips", "eval_clips", "augment_angle", "augment_tilt"))
+        require(self, positive=("stage2_steps", "batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "hidden",
+                                "layers", "frames", "recognition_repeats"),
+                non_negative=("encoder_warmup_epochs", "stage1_steps", "max_clips", "eval_clips", "augment_angle", "augment_tilt"))
 
 
 RECIPE_CONFIG = LlamoRecipeConfig  # what the CLI parses for this recipe
 
 
 def build(args):
+    """The model and processor of the recipe: a tiny random LLM, or ``args.text_model`` (a backbone name
+    such as ``smollm2-135m-instruct``, a folder or a Hub id) whose weights the saved folder then references
+    instead of copying (``config.backbone_weights``)."""
     from transformers import AutoConfig, AutoTokenizer
 
+    entries = None
     if args.text_model:
-        tok = AutoTokenizer.from_pretrained(args.text_model)
+        folder, reference = backbone_reference(args.text_model)
+        tok = AutoTokenizer.from_pretrained(folder)
         tok.add_special_tokens({"additional_special_tokens": ["<motion>", "<video>"]})
-        text_config = AutoConfig.from_pretrained(args.text_model)
+        text_config = AutoConfig.from_pretrained(folder)
         text_config.vocab_size = max(text_config.vocab_size, len(tok))  # room for <motion>/<video>
+        entries = language_model_entries(reference, text_config, "model.language_model.")
     else:
         tok = build_tiny_tokenizer(extra_texts=NUCLA, extra_special_tokens=["<motion>", "<video>"])
         text_config = tiny_text_config(tok, hidden_size=args.hidden, layers=args.layers)
@@ -79,15 +92,11 @@ def build(args):
         format="kinect_v1", motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
         motion_intermediate_size=2 * args.hidden, max_motion_frames=args.frames, motion_temporal_stride=4,
         use_video=vision_config is not None, vision_config=vision_config, text_config=text_config,
-        motion_token_id=tok.convert_tokens_to_ids("<motion>"), video_token_id=tok.convert_tokens_to_ids("<video>"))
+        motion_token_id=tok.convert_tokens_to_ids("<motion>"), video_token_id=tok.convert_tokens_to_ids("<video>"),
+        tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)), backbone_weights=entries)
     model = LlamoForConditionalGeneration(config)
-    if args.text_model:  # load the pretrained LLM weights into the language model and head
-        from transformers import AutoModelForCausalLM
-
-        lm = AutoModelForCausalLM.from_pretrained(args.text_model)
-        lm.resize_token_embeddings(text_config.vocab_size)
-        model.model.language_model.load_state_dict(lm.base_model.state_dict())
-        model.lm_head.load_state_dict(lm.get_output_embeddings().state_dict())
+    if entries:  # the pretrained LLM (added tokens: the mean embedding, as a reload rebuilds them)
+        BackboneSource(entries).fill(model, list(model.state_dict()))
     return model, LlamoProcessor.from_config(config, tok, align_view=args.align_view)
 
 
@@ -128,11 +137,19 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
         augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
     common = dict(per_device_train_batch_size=args.batch_size, logging_steps=25, seed=args.seed,
                   collator_kwargs={"augment": augment, "seed": args.seed})
-    model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps, **common)
+    if args.encoder_warmup_epochs:
+        def progress(epoch, loss, head):
+            log(f"encoder warm-up epoch {epoch}/{args.encoder_warmup_epochs}: loss {loss:.3f}")
+
+        warm_up_motion_encoder(model.model.motion_encoder, proc, train, labels, epochs=args.encoder_warmup_epochs,
+                               lr=args.encoder_warmup_lr, augment=augment, seed=args.seed, on_epoch=progress)
+    model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps,
+                           learning_rate=args.stage1_lr, train_motion_encoder=not args.encoder_warmup_epochs,
+                           **common)
     model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
                            max_steps=args.stage2_steps, learning_rate=args.lr, **common)
-    if args.lora:
-        model = model.merge_and_unload()
+    if args.lora:  # keep the adapters unmerged: the folder then ships them, not the base weights
+        model = keep_lora(model)
 
     model.eval()
     scores = score_candidate_labels(model, proc, test, INSTRUCTION_TEMPLATES["recognition"][0], NUCLA, batch_size=64)

@@ -269,6 +269,14 @@ def test_save_reload_bit_exact_and_pipeline_ranks_labels(built, nucla_clips, tmp
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["vlm_config"]["vision_config"]["model_type"] == "efficientnet_lite"
     assert saved["vlm_config"]["vision_config"]["token_grid"] == TOKEN_GRID
+    # only what is not the backbones' is shipped; the rest resolves by backbone name on any machine
+    assert {e["backbone"] for e in saved["backbone_weights"]} == {"efficientnet-lite0", "smollm2-135m-instruct"}
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as f:
+        shipped = set(f.keys())
+    assert shipped and all(k.startswith(("model.renderer.", "model.vlm.multi_modal_projector.")) for k in shipped)
+    assert (tmp_path / "model.safetensors").stat().st_size < 10e6
     loaded = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
     assert type(loaded) is hs.SkeletonLLMForConditionalGeneration
     assert type(AutoProcessor.from_pretrained(tmp_path)) is hs.SkeletonLLMProcessor

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from transformers import AutoConfig, PretrainedConfig
 
+from ...backbone_weights import backbone_fields
 from ...errors import SkeletonInputError
 from ...modeling_utils import FormatConfigMixin, SkeletonConfigMixin
 from ...skeletons.formats import SkeletonFormat, format_for_config, get_format
@@ -78,9 +79,15 @@ class LlamoConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
             :func:`default_text_config`.
         motion_token_id, video_token_id: ids of the ``<motion>`` / ``<video>`` placeholder tokens.
         motion_token, video_token: their strings (the processor adds them to the tokenizer).
+        backbone_weights: where the pretrained tensors a saved folder omits come from (a list of
+            ``{"backbone", "source", "target"}``; see :mod:`hf_skeleton.backbone_weights`); ``None``: the
+            folder holds every tensor.
+        lora: LoRA layers the language model carries (a ``peft.LoraConfig`` dict, kept unmerged so only
+            the adapters ship); ``None``: none.
     """
 
     model_type = "llamo"
+    optional_config_fields = ("backbone_weights", "lora")
     sub_configs = {"text_config": AutoConfig, "vision_config": AutoConfig}
 
     def __init__(
@@ -110,8 +117,11 @@ class LlamoConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
         video_token: str = "<video>",
         initializer_range: float = 0.02,
         tie_word_embeddings: bool = False,
+        backbone_weights: list[dict[str, str]] | None = None,
+        lora: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
+        self.backbone_weights, self.lora = backbone_fields("LlamoConfig", backbone_weights, lora)
         fmt = get_format(format)
         self.format = format_for_config(fmt)
         self.motion_hidden_size = int(motion_hidden_size)

@@ -18,6 +18,7 @@ from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
+from ...backbone_weights import inject_lora
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
@@ -225,6 +226,7 @@ class LlamoForConditionalGeneration(SkeletonLMHeadMixin, LlamoPreTrainedModel, G
         self.model = LlamoModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
+        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     def forward(
         self,

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from transformers import AutoConfig, PretrainedConfig
 
+from ...backbone_weights import backbone_fields
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
 from ..draction.configuration_draction import DrActionConfig
@@ -43,13 +44,22 @@ class SkeletonLLMConfig(SkeletonConfigMixin, PretrainedConfig):
         image_adapter: :class:`ImageAdapterConfig` (or dict) describing the VLM's image processor;
             None picks the defaults of the VLM's model type. Pass the checkpoint's own processor
             values (``ImageAdapterConfig.from_image_processor``) when building from a checkpoint.
+        backbone_weights: where the pretrained tensors a saved folder omits come from (a list of
+            ``{"backbone", "source", "target"}``; see :mod:`hf_skeleton.backbone_weights`); ``None``: the
+            folder holds every tensor.
+        lora: LoRA layers the language model carries (a ``peft.LoraConfig`` dict, kept unmerged so only
+            the adapters ship); ``None``: none.
     """
 
     model_type = "skeleton_llm"
+    optional_config_fields = ("backbone_weights", "lora")
     sub_configs = {"draction_config": DrActionConfig, "vlm_config": AutoConfig}
 
     def __init__(self, draction_config: Any = None, vlm_config: Any = None, frames_as: str = "images",
-                 skeleton_token: str = "<skeleton>", image_adapter: Any = None, **kwargs: Any):
+                 skeleton_token: str = "<skeleton>", image_adapter: Any = None,
+                 backbone_weights: list[dict[str, str]] | None = None, lora: Mapping[str, Any] | None = None,
+                 **kwargs: Any):
+        self.backbone_weights, self.lora = backbone_fields("SkeletonLLMConfig", backbone_weights, lora)
         if draction_config is None:
             draction_config = DrActionConfig(num_frames=12, image_size=448)
         elif isinstance(draction_config, Mapping):

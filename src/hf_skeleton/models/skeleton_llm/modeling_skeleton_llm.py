@@ -17,6 +17,7 @@ from torch import nn
 from transformers import AutoModel, AutoModelForImageTextToText, GenerationMixin, PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
+from ...backbone_weights import inject_lora
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
@@ -229,6 +230,7 @@ class SkeletonLLMForConditionalGeneration(SkeletonLMHeadMixin, SkeletonLLMPreTra
         text = config.text_config
         self.lm_head = lm_head if lm_head is not None else nn.Linear(text.hidden_size, text.vocab_size, bias=False)
         self.post_init()
+        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     @property
     def renderer(self) -> DrActionModel:

@@ -71,24 +71,26 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
                          image_adapter: ImageAdapterConfig | None = None, image_size: int | None = None,
                          frozen_eval: bool = True, dtype: torch.dtype = torch.float32):
     """See :meth:`SkeletonLLMForConditionalGeneration.from_backbones`. Returns ``(model, processor)``."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+    from ...backbone_weights import BackboneSource, backbone_reference, language_model_entries
 
     from ..draction.configuration_draction import DrActionConfig
     from .configuration_skeleton_llm import SkeletonLLMConfig
     from .modeling_skeleton_llm import _adapter_from_checkpoint
     from .processing_skeleton_llm import SkeletonLLMProcessor
 
-    tower_config = vision_tower_config(vision, token_grid, frozen_eval)
-    tower = AutoModel.from_pretrained(vision, config=tower_config, dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(text)
+    vision_folder, vision_ref = backbone_reference(vision)
+    text_folder, text_ref = backbone_reference(text)
+    tower_config = vision_tower_config(str(vision_folder), token_grid, frozen_eval)
+    tokenizer = AutoTokenizer.from_pretrained(text_folder)
     _add_tokens(tokenizer, [skeleton_token, image_token])
-    lm = AutoModelForCausalLM.from_pretrained(text, dtype=dtype)
-    if lm.get_input_embeddings().num_embeddings < len(tokenizer):
-        lm.resize_token_embeddings(len(tokenizer))  # new rows: mean and covariance of the old ones
-    vlm_config = compose_vlm_config(tower.config, lm.config, tokenizer.convert_tokens_to_ids(image_token))
+    text_config = AutoConfig.from_pretrained(text_folder)
+    text_config.vocab_size = max(text_config.vocab_size, len(tokenizer))  # added rows: the mean embedding
+    vlm_config = compose_vlm_config(tower_config, text_config, tokenizer.convert_tokens_to_ids(image_token))
 
     if image_adapter is None:
-        image_adapter = _adapter_from_checkpoint(vision)  # the backbone's own preprocessor_config.json
+        image_adapter = _adapter_from_checkpoint(str(vision_folder))  # the backbone's own preprocessor_config.json
     if image_adapter is None:
         image_adapter = ImageAdapterConfig.for_vlm_config(vlm_config, tower_config.image_size)
     if image_size is not None:  # the tower reads another square size, normalised the same way
@@ -97,18 +99,19 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
         image_adapter = ImageAdapterConfig(**{**image_adapter.to_dict(), "size": (image_size, image_size)})
     if draction_config is None:
         draction_config = DrActionConfig(num_frames=8, image_size=int(image_adapter.size[0]))
+    entries = [{"backbone": vision_ref, "source": f"{_base_prefix(vision_folder)}.", "target": "model.vlm.vision_tower."},
+               *language_model_entries(text_ref, text_config, "model.vlm.language_model.")]
     config = SkeletonLLMConfig(draction_config=draction_config, vlm_config=vlm_config,
-                               skeleton_token=skeleton_token, image_adapter=image_adapter)
+                               skeleton_token=skeleton_token, image_adapter=image_adapter, backbone_weights=entries)
     model = cls(config)
-    vlm = model.model.vlm
-    _load(vlm.vision_tower, tower.state_dict(), "vision tower", vision)
-    _load(vlm.language_model, lm.model.state_dict(), "language model", text)
-    if lm.lm_head.weight is not lm.model.embed_tokens.weight:  # untied head
-        _load(model.lm_head, lm.lm_head.state_dict(), "lm_head", text)
+    left = BackboneSource(entries).fill(model, list(model.state_dict()))
+    unfilled = [k for k in left if k.startswith(("model.vlm.vision_tower.", "model.vlm.language_model."))]
+    if unfilled:
+        raise CheckpointError(vision if "vision_tower" in unfilled[0] else text, f"no backbone tensor for {unfilled[:5]}")
     model.to(dtype)
     model.model.renderer.to(torch.float32)  # the renderer stays in float32 (a few thousand parameters)
     try:
-        model.generation_config = GenerationConfig.from_pretrained(text)
+        model.generation_config = GenerationConfig.from_pretrained(text_folder)
     except OSError:
         pass
     if model.generation_config.pad_token_id is None:
@@ -117,10 +120,12 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
     return model, processor
 
 
-def _load(module: torch.nn.Module, state: dict, what: str, source: str) -> None:
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(source, f"{what}: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+def _base_prefix(folder) -> str:
+    """The key prefix of a backbone checkpoint's base model (``efficientnet_lite`` for a classifier folder)."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder)
+    return AutoModel._model_mapping[type(config)].base_model_prefix
 
 
 __all__ = ["IMAGE_TOKEN", "build_from_backbones", "compose_vlm_config", "vision_tower_config"]
