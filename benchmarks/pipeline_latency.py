@@ -1,6 +1,6 @@
-"""Latency of one clip through pipeline("skeleton-understanding") with the embedded default model.
+"""Latency of one clip through pipeline("skeleton-understanding") with an embedded model (default: the default).
 
-    OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python benchmarks/pipeline_latency.py --repeats 20
+    OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 python benchmarks/pipeline_latency.py --repeats 20 [--model skeleton-llm-nucla]
 
 Times recognition over the 10 N-UCLA actions and a generated description for a real N-UCLA clip
 (file already read; the reader's time is in the readers section), median of the repeats after one
@@ -28,10 +28,13 @@ DATA = Path(os.environ.get("HF_SKELETON_DATA", Path(__file__).resolve().parents[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--model", default=None, help="an embedded model's name or a folder (default: the "
+                                                      "pipeline's default model)")
     parser.add_argument("--clip", default=str(DATA / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json"))
     args = parser.parse_args()
     start = time.perf_counter()
-    pipe = pipeline("skeleton-understanding")
+    model = None if args.model is None else hs.embedded.resolve_model(args.model)
+    pipe = pipeline("skeleton-understanding", model=model)
     load = time.perf_counter() - start
     seq = hs.load_skeleton(args.clip)
     labels = list(action_labels("nucla").values())

@@ -83,6 +83,14 @@ def backbone_reference(backbone: str) -> tuple[Path, str]:
     return folder, backbone
 
 
+def base_model_prefix(folder: str | Path) -> str:
+    """The key prefix of a checkpoint's base model (``efficientnet_lite`` for a classifier folder)."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder)
+    return AutoModel._model_mapping[type(config)].base_model_prefix
+
+
 def language_model_entries(backbone: str, text_config: Any, target: str, head: str = "lm_head.") -> list[dict]:
     """Entries mapping a causal LM backbone (``model.*``, ``lm_head.*``) onto a model whose language model
     sits under ``target`` and whose head is ``head``; a tied backbone head reads its input embeddings."""
@@ -225,6 +233,18 @@ def inject_lora(model: torch.nn.Module, lora: Mapping[str, Any] | None) -> None:
         param.requires_grad_(grads.get(name.replace(".base_layer.", "."), True) if "lora_" not in name else True)
 
 
+def unwrap_peft(model: Any) -> Any:
+    """A PEFT-wrapped model -> the wrapped model with its LoRA layers left in place and recorded in
+    ``config.lora`` (a reload rebuilds them), instead of ``merge_and_unload``: saved with
+    ``config.backbone_weights`` the folder then holds the adapters, not merged copies of the base
+    weights. Anything else is returned as it is."""
+    if not hasattr(model, "peft_config") or not hasattr(model, "get_base_model"):
+        return model
+    base = model.get_base_model()
+    base.config.lora = lora_dict(model.peft_config["default"])
+    return base
+
+
 def lora_dict(peft_config: Any) -> dict[str, Any]:
     """What ``config.lora`` stores of a ``peft.LoraConfig`` (JSON-safe)."""
     target = peft_config.target_modules
@@ -232,4 +252,4 @@ def lora_dict(peft_config: Any) -> dict[str, Any]:
             "target_modules": target if isinstance(target, str) else sorted(target), "bias": peft_config.bias}
 
 
-__all__ = ["BackboneSource", "backbone_fields", "extend_rows", "inject_lora", "lora_dict", "resolve_backbone", "saved_backbone_entries"]
+__all__ = ["BackboneSource", "backbone_fields", "extend_rows", "inject_lora", "lora_dict", "unwrap_peft", "resolve_backbone", "saved_backbone_entries"]

@@ -78,6 +78,39 @@ def _format_results(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def base_models(config: Mapping[str, Any]) -> list[str]:
+    """The Hub ids of the backbones a saved config reads its pretrained tensors from (``backbone_weights``;
+    a backbone given as a Hub id is its own id, a local folder has none)."""
+    from .backbones import BACKBONES
+
+    ids = []
+    for entry in config.get("backbone_weights") or []:
+        name = entry.get("backbone", "") if isinstance(entry, Mapping) else ""
+        hub_id = BACKBONES[name].hub_id if name in BACKBONES else (name if name.count("/") == 1 and
+                                                                    not Path(name).exists() else None)
+        if hub_id and hub_id not in ids:
+            ids.append(hub_id)
+    return ids
+
+
+def _backbone_section(config: Mapping[str, Any], folder: Path) -> str:
+    from .backbones import BACKBONES
+
+    names = list(dict.fromkeys(e.get("backbone") for e in config.get("backbone_weights") or []
+                               if isinstance(e, Mapping)))
+    if not names:
+        return ""
+    size = sum(p.stat().st_size for p in folder.glob("*.safetensors")) / 1e6
+    lines = ["## Base models", "",
+             f"This folder holds only the trained tensors ({size:.1f} MB: adapters, projectors, encoders); the "
+             "frozen pretrained weights load from the backbones below when the model loads.", ""]
+    for name in names:
+        b = BACKBONES.get(name)
+        lines.append(f"- `{name}`: " + (f"[{b.hub_id}](https://huggingface.co/{b.hub_id}), offline from "
+                                        f"`{b.install}` ({b.note or 'as published'})" if b else "a folder or Hub id"))
+    return "\n".join(lines + [""])
+
+
 def write_model_card(folder: str | Path, **card_options: Any) -> Path:
     """Render ``README.md`` into a saved model folder and return its path (options as
     :func:`render_model_card`)."""
@@ -88,7 +121,7 @@ def write_model_card(folder: str | Path, **card_options: Any) -> Path:
 
 
 def render_model_card(folder: str | Path, *, repo_id: str | None = None, license: str = "apache-2.0",
-                      datasets: Sequence[str] = (), base_model: str | None = None,
+                      datasets: Sequence[str] = (), base_model: str | list[str] | None = None,
                       training_command: str | None = None, results: Mapping[str, Any] | None = None,
                       description: str | None = None):
     """The model card (a ``huggingface_hub.ModelCard``) of a saved model folder; writes nothing.
@@ -120,6 +153,8 @@ def render_model_card(folder: str | Path, *, repo_id: str | None = None, license
         or config.get("vgmt_config", {}).get("format")
     fmt_name = fmt.get("name") if isinstance(fmt, Mapping) else fmt
 
+    if base_model is None:
+        base_model = base_models(config) or None
     data = ModelCardData(
         library_name="transformers", license=license, pipeline_tag=pipeline_tag or None,
         tags=["hf_skeleton", "skeleton", "human-motion", *tags], datasets=list(datasets) or None,
@@ -135,6 +170,7 @@ def render_model_card(folder: str | Path, *, repo_id: str | None = None, license
         "## Training", "",
         f"```bash\n{training_command}\n```" if training_command else "No training command was recorded.", "",
         "## Results", "", _format_results(results or {}), "",
+        _backbone_section(config, folder),
     ]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(line for line in body if line is not None))
 

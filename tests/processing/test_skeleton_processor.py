@@ -4,6 +4,7 @@ inverted by its denormalise; the model processors delegate to it (same tensors a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from hf_skeleton.models.vgmt import normalize_motion
 from hf_skeleton.processing import SkeletonProcessor, SkeletonTextProcessor, as_text_processor
 from hf_skeleton.skeletons.transforms import normalize, resample
 
+# processor files as the embedded models were saved before the SkeletonProcessor existed (issue 13)
+OLD_LAYOUT = Path(__file__).resolve().parents[1] / "fixtures" / "old_processor_layout"
 NUCLA = ("a04_s01_e00_v01.json", "a11_s03_e01_v03.json", "a02_s09_e04_v02.json")  # the last has one frame
 
 
@@ -128,7 +131,7 @@ def test_box_normalisation_is_the_vgmt_one_and_inverted(nucla):
 
 # ---------------------------------------------------------------------- the model processors delegate
 def test_skeleton_llm_processor_delegates(nucla, nucla_dir):
-    proc = AutoProcessor.from_pretrained(hs.embedded_model_path("skeleton-llm-nucla"))  # old folder layout
+    proc = AutoProcessor.from_pretrained(OLD_LAYOUT / "skeleton-llm-nucla")
     assert isinstance(proc, SkeletonTextProcessor) and as_text_processor(proc) is proc
     sp = proc.skeleton_processor
     assert (sp.format, sp.max_frames, sp.scale, sp.align_view) == ("kinect_v1", 300, False, "upright")
@@ -144,7 +147,7 @@ def test_skeleton_llm_processor_delegates(nucla, nucla_dir):
 
 
 def test_llamo_processor_delegates_and_reads_paths(nucla, nucla_dir):
-    proc = AutoProcessor.from_pretrained(hs.embedded_model_path("llamo-nucla"))  # old folder layout
+    proc = AutoProcessor.from_pretrained(OLD_LAYOUT / "llamo-nucla")
     sp = proc.skeleton_processor
     assert (sp.format, sp.max_frames, sp.scale, sp.align_view, sp.persons) == ("kinect_v1", 16, True, "upright",
                                                                                 "first")
@@ -165,7 +168,7 @@ def test_llamo_processor_delegates_and_reads_paths(nucla, nucla_dir):
 
 @pytest.mark.parametrize("name", ["llamo-nucla", "skeleton-llm-nucla"])
 def test_old_folders_save_in_the_new_layout_and_round_trip(name, tmp_path, nucla):
-    old = AutoProcessor.from_pretrained(hs.embedded_model_path(name))
+    old = AutoProcessor.from_pretrained(OLD_LAYOUT / name)
     old.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "processor_config.json").read_text())
     assert not {"format", "center", "scale", "align_view", "skeleton_processor"} & set(config)
@@ -176,7 +179,7 @@ def test_old_folders_save_in_the_new_layout_and_round_trip(name, tmp_path, nucla
     a, b = old(skeletons=nucla, text=["what?"] * 3), new(skeletons=nucla, text=["what?"] * 3)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # an option given at load time overrides the saved one, in either layout
-    for folder in (tmp_path, hs.embedded_model_path(name)):
+    for folder in (tmp_path, OLD_LAYOUT / name):
         assert AutoProcessor.from_pretrained(folder, align_view="facing").skeleton_processor.align_view == "facing"
 
 
@@ -191,7 +194,7 @@ def test_processors_of_the_older_protocol_are_adapted(nucla):
     from hf_skeleton.processing import SkeletonSFTCollator
     from hf_skeleton.processing.base import LegacyTextProcessor
 
-    llamo = AutoProcessor.from_pretrained(hs.embedded_model_path("llamo-nucla"))
+    llamo = AutoProcessor.from_pretrained(OLD_LAYOUT / "llamo-nucla")
 
     class OldStyle:
         skeleton_token = "<motion>"

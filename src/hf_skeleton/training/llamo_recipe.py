@@ -13,14 +13,22 @@ from typing import Literal
 
 import torch
 
-from ..backbone_weights import BackboneSource, backbone_reference, language_model_entries
+from ..backbone_weights import (
+    BackboneSource,
+    backbone_reference,
+    base_model_prefix,
+    language_model_entries,
+    unwrap_peft,
+)
 from ..cards import write_model_card, write_results
 from ..errors import HFSkeletonError
 from ..evaluation.recognition import score_candidate_labels
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
+from ..models.skeleton_llm.image_adapters import VISION_TOWER_FAMILIES
+from ..models.skeleton_llm.pretrained_vlm import vision_tower_config
 from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
-from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, keep_lora, to_sft_dataset, train_stage
+from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .recipe_config import as_config, require
 
@@ -50,7 +58,8 @@ class LlamoRecipeConfig:
     max_clips: int = field(default=0, metadata={"help": "use only this many training clips (0: all)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on this many view-3 clips (0: all)"})
     text_model: str | None = field(default=None, metadata={"help": "local causal-LM folder (else a tiny random LLM)"})
-    vision_model: str | None = field(default=None, metadata={"help": "local CLIP/SigLIP folder for a video tower"})
+    vision_model: str | None = field(default=None, metadata={
+        "help": "video tower: a backbone name (efficientnet-lite0), or a local CLIP/SigLIP folder"})
     recognition_repeats: int = field(default=4, metadata={
         "help": "copies of the recognition examples in the stage-2 mixture (other templates each time)"})
     align_view: Literal["none", "facing", "upright"] = field(default="upright", metadata={
@@ -87,17 +96,30 @@ def build(args):
     else:
         tok = build_tiny_tokenizer(extra_texts=NUCLA, extra_special_tokens=["<motion>", "<video>"])
         text_config = tiny_text_config(tok, hidden_size=args.hidden, layers=args.layers)
-    vision_config = AutoConfig.from_pretrained(args.vision_model).vision_config if args.vision_model else None
+    vision_config, image_processor, feature_layer = None, None, -2
+    if args.vision_model:
+        vision_folder, vision_ref = backbone_reference(args.vision_model)
+        source = AutoConfig.from_pretrained(vision_folder)
+        if source.model_type in VISION_TOWER_FAMILIES:  # a pretrained CNN (EfficientNet-Lite0): 2 x 2 tokens a frame
+            from transformers import AutoImageProcessor
+
+            vision_config, feature_layer = vision_tower_config(str(vision_folder), token_grid=2), -1
+            image_processor = AutoImageProcessor.from_pretrained(vision_folder)
+            entries = (entries or []) + [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.",
+                                          "target": "model.vision_tower."}]
+        else:  # a CLIP / SigLIP checkpoint folder
+            vision_config = source.vision_config
     config = LlamoConfig(
         format="kinect_v1", motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
         motion_intermediate_size=2 * args.hidden, max_motion_frames=args.frames, motion_temporal_stride=4,
-        use_video=vision_config is not None, vision_config=vision_config, text_config=text_config,
+        use_video=vision_config is not None, vision_config=vision_config, vision_feature_layer=feature_layer,
+        text_config=text_config,
         motion_token_id=tok.convert_tokens_to_ids("<motion>"), video_token_id=tok.convert_tokens_to_ids("<video>"),
         tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)), backbone_weights=entries)
     model = LlamoForConditionalGeneration(config)
     if entries:  # the pretrained LLM (added tokens: the mean embedding, as a reload rebuilds them)
         BackboneSource(entries).fill(model, list(model.state_dict()))
-    return model, LlamoProcessor.from_config(config, tok, align_view=args.align_view)
+    return model, LlamoProcessor.from_config(config, tok, image_processor=image_processor, align_view=args.align_view)
 
 
 def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=print) -> dict:
@@ -149,7 +171,7 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
     model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
                            max_steps=args.stage2_steps, learning_rate=args.lr, **common)
     if args.lora:  # keep the adapters unmerged: the folder then ships them, not the base weights
-        model = keep_lora(model)
+        model = unwrap_peft(model)
 
     model.eval()
     scores = score_candidate_labels(model, proc, test, INSTRUCTION_TEMPLATES["recognition"][0], NUCLA, batch_size=64)
@@ -163,8 +185,10 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
                                                                      "chance": 1 / len(NUCLA)}},
                   training_command=command)
     write_model_card(export, datasets=["N-UCLA"],
-                     description="A small LLaMo (continuous motion encoder + tiny LLM trained from scratch) "
-                                 "for N-UCLA action recognition, trained on views 1 and 2 only.")
+                     description=(f"LLaMo (a continuous motion encoder projected into `{args.text_model}`, LoRA) "
+                                  if args.text_model else "A small LLaMo (continuous motion encoder + tiny LLM "
+                                  "trained from scratch) ") + "for N-UCLA action recognition, trained on views 1 "
+                                 "and 2 only.")
     log(f"saved to {export}: pipeline('skeleton-understanding', model='{export}')")
     return {"top1": top1, "clips": len(test), "folder": str(export)}
 

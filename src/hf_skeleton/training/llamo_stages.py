@@ -169,17 +169,6 @@ def configure_stage(model, stage: int, *, train_motion_encoder: bool = True, lor
     return model
 
 
-def keep_lora(peft_model):
-    """The trained model out of its PEFT wrapper with the LoRA layers left in place and recorded in
-    ``config.lora`` (a reload rebuilds them), instead of ``merge_and_unload``: saved with
-    ``config.backbone_weights``, the folder then holds the adapters, not merged copies of the base weights."""
-    from ..backbone_weights import lora_dict
-
-    model = peft_model.get_base_model()
-    model.config.lora = lora_dict(peft_model.peft_config["default"])
-    return model
-
-
 def stage_sft_config(output_dir: str, stage: int, **overrides: Any):
     """The SFTConfig recipe of a stage (LLaVA-1.5 schedule: stage 1 lr 1e-3, stage 2 lr 2e-4 with
     LoRA (2e-5 for full tuning: pass ``learning_rate``); cosine, warm-up 3 %), CPU-safe: fp32, no

@@ -13,7 +13,7 @@ same code). Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a ``tr
 - 4 recognition refinement: projector + LoRA, renderer frozen.
 
 Before and after every stage the stage's loss on its own examples is logged (eval mode,
-deterministic frames). At the end LoRA is merged; the model, processor, ``results.json``,
+deterministic frames). At the end LoRA stays unmerged (``config.lora``); the model, processor, ``results.json``,
 ``eval_results.json`` (the ``nucla-view3`` protocol of ``hf-skeleton evaluate``) and a model card
 are written, and the ``skeleton-understanding`` pipeline reloads the folder.
 """
@@ -25,20 +25,21 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from ..cards import write_model_card, write_results
 from ..data import action_labels, confusable_pairs
-from ..errors import HFSkeletonError
+from ..backbone_weights import unwrap_peft
+from ..errors import HFSkeletonError, SkeletonInputError
 from ..evaluation.protocols import load_protocol_clips, recognition_protocol
 from ..processing.collators import SkeletonSFTCollator
 from ..skeletons.io import load_skeleton
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
-from .skeleton_llm_stages import STAGES, train_stage
+from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
 NAMES = action_labels("nucla")
 PROTOCOL = "nucla-view3"
@@ -54,21 +55,44 @@ class SkeletonLLMRecipeConfig:
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
     vlm: str | None = field(default=None, metadata={
         "help": "a pretrained VLM id or folder (default: a tiny random Qwen2.5-VL)"})
-    per_class: int = field(default=1, metadata={"help": "training clips per action (views 1-2)"})
+    vision_model: str | None = field(default=None, metadata={
+        "help": "with --text-model: compose the VLM from a pretrained vision backbone (a backbone name such "
+                "as efficientnet-lite0, a folder or a Hub id) and a pretrained LLM"})
+    text_model: str | None = field(default=None, metadata={
+        "help": "the composed VLM's language model (e.g. smollm2-135m-instruct)"})
+    token_grid: int = field(default=2, metadata={"help": "composed VLM: g x g visual tokens per frame"})
+    tower_size: int | None = field(default=None, metadata={
+        "help": "composed VLM: the square size the vision tower reads (default: its own, 224)"})
+    align_view: Literal["none", "facing", "upright"] = field(default="none", metadata={
+        "help": "view normalisation of every clip (processor); upright also removes the camera tilt"})
+    augment_angle: float = field(default=0.0, metadata={"help": "training yaw augmentation (degrees, 0: off)"})
+    augment_tilt: float = field(default=0.0, metadata={"help": "training tilt augmentation (degrees)"})
+    per_class: int = field(default=1, metadata={"help": "training clips per action (views 1-2; 0: all of them)"})
     frames: int = 2
     size: int = 56
     epochs: list[float] = field(default_factory=lambda: [6, 4, 4, 4, 4], metadata={"help": "epochs of stages 0-4"})
     lr: list[float] = field(default_factory=lambda: [3e-3, 1e-2, 1e-2, 3e-3, 3e-3], metadata={
         "help": "learning rates of stages 0-4 (the paper's 2e-5 is for pretrained 8B VLMs)"})
     batch_size: int = 8
+    lora_r: int = field(default=32, metadata={"help": "LoRA rank of stages 3-4 (the paper's 32; alpha = 2 r)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on the first N view-3 clips (0: all 464)"})
 
     def __post_init__(self):
         self.output_dir = Path(self.output_dir)
         self.data = None if self.data is None else Path(self.data)
         self.export_dir = None if self.export_dir is None else Path(self.export_dir)
-        require(self, positive=("per_class", "frames", "size", "batch_size"), non_negative=("eval_clips",),
-                lengths={"epochs": 5, "lr": 5})
+        require(self, positive=("frames", "size", "batch_size", "token_grid", "lora_r"),
+                non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt"), lengths={"epochs": 5, "lr": 5})
+        if bool(self.vision_model) != bool(self.text_model):
+            raise SkeletonInputError("SkeletonLLMRecipeConfig.vision_model/text_model", "both or neither",
+                                     (self.vision_model, self.text_model))
+        if self.vlm and self.text_model:
+            raise SkeletonInputError("SkeletonLLMRecipeConfig.vlm", "either --vlm or --vision-model/--text-model",
+                                     self.vlm)
+
+    @property
+    def pretrained(self) -> bool:
+        return bool(self.vlm or self.text_model)
 
 
 RECIPE_CONFIG = SkeletonLLMRecipeConfig  # what the CLI parses for this recipe
@@ -86,10 +110,10 @@ def data_dir(args: "SkeletonLLMRecipeConfig") -> Path:
 
 
 def nucla_clips(data: Path, per_class: int, views=("v01", "v02")):
-    """The first ``per_class`` clips of every action from ``views``, and their label names."""
+    """The first ``per_class`` clips of every action from ``views`` (0: all), and their label names."""
     by_class = defaultdict(list)
     for f in sorted((data / "nw_ucla" / "all_sqe").glob("*.json")):
-        if f.stem[-3:] in views and len(by_class[f.name[:3]]) < per_class:
+        if f.stem[-3:] in views and (not per_class or len(by_class[f.name[:3]]) < per_class):
             by_class[f.name[:3]].append(f)
     if not by_class:
         raise HFSkeletonError(f"no N-UCLA clips of views {views} under {data / 'nw_ucla' / 'all_sqe'}: pass --data")
@@ -98,7 +122,8 @@ def nucla_clips(data: Path, per_class: int, views=("v01", "v02")):
 
 
 def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
-    """A SkeletonLLM and its processor: from ``--vlm`` (a pretrained checkpoint) or a tiny random Qwen2.5-VL."""
+    """A SkeletonLLM and its processor: composed from ``--vision-model`` + ``--text-model`` (pretrained
+    backbones), from ``--vlm`` (a pretrained VLM checkpoint) or a tiny random Qwen2.5-VL."""
     from ..models.draction import DrActionConfig
     from ..models.skeleton_llm import (
         SkeletonLLMConfig,
@@ -106,6 +131,12 @@ def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
         SkeletonLLMProcessor,
     )
 
+    if args.text_model:
+        draction = DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size)
+        model, processor = SkeletonLLMForConditionalGeneration.from_backbones(
+            args.vision_model, args.text_model, draction, token_grid=args.token_grid, image_size=args.tower_size)
+        return model, SkeletonLLMProcessor.from_model_config(model.config, processor.tokenizer,
+                                                             align_view=args.align_view)
     if args.vlm:
         from transformers import AutoTokenizer
 
@@ -162,22 +193,25 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
         4: recognition_examples(clips, labels),
     }
     stage_examples[0] = [ex for k in (1, 2, 3, 4) for ex in stage_examples[k]]
-    stages = [1, 2, 3, 4] if args.vlm else [0, 1, 2, 3, 4]
+    stages = [1, 2, 3, 4] if args.pretrained else [0, 1, 2, 3, 4]
+    augment = None
+    if args.augment_angle or args.augment_tilt:
+        augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
     losses = {}
     for stage in stages:
         examples = stage_examples[stage]
         before = eval_loss(model, processor, examples)
         model, _ = train_stage(model, processor, examples, stage, str(out / "runs" / f"stage{stage}"),
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
-                               per_device_train_batch_size=args.batch_size, logging_steps=5)
+                               per_device_train_batch_size=args.batch_size, logging_steps=5, augment=augment,
+                               lora=lora_config(r=args.lora_r, alpha=2 * args.lora_r))
         after = eval_loss(model, processor, examples)
         spec = STAGES[stage]
         losses[stage] = {"name": spec.name, "trains": list(spec.train), "lora": spec.lora, "examples": len(examples),
                          "loss_before": round(before, 4), "loss_after": round(after, 4)}
         log(f"stage {stage} ({spec.name}; trains {', '.join(spec.train)}{' + LoRA' if spec.lora else ''}): "
             f"loss {before:.3f} -> {after:.3f} ({'falls' if after < before else 'DOES NOT FALL'})")
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    model = unwrap_peft(model)  # adapters stay unmerged: a composed model's folder ships only what trained
 
     test = load_protocol_clips(PROTOCOL, data, limit=args.eval_clips or None)
     evaluation = recognition_protocol(model, processor, test, names)
@@ -189,7 +223,8 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     setup = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     results = {"setup": setup, "train_clips": len(clips), "stages": losses, PROTOCOL: evaluation}
     write_results(export, {PROTOCOL: evaluation}, training_command=command)
-    vlm = f"`{args.vlm}`" if args.vlm else "a tiny Qwen2.5-VL trained from scratch"
+    vlm = (f"`{args.vlm}`" if args.vlm else f"`{args.vision_model}` + `{args.text_model}`" if args.text_model
+           else "a tiny Qwen2.5-VL trained from scratch")
     write_model_card(export, datasets=["N-UCLA"], base_model=args.vlm,
                      description=f"A SkeletonLLM (DrAction renderer + {vlm}) trained through the paper's four "
                                  f"stages on {len(clips)} N-UCLA clips of views 1 and 2.")

@@ -160,6 +160,32 @@ def test_video_towers_and_poolings(tok, kind, pooling):
     assert out.video_hidden_states.shape == (1, cfg.num_video_tokens, 32)
 
 
+def test_efficientnet_token_tower_as_video_encoder(tok):
+    """A CNN tower that pools its last map to g x g tokens (EfficientNet-Lite0, the offline pretrained
+    backbone) serves as LLaMo's video tower: g*g tokens a frame, read at hidden_states[-1]."""
+    from transformers import ViTImageProcessorPil
+
+    from hf_skeleton.models.efficientnet_lite import EfficientNetLiteConfig
+
+    vision = EfficientNetLiteConfig(token_grid=2, image_size=64, frozen_eval=True)
+    with pytest.raises(hs.SkeletonInputError, match="vision_feature_layer"):
+        make_config(tok, vision_config=vision, video_pooling="patch")  # -2 reads a map, not the tokens
+    torch.manual_seed(0)
+    cfg = make_config(tok, vision_config=vision, video_pooling="patch", vision_feature_layer=-1)
+    assert cfg.num_video_tokens_per_frame == 4 and cfg.num_video_tokens == 8
+    model = hs.LlamoForConditionalGeneration(cfg).eval()
+    processor = ViTImageProcessorPil(size={"height": 64, "width": 64}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    proc = hs.LlamoProcessor.from_config(cfg, tok, image_processor=processor)
+    batch = proc(skeletons=clips(lengths=(4,)), text=["walk"], videos=[frames()])
+    assert batch["pixel_values_videos"].shape == (1, 2, 3, 64, 64)
+    assert int((batch["input_ids"] == proc.video_token_id).sum()) == 8
+    out = model(**batch)
+    assert out.video_hidden_states.shape == (1, 8, 32)
+    with torch.no_grad():  # the tokens are the tower's pooled grid, projected
+        tokens = model.model.vision_tower(batch["pixel_values_videos"][0], return_dict=True).hidden_states[-1]
+        torch.testing.assert_close(out.video_hidden_states[0], model.model.video_projector(tokens.reshape(8, -1)))
+
+
 def test_save_load_bit_exact_and_auto_classes(tok, tmp_path):
     model, proc = make(tok)
     model.save_pretrained(tmp_path)

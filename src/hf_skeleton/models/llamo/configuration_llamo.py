@@ -175,7 +175,14 @@ class LlamoConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
             return 0
         if self.video_pooling in ("cls", "mean"):
             return 1
+        return self.num_video_patches
+
+    @property
+    def num_video_patches(self) -> int:
+        """Tokens the tower gives per frame: its pooled grid (EfficientNet-Lite) or its patches (CLIP/SigLIP)."""
         vc = self.vision_config
+        if getattr(vc, "num_image_tokens", None):
+            return int(vc.num_image_tokens)
         return (int(vc.image_size) // int(vc.patch_size)) ** 2
 
     @property
@@ -208,10 +215,14 @@ class LlamoConfig(FormatConfigMixin, SkeletonConfigMixin, PretrainedConfig):
         if self.fusion == "cross_attention" and self.use_video and hidden % self.fusion_num_heads:
             bad("fusion_num_heads", f"a divisor of the LLM hidden size ({hidden})", self.fusion_num_heads)
         if self.vision_config is not None:
-            for key in ("hidden_size", "image_size", "patch_size"):
+            token_tower = bool(getattr(self.vision_config, "num_image_tokens", None))
+            for key in ("hidden_size", "image_size") + (() if token_tower else ("patch_size",)):
                 if not isinstance(getattr(self.vision_config, key, None), int):
-                    bad("vision_config", f"a vision tower config with an integer {key} (CLIP / SigLIP vision)",
-                        type(self.vision_config).__name__)
+                    bad("vision_config", f"a vision tower config with an integer {key} (CLIP / SigLIP vision, "
+                                         "or EfficientNet-Lite with token_grid)", type(self.vision_config).__name__)
+            if token_tower and self.vision_feature_layer != -1:
+                bad("vision_feature_layer", "-1 for a tower that pools its last map into tokens",
+                    self.vision_feature_layer)
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

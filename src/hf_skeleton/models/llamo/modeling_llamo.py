@@ -142,8 +142,8 @@ class LlamoModel(LlamoPreTrainedModel):
                                      tuple(pixel_values_videos.shape[-2:]))
         frames = pixel_values_videos.flatten(0, 1).to(self.vision_tower.dtype)
         out = self.vision_tower(pixel_values=frames, output_hidden_states=True, return_dict=True)
-        feats = out.hidden_states[self.config.vision_feature_layer]  # (B*F, 1 + P, Dv) for CLIP, (B*F, P, Dv) SigLIP
-        num_patches = (size // self.config.vision_config.patch_size) ** 2
+        feats = out.hidden_states[self.config.vision_feature_layer]  # (B*F, 1 + P, Dv) CLIP, (B*F, P, Dv) SigLIP/grid
+        num_patches = self.config.num_video_patches
         patches = feats[:, -num_patches:]
         if self.config.video_pooling == "cls":
             feats = feats[:, :1] if feats.shape[1] > num_patches else patches.mean(1, keepdim=True)

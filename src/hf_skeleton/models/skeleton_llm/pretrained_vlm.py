@@ -73,7 +73,7 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
     """See :meth:`SkeletonLLMForConditionalGeneration.from_backbones`. Returns ``(model, processor)``."""
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-    from ...backbone_weights import BackboneSource, backbone_reference, language_model_entries
+    from ...backbone_weights import BackboneSource, backbone_reference, base_model_prefix, language_model_entries
 
     from ..draction.configuration_draction import DrActionConfig
     from .configuration_skeleton_llm import SkeletonLLMConfig
@@ -99,7 +99,7 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
         image_adapter = ImageAdapterConfig(**{**image_adapter.to_dict(), "size": (image_size, image_size)})
     if draction_config is None:
         draction_config = DrActionConfig(num_frames=8, image_size=int(image_adapter.size[0]))
-    entries = [{"backbone": vision_ref, "source": f"{_base_prefix(vision_folder)}.", "target": "model.vlm.vision_tower."},
+    entries = [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.", "target": "model.vlm.vision_tower."},
                *language_model_entries(text_ref, text_config, "model.vlm.language_model.")]
     config = SkeletonLLMConfig(draction_config=draction_config, vlm_config=vlm_config,
                                skeleton_token=skeleton_token, image_adapter=image_adapter, backbone_weights=entries)
@@ -118,14 +118,6 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     processor = SkeletonLLMProcessor.from_model_config(config, tokenizer)
     return model, processor
-
-
-def _base_prefix(folder) -> str:
-    """The key prefix of a backbone checkpoint's base model (``efficientnet_lite`` for a classifier folder)."""
-    from transformers import AutoConfig, AutoModel
-
-    config = AutoConfig.from_pretrained(folder)
-    return AutoModel._model_mapping[type(config)].base_model_prefix
 
 
 __all__ = ["IMAGE_TOKEN", "build_from_backbones", "compose_vlm_config", "vision_tower_config"]
