@@ -12,7 +12,12 @@ from safetensors import safe_open
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig
 
 import hf_skeleton as hs
-from hf_skeleton.backbone_weights import BackboneSource, backbone_reference, extend_rows, language_model_entries
+from hf_skeleton.backbone_weights import (
+    BackboneSource,
+    backbone_reference,
+    extend_rows,
+    language_model_entries,
+)
 from hf_skeleton.errors import CheckpointError, SkeletonInputError
 from hf_skeleton.testing import build_tiny_tokenizer
 

@@ -108,7 +108,12 @@ class BackboneTensors:
         from .modeling_utils import weight_files
 
         self.folder = folder
-        self._files = [safe_open(str(p), framework="pt") for p in weight_files(folder)]
+        self._files = []
+        for path in weight_files(folder):
+            try:
+                self._files.append(safe_open(str(path), framework="pt"))
+            except Exception as err:  # safetensors raises its own untyped errors on damaged files
+                raise CheckpointError(path, f"backbone weights unreadable ({' '.join(str(err).split())})") from None
         if not self._files:
             raise CheckpointError(folder, "no safetensors weights in the backbone folder")
         self._where = {k: f for f in self._files for k in f.keys()}
@@ -252,4 +257,4 @@ def lora_dict(peft_config: Any) -> dict[str, Any]:
             "target_modules": target if isinstance(target, str) else sorted(target), "bias": peft_config.bias}
 
 
-__all__ = ["BackboneSource", "backbone_fields", "extend_rows", "inject_lora", "lora_dict", "unwrap_peft", "resolve_backbone", "saved_backbone_entries"]
+__all__ = ["BackboneSource", "backbone_fields", "extend_rows", "inject_lora", "lora_dict", "resolve_backbone", "saved_backbone_entries", "unwrap_peft"]

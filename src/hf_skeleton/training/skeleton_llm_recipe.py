@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import torch
 
+from ..backbone_weights import unwrap_peft
 from ..cards import write_model_card, write_results
 from ..data import action_labels, confusable_pairs
-from ..backbone_weights import unwrap_peft
 from ..errors import HFSkeletonError, SkeletonInputError
 from ..evaluation.protocols import load_protocol_clips, recognition_protocol
 from ..processing.collators import SkeletonSFTCollator
@@ -74,6 +74,10 @@ class SkeletonLLMRecipeConfig:
     lr: list[float] = field(default_factory=lambda: [3e-3, 1e-2, 1e-2, 3e-3, 3e-3], metadata={
         "help": "learning rates of stages 0-4 (the paper's 2e-5 is for pretrained 8B VLMs)"})
     batch_size: int = 8
+    loss_probe: int = field(default=0, metadata={
+        "help": "measure each stage's loss before/after on N of its examples, evenly spaced (0: all)"})
+    freeze_renderer: bool = field(default=False, metadata={
+        "help": "ablation: DrAction stays as initialised in every stage (the paper's learnable-vs-frozen study)"})
     lora_r: int = field(default=32, metadata={"help": "LoRA rank of stages 3-4 (the paper's 32; alpha = 2 r)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on the first N view-3 clips (0: all 464)"})
 
@@ -82,7 +86,8 @@ class SkeletonLLMRecipeConfig:
         self.data = None if self.data is None else Path(self.data)
         self.export_dir = None if self.export_dir is None else Path(self.export_dir)
         require(self, positive=("frames", "size", "batch_size", "token_grid", "lora_r"),
-                non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt"), lengths={"epochs": 5, "lr": 5})
+                non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt", "loss_probe"),
+                lengths={"epochs": 5, "lr": 5})
         if bool(self.vision_model) != bool(self.text_model):
             raise SkeletonInputError("SkeletonLLMRecipeConfig.vision_model/text_model", "both or neither",
                                      (self.vision_model, self.text_model))
@@ -200,12 +205,14 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     losses = {}
     for stage in stages:
         examples = stage_examples[stage]
-        before = eval_loss(model, processor, examples)
-        model, _ = train_stage(model, processor, examples, stage, str(out / "runs" / f"stage{stage}"),
+        probe = examples[::max(1, len(examples) // args.loss_probe)][:args.loss_probe] if args.loss_probe else examples
+        before = eval_loss(model, processor, probe)
+        groups = [g for g in STAGES[stage].train if g != "renderer"] if args.freeze_renderer else None
+        model, _ = train_stage(model, processor, examples, stage, str(out / "runs" / f"stage{stage}"), groups=groups,
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
                                per_device_train_batch_size=args.batch_size, logging_steps=5, augment=augment,
                                lora=lora_config(r=args.lora_r, alpha=2 * args.lora_r))
-        after = eval_loss(model, processor, examples)
+        after = eval_loss(model, processor, probe)
         spec = STAGES[stage]
         losses[stage] = {"name": spec.name, "trains": list(spec.train), "lora": spec.lora, "examples": len(examples),
                          "loss_before": round(before, 4), "loss_after": round(after, 4)}

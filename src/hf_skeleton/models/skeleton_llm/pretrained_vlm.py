@@ -73,8 +73,12 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
     """See :meth:`SkeletonLLMForConditionalGeneration.from_backbones`. Returns ``(model, processor)``."""
     from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-    from ...backbone_weights import BackboneSource, backbone_reference, base_model_prefix, language_model_entries
-
+    from ...backbone_weights import (
+        BackboneSource,
+        backbone_reference,
+        base_model_prefix,
+        language_model_entries,
+    )
     from ..draction.configuration_draction import DrActionConfig
     from .configuration_skeleton_llm import SkeletonLLMConfig
     from .modeling_skeleton_llm import _adapter_from_checkpoint
