@@ -27,8 +27,28 @@ def test_card_results_come_from_the_stored_evaluation():
     folder = Path(embedded_model_path("llamo-nucla"))
     results = json.loads((folder / "eval_results.json").read_text())
     top1 = results["N-UCLA view 3 (trained on views 1-2)"]["top1"]
-    assert f"| {top1:.4g} |" in (folder / "README.md").read_text()
-    assert (folder / "training_command.txt").read_text().startswith("python examples/train_llamo.py")
+    card = (folder / "README.md").read_text()
+    assert f"| {top1:.4g} |" in card and "HuggingFaceTB/SmolLM2-135M-Instruct" in card  # base_model
+    assert (folder / "training_command.txt").read_text().startswith("hf-skeleton train llamo --text-model")
+
+
+@pytest.mark.parametrize("name", ["llamo-nucla", "skeleton-llm-nucla"])
+def test_embedded_understanding_models_ship_only_their_trained_parts(name):
+    """The pretrained backbones resolve through hs.backbone_path; the folder holds adapters, projector,
+    encoder / renderer, and not one tensor of the backbones."""
+    from safetensors import safe_open
+
+    folder = Path(embedded_model_path(name))
+    config = json.loads((folder / "config.json").read_text())
+    backbones = {e["backbone"] for e in config["backbone_weights"]}
+    assert "smollm2-135m-instruct" in backbones and backbones <= set(hs.list_backbones())
+    assert config["lora"]["r"] >= 8
+    targets = tuple(e["target"] for e in config["backbone_weights"])
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        keys = list(f.keys())
+    frozen = [k for k in keys if k.startswith(targets) and "lora_" not in k]
+    assert keys and not frozen, frozen[:5]
+    assert any("lora_A" in k for k in keys)
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,8 @@ def test_train_runs_the_llamo_recipe_and_writes_a_loadable_folder(tmp_path, data
     out = tmp_path / "llamo"
     assert main(["train", "llamo", "--data", str(data_dir), "--output-dir", str(tmp_path / "run"),
                  "--export-dir", str(out), "--stage1-steps", "2", "--stage2-steps", "2", "--batch-size", "4",
-                 "--hidden", "32", "--layers", "1", "--frames", "8", "--max-clips", "8", "--eval-clips", "6"]) == 0
+                 "--hidden", "32", "--layers", "1", "--frames", "8", "--max-clips", "8", "--eval-clips", "6",
+                 "--encoder-warmup-epochs", "1"]) == 0
     results = json.loads((out / "eval_results.json").read_text())["N-UCLA view 3 (trained on views 1-2)"]
     assert results["clips"] == 6
     assert (out / "training_command.txt").read_text().startswith("hf-skeleton train llamo --data")

@@ -54,6 +54,9 @@ def test_train_skeleton_llm_writes_a_folder_that_loads(tmp_path, data_dir, capsy
 
     out = tmp_path / "skllm"
     assert main(["train", "skeleton-llm", "--data", str(data_dir), "--output-dir", str(out),
+                 "--vision-model", "none", "--text-model", "none", "--frames", "2", "--size", "56",
+                 "--per-class", "1", "--align-view", "none", "--loss-probe", "0", "--lora-r", "32",
+                 "--lr", "3e-3", "1e-2", "1e-2", "3e-3", "3e-3",
                  "--epochs", "1", "1", "1", "1", "1", "--eval-clips", "3"]) == 0
     log = capsys.readouterr().out
     for stage in range(5):
@@ -70,7 +73,8 @@ def test_train_skeleton_llm_writes_a_folder_that_loads(tmp_path, data_dir, capsy
     assert "| nucla-view3 | top1_likelihood |" in card and "pipeline_tag: skeleton-understanding" in card
     # what `hf-skeleton evaluate` and the pipeline load
     model = AutoModelForImageTextToText.from_pretrained(out)
-    assert model.config.model_type == "skeleton_llm" and not any("lora" in n for n, _ in model.named_parameters())
+    assert model.config.model_type == "skeleton_llm" and model.config.lora["r"] == 32  # adapters kept unmerged
+    assert any("lora_A" in n for n, _ in model.named_parameters())
     assert type(AutoProcessor.from_pretrained(out)).__name__ == "SkeletonLLMProcessor"
     clip = hs.load_skeleton(data_dir / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json")
     ranked = pipeline("skeleton-understanding", model=str(out))(clip, candidate_labels=["walk around", "carry"])

@@ -1,7 +1,11 @@
 """The LLaMo N-UCLA recipe: two SFT stages on views 1-2, evaluation on view 3, a folder with its card.
 
 Shared by ``examples/train_llamo.py`` and ``hf-skeleton train llamo`` (same arguments, same code).
-The embedded ``llamo-nucla`` checkpoint was made by it.
+The embedded ``llamo-nucla`` checkpoint was made by it, with its defaults: SmolLM2-135M-Instruct
+(``hs.backbone_path``) with LoRA r=16 on q/v, a 2-layer motion encoder (hidden 128) warmed up with a
+classification head (:mod:`~hf_skeleton.training.motion_encoder_warmup`), stage 1 (encoder and LLM frozen,
+projector trained, 200 steps), stage 2 (the instruction mixture: projector + encoder + LoRA, 400 steps).
+``--text-model none`` builds the tiny from-scratch LLM of the unit tests instead.
 """
 
 from __future__ import annotations
@@ -42,22 +46,25 @@ class LlamoRecipeConfig:
 
     data: str | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
     output_dir: str = "llamo-nucla"
-    encoder_warmup_epochs: int = field(default=0, metadata={
+    encoder_warmup_epochs: int = field(default=30, metadata={
         "help": "epochs of motion-encoder warm-up with a classification head before stage 1 (0: off); "
                 "with it, stage 1 keeps the encoder frozen, as the paper aligns pretrained encoders"})
     encoder_warmup_lr: float = 2e-3
-    stage1_steps: int = 50
+    stage1_steps: int = 200
     stage1_lr: float = field(default=1e-3, metadata={"help": "stage-1 (alignment) learning rate"})
-    stage2_steps: int = 4000
+    stage2_steps: int = 400
     batch_size: int = 16
-    lr: float = field(default=1e-3, metadata={"help": "stage-2 learning rate (tiny models from scratch)"})
-    lora: bool = field(default=False, metadata={"help": "stage 2 with LoRA on q_proj/v_proj instead of full tuning"})
-    hidden: int = 64
+    lr: float = field(default=2e-4, metadata={"help": "stage-2 learning rate (LLaVA's 2e-4 for LoRA; 1e-3 for a "
+                                                      "tiny LLM trained from scratch)"})
+    lora: bool = field(default=True, metadata={"help": "stage 2 with LoRA on q_proj/v_proj (--no-lora: full tuning)"})
+    hidden: int = 128
     layers: int = 2
     frames: int = 16
     max_clips: int = field(default=0, metadata={"help": "use only this many training clips (0: all)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on this many view-3 clips (0: all)"})
-    text_model: str | None = field(default=None, metadata={"help": "local causal-LM folder (else a tiny random LLM)"})
+    text_model: str | None = field(default="smollm2-135m-instruct", metadata={
+        "help": "the pretrained LLM: a backbone name, a causal-LM folder or Hub id; 'none': a tiny random LLM "
+                "trained from scratch (a test fixture)"})
     vision_model: str | None = field(default=None, metadata={
         "help": "video tower: a backbone name (efficientnet-lite0), or a local CLIP/SigLIP folder"})
     recognition_repeats: int = field(default=4, metadata={
@@ -71,9 +78,12 @@ class LlamoRecipeConfig:
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
 
     def __post_init__(self):
+        if isinstance(self.text_model, str) and self.text_model.lower() in ("", "none"):
+            self.text_model = None
         require(self, positive=("stage2_steps", "batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "hidden",
                                 "layers", "frames", "recognition_repeats"),
-                non_negative=("encoder_warmup_epochs", "stage1_steps", "max_clips", "eval_clips", "augment_angle", "augment_tilt"))
+                non_negative=("encoder_warmup_epochs", "stage1_steps", "max_clips", "eval_clips", "augment_angle",
+                              "augment_tilt"))
 
 
 RECIPE_CONFIG = LlamoRecipeConfig  # what the CLI parses for this recipe

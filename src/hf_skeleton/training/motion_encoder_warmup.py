@@ -80,7 +80,7 @@ def warm_up_motion_encoder(encoder: torch.nn.Module, processor: Any, clips: Sequ
             sched.step()
         if on_epoch is not None:
             encoder.eval()
-            on_epoch(epoch + 1, float(loss), head)
+            on_epoch(epoch + 1, loss.item(), head)
             encoder.train()
     encoder.train(was_training)
     return head

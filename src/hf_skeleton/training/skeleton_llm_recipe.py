@@ -1,7 +1,11 @@
 """The SkeletonLLM N-UCLA recipe: the paper's four stages on real clips, a view-3 evaluation, a folder.
 
 Shared by ``examples/train_skeleton_llm.py`` and ``hf-skeleton train skeleton-llm`` (same options,
-same code). Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a ``trl.SFTTrainer`` run):
+same code). The default VLM is composed from two pretrained backbones that install offline
+(EfficientNet-Lite0 -> 2 x 2 tokens per frame -> projector -> SmolLM2-135M-Instruct; 8 frames rendered
+and read at 112 px, upright view alignment); ``--vision-model none --text-model none`` builds the tiny
+random Qwen2.5-VL of the tests. Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a
+``trl.SFTTrainer`` run):
 
 - 0 (tiny VLM only, not in the paper): the whole model on the texts of all stages, so a random VLM
   learns the answer vocabulary;
@@ -9,11 +13,11 @@ same code). Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a ``tr
 - 2 yes/no on confusable pairs (the shipped N-UCLA table): renderer + projector;
 - 3 rationales from a teacher (the data-driven kinematic teacher; pass any HF model or function to
   :class:`~hf_skeleton.training.rationales.RationaleBuilder`), cached as JSONL: renderer + projector
-  + LoRA r=32;
+  + LoRA (r=16 by default, the paper's 32 with ``--lora-r 32``);
 - 4 recognition refinement: projector + LoRA, renderer frozen.
 
-Before and after every stage the stage's loss on its own examples is logged (eval mode,
-deterministic frames). At the end LoRA stays unmerged (``config.lora``); the model, processor, ``results.json``,
+Before and after every stage the stage's loss on (``--loss-probe``) of its own examples is logged
+(eval mode, deterministic frames). At the end LoRA stays unmerged (``config.lora``); the model, processor, ``results.json``,
 ``eval_results.json`` (the ``nucla-view3`` protocol of ``hf-skeleton evaluate``) and a model card
 are written, and the ``skeleton-understanding`` pipeline reloads the folder.
 """
@@ -50,38 +54,47 @@ class SkeletonLLMRecipeConfig:
     """Options of the SkeletonLLM N-UCLA recipe (``hf-skeleton train skeleton-llm --help`` lists them)."""
 
     data: Path | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
-    output_dir: Path = Path("skeleton_llm_tiny")
+    output_dir: Path = Path("skeleton-llm-nucla")
     export_dir: Path | None = field(default=None, metadata={
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
     vlm: str | None = field(default=None, metadata={
         "help": "a pretrained VLM id or folder (default: a tiny random Qwen2.5-VL)"})
-    vision_model: str | None = field(default=None, metadata={
+    vision_model: str | None = field(default="efficientnet-lite0", metadata={
         "help": "with --text-model: compose the VLM from a pretrained vision backbone (a backbone name such "
                 "as efficientnet-lite0, a folder or a Hub id) and a pretrained LLM"})
-    text_model: str | None = field(default=None, metadata={
-        "help": "the composed VLM's language model (e.g. smollm2-135m-instruct)"})
+    text_model: str | None = field(default="smollm2-135m-instruct", metadata={
+        "help": "the composed VLM's language model; 'none' (with --vision-model none): a tiny random "
+                "Qwen2.5-VL trained from scratch (a test fixture)"})
     token_grid: int = field(default=2, metadata={"help": "composed VLM: g x g visual tokens per frame"})
-    tower_size: int | None = field(default=None, metadata={
+    tower_size: int | None = field(default=112, metadata={
         "help": "composed VLM: the square size the vision tower reads (default: its own, 224)"})
-    align_view: Literal["none", "facing", "upright"] = field(default="none", metadata={
+    align_view: Literal["none", "facing", "upright"] = field(default="upright", metadata={
         "help": "view normalisation of every clip (processor); upright also removes the camera tilt"})
     augment_angle: float = field(default=0.0, metadata={"help": "training yaw augmentation (degrees, 0: off)"})
     augment_tilt: float = field(default=0.0, metadata={"help": "training tilt augmentation (degrees)"})
-    per_class: int = field(default=1, metadata={"help": "training clips per action (views 1-2; 0: all of them)"})
-    frames: int = 2
-    size: int = 56
-    epochs: list[float] = field(default_factory=lambda: [6, 4, 4, 4, 4], metadata={"help": "epochs of stages 0-4"})
-    lr: list[float] = field(default_factory=lambda: [3e-3, 1e-2, 1e-2, 3e-3, 3e-3], metadata={
-        "help": "learning rates of stages 0-4 (the paper's 2e-5 is for pretrained 8B VLMs)"})
+    per_class: int = field(default=0, metadata={"help": "training clips per action (views 1-2; 0: all of them)"})
+    frames: int = 8
+    size: int = 112
+    epochs: list[float] = field(default_factory=lambda: [1, 1, 0.5, 0.5, 1.5], metadata={
+        "help": "epochs of stages 0-4 (stage 0 runs for a tiny VLM from scratch only)"})
+    lr: list[float] = field(default_factory=lambda: [3e-3, 1e-3, 1e-3, 2e-4, 2e-4], metadata={
+        "help": "learning rates of stages 0-4 (the paper's 2e-5 is for an 8B VLM whose projector is "
+                "pretrained; ours starts from scratch)"})
     batch_size: int = 8
-    loss_probe: int = field(default=0, metadata={
+    loss_probe: int = field(default=64, metadata={
         "help": "measure each stage's loss before/after on N of its examples, evenly spaced (0: all)"})
     freeze_renderer: bool = field(default=False, metadata={
         "help": "ablation: DrAction stays as initialised in every stage (the paper's learnable-vs-frozen study)"})
-    lora_r: int = field(default=32, metadata={"help": "LoRA rank of stages 3-4 (the paper's 32; alpha = 2 r)"})
+    lora_r: int = field(default=16, metadata={
+        "help": "LoRA rank of stages 3-4, alpha = 2 r (the paper's 32; 16 keeps the embedded models within 25 MB)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on the first N view-3 clips (0: all 464)"})
 
     def __post_init__(self):
+        for name in ("vision_model", "text_model"):
+            if isinstance(getattr(self, name), str) and getattr(self, name).lower() in ("", "none"):
+                setattr(self, name, None)
+        if self.vlm:  # a whole pretrained VLM replaces the composed one
+            self.vision_model = self.text_model = None
         self.output_dir = Path(self.output_dir)
         self.data = None if self.data is None else Path(self.data)
         self.export_dir = None if self.export_dir is None else Path(self.export_dir)
@@ -91,9 +104,6 @@ class SkeletonLLMRecipeConfig:
         if bool(self.vision_model) != bool(self.text_model):
             raise SkeletonInputError("SkeletonLLMRecipeConfig.vision_model/text_model", "both or neither",
                                      (self.vision_model, self.text_model))
-        if self.vlm and self.text_model:
-            raise SkeletonInputError("SkeletonLLMRecipeConfig.vlm", "either --vlm or --vision-model/--text-model",
-                                     self.vlm)
 
     @property
     def pretrained(self) -> bool:
