@@ -132,3 +132,17 @@ def test_entries_are_validated_and_folders_referenced_by_name(tiny_backbone):
         hs.LlamoConfig(format="kinect_v1", backbone_weights=[{"backbone": "x"}])
     folder, _ = tiny_backbone
     assert backbone_reference(str(folder)) == (folder, str(folder.resolve()))
+
+
+def test_card_names_the_backbones_and_the_trained_parts(tiny_backbone, tmp_path):
+    from hf_skeleton.cards import base_models, render_model_card
+
+    entry = {"source": "model.", "target": "model.language_model."}
+    config = {"backbone_weights": [dict(entry, backbone="smollm2-135m-instruct"), dict(entry, backbone="org/lm"),
+                                   dict(entry, backbone="efficientnet-lite0")]}
+    assert base_models(config) == ["HuggingFaceTB/SmolLM2-135M-Instruct", "org/lm", "timm/tf_efficientnet_lite0.in1k"]
+    folder, tok = tiny_backbone
+    _llamo(folder, tok).save_pretrained(tmp_path)
+    card = str(render_model_card(tmp_path))
+    assert "## Base models" in card and "LoRA adapters (" in card and "motion_encoder (" in card
+    assert "embed_tokens" not in card

@@ -7,6 +7,7 @@ our examples and ``hf-skeleton evaluate`` write (``eval_results.json`` in the fo
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -93,6 +94,21 @@ def base_models(config: Mapping[str, Any]) -> list[str]:
     return ids
 
 
+def _trained_parts(folder: Path) -> dict[str, int]:
+    """Parameters per module of the tensors a trained-parts folder ships (LoRA adapters as one entry)."""
+    from safetensors import safe_open
+
+    counts: dict[str, int] = {}
+    for path in sorted(folder.glob("*.safetensors")):
+        with safe_open(str(path), "pt") as f:
+            for key in f.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
+                shape = f.get_slice(key).get_shape()
+                parts = [p for p in key.split(".") if p not in ("model", "vlm")]
+                name = "LoRA adapters" if "lora_" in key else parts[0]
+                counts[name] = counts.get(name, 0) + int(math.prod(shape))
+    return counts
+
+
 def _backbone_section(config: Mapping[str, Any], folder: Path) -> str:
     from .backbones import BACKBONES
 
@@ -101,9 +117,10 @@ def _backbone_section(config: Mapping[str, Any], folder: Path) -> str:
     if not names:
         return ""
     size = sum(p.stat().st_size for p in folder.glob("*.safetensors")) / 1e6
+    parts = ", ".join(f"{name} ({count / 1e6:.2f} M)" for name, count in _trained_parts(folder).items())
     lines = ["## Base models", "",
-             f"This folder holds only the trained tensors ({size:.1f} MB: adapters, projectors, encoders); the "
-             "frozen pretrained weights load from the backbones below when the model loads.", ""]
+             f"This folder holds only the trained tensors ({size:.1f} MB): {parts or 'none'}. The frozen "
+             "pretrained weights load from the backbones below when the model loads.", ""]
     for name in names:
         b = BACKBONES.get(name)
         lines.append(f"- `{name}`: " + (f"[{b.hub_id}](https://huggingface.co/{b.hub_id}), offline from "
