@@ -1,15 +1,16 @@
-"""Train a small LLaMo on real N-UCLA clips in two stages, on CPU, in minutes.
+"""Train LLaMo on real N-UCLA clips in two stages around SmolLM2-135M-Instruct (installed offline).
 
-    python examples/train_llamo.py --output-dir llamo-nucla            # the embedded model's run, ~15 min on 2 idle cores
-    python examples/train_llamo.py --stage2-steps 300                  # a quick run (the LLM has not caught on yet)
-    python examples/train_llamo.py --lora --stage2-steps 400           # stage 2 with LoRA on q_proj/v_proj
+    python examples/train_llamo.py --output-dir llamo-nucla          # the embedded model's run (~50 min, 2 cores)
+    python examples/train_llamo.py --text-model none --no-lora --hidden 64 --encoder-warmup-epochs 0 \
+        --stage1-steps 50 --stage2-steps 4000 --lr 1e-3               # the tiny from-scratch LLM of the tests
 
-Stage 1 aligns the motion projector (and the motion encoder, trained from scratch here) with the
-LLM frozen; stage 2 instruction-tunes on a mixture of recognition (``--recognition-repeats`` copies),
+The motion encoder first warms up with a classification head (our stand-in for the paper's pretrained
+encoder); stage 1 aligns the motion projector with the encoder and the LLM frozen; stage 2 tunes the
+projector, the encoder and LoRA adapters on a mixture of recognition (``--recognition-repeats`` copies),
 yes/no verification and "which body part moves most" questions. Clips are aligned upright and
-augmented (yaw, tilt, scale) after alignment. The folder written at the end loads with
-``pipeline("skeleton-understanding", model=<folder>)``. For a real LLM pass ``--text-model`` (a
-local checkpoint folder; this machine has no Hub access) and ``--vision-model`` for a video tower.
+augmented (yaw, tilt, scale) after alignment. The folder written at the end holds only the trained
+tensors and loads with ``pipeline("skeleton-understanding", model=<folder>)``. ``--text-model`` also
+takes a causal-LM folder or a Hub id; ``--vision-model efficientnet-lite0`` adds a video tower.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Train SkeletonLLM through the paper's four stages on real N-UCLA clips, on CPU, in minutes.
+"""Train SkeletonLLM through the paper's four stages on real N-UCLA clips.
 
-    python examples/train_skeleton_llm.py --output-dir skllm_tiny            # tiny VLM built here
+    python examples/train_skeleton_llm.py --output-dir skeleton-llm-nucla    # the embedded model's run: DrAction +
+                                                                             # EfficientNet-Lite0 + SmolLM2 (offline)
+    python examples/train_skeleton_llm.py --vision-model none --text-model none --frames 2 --size 56 \
+        --per-class 1 --output-dir skllm_tiny                                # tiny VLM from scratch (tests), minutes
     python examples/train_skeleton_llm.py --vlm Qwen/Qwen2.5-VL-7B-Instruct  # a real checkpoint (GPU)
     accelerate launch examples/train_skeleton_llm.py ...                     # several GPUs, unchanged
-    hf-skeleton train skeleton-llm --output-dir skllm_tiny                   # the same recipe
+    hf-skeleton train skeleton-llm --output-dir skeleton-llm-nucla           # the same recipe
 
 Stages (hf_skeleton.training.skeleton_llm_stages, each a trl.SFTTrainer run):
   0  (tiny VLM only, not in the paper) whole model on the texts of all stages, so a random VLM
@@ -11,10 +14,10 @@ Stages (hf_skeleton.training.skeleton_llm_stages, each a trl.SFTTrainer run):
   1  alignment warm-up, multiple choice over seen labels: renderer + projector
   2  yes/no on confusable pairs (shipped N-UCLA table): renderer + projector
   3  rationales from a teacher (here the data-driven kinematic teacher; pass any HF model or
-     function to RationaleBuilder), cached as JSONL: renderer + projector + LoRA r=32
+     function to RationaleBuilder), cached as JSONL: renderer + projector + LoRA (r=16; paper 32)
   4  recognition refinement: projector + LoRA, renderer frozen
 Before and after every stage the script prints the stage's loss on its own examples (eval mode,
-deterministic frames), so you can see each stage lower it. At the end LoRA is merged, the model
+deterministic frames), so you can see each stage lower it. At the end LoRA stays unmerged, the model
 is scored on N-UCLA view 3, the model, processor, results and card are saved, and the
 skeleton-understanding pipeline reloads them from the folder. The recipe lives in
 hf_skeleton.training.skeleton_llm_recipe.

@@ -156,3 +156,43 @@ def test_arrays_errors(tmp_path, humanml3d_dir):
     np.savez(g, a=np.zeros((2, 17, 3)), b=np.zeros((2, 17, 3)))
     _fails(g, "key", format="h36m17")
     assert hs.load_skeleton(g, format="h36m17", key="b").num_frames == 2
+
+
+# ---------------------------------------------------------------------- issue 16: special files, huge literals
+@pytest.mark.parametrize("ext", [".json", ".bvh", ".npy", ".trc"])
+def test_special_files_are_refused_without_reading(tmp_path, ext):
+    import os
+
+    fifo = tmp_path / f"pipe{ext}"
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    err = _fails(fifo, format="kinect_v2" if ext == ".npy" else None)
+    assert "regular file" in str(err) and "FIFO" in str(err)
+    device = tmp_path / f"zero{ext}"
+    device.symlink_to("/dev/zero")  # reading it would never end
+    assert "device" in str(_fails(device, format="kinect_v2" if ext == ".npy" else None))
+
+
+def test_size_limit_is_configurable(tmp_path, nucla_dir, monkeypatch):
+    clip = nucla_dir / "a01_s01_e00_v01.json"
+    monkeypatch.setenv("HF_SKELETON_MAX_FILE_BYTES", str(clip.stat().st_size - 1))
+    err = _fails(clip)
+    assert "HF_SKELETON_MAX_FILE_BYTES" in str(err) and str(clip.stat().st_size) in str(err)
+    monkeypatch.setenv("HF_SKELETON_MAX_FILE_BYTES", str(clip.stat().st_size))
+    assert hs.load_skeleton(clip).num_frames > 0
+
+
+def test_integer_literals_beyond_pythons_digit_limit(tmp_path, nucla_dir, bvh_text):
+    huge = "9" * 5000  # int() of more than 4,300 digits raises an untyped ValueError
+    text = (nucla_dir / "a01_s01_e00_v01.json").read_text().replace('"label": 1', f'"label": {huge}', 1)
+    assert huge in text
+    f = tmp_path / "a01_s01_e00_v01.json"
+    f.write_text(text)
+    _fails(f)
+    channels = next(i for i, line in enumerate(bvh_text) if "CHANNELS" in line)
+    lines = list(bvh_text)
+    lines[channels] = lines[channels].replace("CHANNELS 6", f"CHANNELS {huge}").replace("CHANNELS 3", f"CHANNELS {huge}")
+    assert huge in lines[channels]
+    _fails(_write(tmp_path, "channels.bvh", lines), match="channel count")
+    frames = [huge if line.startswith("Frames:") else line for line in bvh_text]
+    frames = [f"Frames: {huge}" if line == huge else line for line in frames]
+    _fails(_write(tmp_path, "frames.bvh", frames), match="frame count")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +19,63 @@ from ..formats import BODY_PARTS
 # ---------------------------------------------------------------------- file access
 
 
-def read_bytes(path: Path) -> bytes:
-    """The whole file; a missing, unreadable or empty file is a :class:`SkeletonFileError`."""
+MAX_FILE_BYTES_ENV = "HF_SKELETON_MAX_FILE_BYTES"
+_DEFAULT_MAX_FILE_BYTES = 4 * 2**30  # larger recordings: raise it with the environment variable
+
+
+def max_file_bytes() -> int:
+    """The largest file a reader opens (``$HF_SKELETON_MAX_FILE_BYTES``, default 4 GiB)."""
+    value = os.environ.get(MAX_FILE_BYTES_ENV, "")
+    return int(value) if value.isdecimal() else _DEFAULT_MAX_FILE_BYTES
+
+
+def regular_file_size(path: Path) -> int:
+    """The size of ``path``, which must be a regular file (after symlinks) within :func:`max_file_bytes`:
+    FIFOs and devices (``/dev/zero``) would block or never end, so they are refused before any read."""
     try:
-        data = Path(path).read_bytes()
+        st = os.stat(path)
+    except OSError as e:
+        raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise SkeletonFileError(path, None, "a regular file", kind)
+    if st.st_size > max_file_bytes():
+        raise SkeletonFileError(path, None, f"at most {max_file_bytes()} bytes (${MAX_FILE_BYTES_ENV})",
+                                f"{st.st_size} bytes")
+    return st.st_size
+
+
+def open_regular(path: Path, *args: Any, **kwargs: Any):
+    """``open(path, ...)`` for a regular file within the size limit (see :func:`regular_file_size`)."""
+    regular_file_size(path)
+    try:
+        return open(path, *args, **kwargs)  # noqa: SIM115 - the caller closes it
+    except OSError as e:
+        raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file; a missing, unreadable, special (FIFO, device) or empty file is a :class:`SkeletonFileError`."""
+    size = regular_file_size(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(size + 1)  # bounded: a file growing while read cannot exhaust memory
     except OSError as e:
         raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
     if not data.strip():
         raise SkeletonFileError(path, None, "a non-empty file", f"{len(data)} bytes of whitespace or nothing")
     return data
+
+
+def read_side_text(path: Path) -> str | None:
+    """An optional companion file (captions, split lists, label tables) as text; ``None`` when it is
+    missing, unreadable, special (FIFO, device) or over the size limit: it never blocks the main read."""
+    try:
+        regular_file_size(path)
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except (SkeletonFileError, OSError):
+        return None
 
 
 def read_text(path: Path) -> str:
@@ -66,6 +116,8 @@ def read_json(path: Path) -> Any:
         raise SkeletonFileError(path, f"line {e.lineno} column {e.colno}", "valid JSON", e.msg) from None
     except RecursionError:
         raise SkeletonFileError(path, None, "JSON nested less than ~1000 levels deep", "deeper nesting") from None
+    except ValueError as e:  # e.g. an integer literal over Python's 4,300-digit conversion limit
+        raise SkeletonFileError(path, None, "valid JSON with numbers of ordinary size", " ".join(str(e).split())[:120]) from None
     if _JSON_CACHE is not None:
         _JSON_CACHE[key] = obj
     return obj
@@ -105,6 +157,12 @@ def as_int(path: Path, field: str, value: Any, lo: int | None = None, hi: int | 
         rng = f" in {lo}..{hi}" if lo is not None and hi is not None else ""
         raise SkeletonFileError(path, field, f"an integer{rng}", value)
     return int(value)
+
+
+def decimal_int(text: str, limit_digits: int = 18) -> int | None:
+    """``text`` as a non-negative integer if it is plain decimal digits of ordinary length, else ``None``
+    (Python refuses to convert more than 4,300 digits with an untyped ValueError)."""
+    return int(text) if text.isdecimal() and len(text) <= limit_digits else None
 
 
 def natural_key(name: str) -> list[Any]:

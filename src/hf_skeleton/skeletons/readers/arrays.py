@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import SkeletonFileError
 from ..formats import SkeletonFormat, get_format
 from ..sequence import SkeletonSequence
+from ._common import open_regular, read_side_text
 
 HUMANML3D_FPS = 20.0
 
@@ -26,10 +27,7 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     """(array, other arrays) from a ``.npy`` (other = {}) or ``.npz`` (``key``, else ``positions``,
     else its only array). Object arrays (pickles) are refused."""
     path = Path(path)
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed by the `with f` below; open errors get their own message
-    except OSError as e:
-        raise SkeletonFileError(path, None, "a readable file", f"{type(e).__name__}: {e.strerror or e}") from None
+    f = open_regular(path, "rb")  # closed by the `with f` below
     try:
         with f:
             _check_npy_header(path, f)
@@ -151,9 +149,8 @@ def _texts(path: Path) -> list[dict[str, Any]]:
     """HumanML3D captions: ``texts/<id>.txt`` beside ``new_joints/``; [] when absent. Lines read as
     ``caption#tokens#start#end``; start/end 0 (or unreadable) mean the whole motion."""
     text_file = path.parent.parent / "texts" / f"{path.stem}.txt"
-    try:
-        raw = text_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    raw = read_side_text(text_file)
+    if raw is None:
         return []
     out = []
     for line in raw.splitlines():
@@ -174,10 +171,10 @@ def _texts(path: Path) -> list[dict[str, Any]]:
 
 def _split(path: Path) -> str | None:
     for split in ("train", "val", "test"):
-        try:
-            ids = (path.parent.parent / f"{split}.txt").read_text(encoding="utf-8", errors="replace").split()
-        except OSError:
+        listed = read_side_text(path.parent.parent / f"{split}.txt")
+        if listed is None:
             continue
+        ids = listed.split()
         if path.stem in ids:
             return split
     return None

@@ -29,7 +29,7 @@ from scipy.spatial.transform import Rotation
 from ...errors import SkeletonFileError
 from ..formats import SkeletonFormat
 from ..sequence import SkeletonSequence
-from ._common import mirror_pairs_from_names, parts_from_names, read_text
+from ._common import decimal_int, mirror_pairs_from_names, parts_from_names, read_side_text, read_text
 
 _CHANNELS = ("xposition", "yposition", "zposition", "xrotation", "yrotation", "zrotation")
 LABELS_CSV = "cmu_motion_labels.csv"
@@ -140,10 +140,11 @@ def _peek(toks: _Tokens) -> str:
 def _parse_channels(toks: _Tokens) -> list[str]:
     toks.expect("CHANNELS")
     tok, line = toks.next("a channel count")
-    if not tok.isdecimal() or not 0 <= int(tok) <= 6:
-        raise SkeletonFileError(toks.path, f"line {line}", "a channel count 0..6", tok)
+    count = decimal_int(tok)
+    if count is None or not 0 <= count <= 6:
+        raise SkeletonFileError(toks.path, f"line {line}", "a channel count 0..6", tok[:40])
     names = []
-    for _ in range(int(tok)):
+    for _ in range(count):
         ch, line = toks.next(f"one of {_CHANNELS}")
         ch = ch.lower()
         if ch not in _CHANNELS:
@@ -169,9 +170,9 @@ def _parse_motion(path: Path, lines: list[str], first: int, num_channels: int) -
         return m.group(1)
 
     n_text = header(first + 1, _FRAMES, "'Frames: <count>'")
-    if not n_text.isdecimal() or int(n_text) < 1:
-        raise SkeletonFileError(path, f"line {first + 2}", "a frame count >= 1", n_text)
-    n_frames = int(n_text)
+    n_frames = decimal_int(n_text)
+    if n_frames is None or n_frames < 1:
+        raise SkeletonFileError(path, f"line {first + 2}", "a frame count >= 1", n_text[:40])
     t_text = header(first + 2, _FRAME_TIME, "'Frame Time: <seconds>'")
     try:
         frame_time = float(t_text)
@@ -279,7 +280,10 @@ def _cmu_labels(folder: Path) -> dict[str, tuple[str, str]]:
         return hit[1]
     labels: dict[str, tuple[str, str]] = {}
     try:
-        with open(csv_path, newline="", encoding="utf-8", errors="replace") as f:
+        text = read_side_text(csv_path)
+        if text is None:
+            raise OSError(csv_path)
+        with io.StringIO(text, newline="") as f:
             for row in csv.reader(f):
                 if len(row) >= 3 and row[0] and row[0] != "motion_id":
                     labels[row[0].strip()] = (row[1].strip(), row[2].strip())

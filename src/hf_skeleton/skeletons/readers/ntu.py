@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from ...errors import SkeletonFileError, SkeletonInputError
 from ..sequence import SkeletonSequence
-from ._common import read_text
+from ._common import decimal_int, read_text
 
 NTU_FPS = 30.0
 NTU_JOINTS = 25
@@ -60,9 +60,10 @@ class _Lines:
     def count(self, what: str, hi: int) -> int:
         line, n = self.take(what)
         tok = line.strip()
-        if not tok.isdecimal() or int(tok) > hi:
+        value = decimal_int(tok)
+        if value is None or value > hi:
             raise SkeletonFileError(self.path, f"line {n}", f"{what} (an integer 0..{hi})", tok[:40])
-        return int(tok)
+        return value
 
     def numbers(self, count: int, what: str) -> tuple[list[str], int]:
         line, n = self.take(what)
