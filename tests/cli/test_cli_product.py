@@ -81,10 +81,13 @@ def test_train_runs_the_llamo_recipe_and_writes_a_loadable_folder(tmp_path, data
     assert main(["train", "llamo", "--data", str(data_dir), "--output-dir", str(tmp_path / "run"),
                  "--export-dir", str(out), "--stage1-steps", "2", "--stage2-steps", "2", "--batch-size", "4",
                  "--hidden", "32", "--layers", "1", "--frames", "8", "--max-clips", "8", "--eval-clips", "6",
-                 "--encoder-warmup-epochs", "1"]) == 0
+                 "--encoder-warmup-epochs", "1", "--caption-steps", "2"]) == 0
     results = json.loads((out / "eval_results.json").read_text())["N-UCLA view 3 (trained on views 1-2)"]
     assert results["clips"] == 6
     assert (out / "training_command.txt").read_text().startswith("hf-skeleton train llamo --data")
+    config = json.loads((out / "config.json").read_text())  # SmolLM2 by default, referenced, not copied
+    assert config["backbone_weights"][0]["backbone"] == "smollm2-135m-instruct" and config["lora"]["r"] == 16
+    assert (out / "model.safetensors").stat().st_size < 5e6
     ranked = pipeline("skeleton-understanding", model=str(out))(
         hs.load_skeleton(data_dir / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json"), candidate_labels=["walk around", "carry"])
     assert {r["label"] for r in ranked} == {"walk around", "carry"}

@@ -28,7 +28,7 @@ def test_flags_take_dashes_or_underscores_and_lists():
 
 
 @pytest.mark.parametrize("config_cls, bad, field", [
-    (llamo_recipe.LlamoRecipeConfig, {"stage2_steps": 0}, "stage2_steps"),
+    (llamo_recipe.LlamoRecipeConfig, {"stage2_steps": -1}, "stage2_steps"),
     (llamo_recipe.LlamoRecipeConfig, {"augment_angle": -1.0}, "augment_angle"),
     (skeleton_llm_recipe.SkeletonLLMRecipeConfig, {"epochs": [1, 1]}, "epochs"),
     (superman_recipe.SupermanRecipeConfig, {"lr": 0.0}, "lr"),
@@ -46,6 +46,6 @@ def test_parsed_namespaces_become_configs():
 
 
 def test_cli_rejects_a_bad_value_in_one_line(capsys):
-    assert main(["train", "llamo", "--stage2-steps", "0"]) == 2
+    assert main(["train", "llamo", "--stage2-steps", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stage2_steps" in err[0]

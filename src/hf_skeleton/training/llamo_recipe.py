@@ -34,6 +34,7 @@ from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
 from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
 from .motion_encoder_warmup import warm_up_motion_encoder
+from .rationales import RationaleBuilder, kinematic_teacher
 from .recipe_config import as_config, require
 
 NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
@@ -67,6 +68,12 @@ class LlamoRecipeConfig:
                 "trained from scratch (a test fixture)"})
     vision_model: str | None = field(default=None, metadata={
         "help": "video tower: a backbone name (efficientnet-lite0), or a local CLIP/SigLIP folder"})
+    caption_steps: int = field(default=150, metadata={
+        "help": "steps of a describing stage after stage 2: 'Describe the motion.' answered with the kinematic "
+                "teacher's description of the clip, recognition replayed beside it (0: none)"})
+    caption_lr: float = 1e-4
+    init_from: str | None = field(default=None, metadata={
+        "help": "start from a saved LLaMo folder instead of building one (set the earlier stages' steps to 0)"})
     recognition_repeats: int = field(default=4, metadata={
         "help": "copies of the recognition examples in the stage-2 mixture (other templates each time)"})
     align_view: Literal["none", "facing", "upright"] = field(default="upright", metadata={
@@ -80,9 +87,9 @@ class LlamoRecipeConfig:
     def __post_init__(self):
         if isinstance(self.text_model, str) and self.text_model.lower() in ("", "none"):
             self.text_model = None
-        require(self, positive=("stage2_steps", "batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "hidden",
+        require(self, positive=("batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "caption_lr", "hidden",
                                 "layers", "frames", "recognition_repeats"),
-                non_negative=("encoder_warmup_epochs", "stage1_steps", "max_clips", "eval_clips", "augment_angle",
+                non_negative=("encoder_warmup_epochs", "stage1_steps", "stage2_steps", "caption_steps", "max_clips", "eval_clips", "augment_angle",
                               "augment_tilt"))
 
 
@@ -156,7 +163,11 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
     if args.eval_clips:
         test = random.sample(test, min(args.eval_clips, len(test)))
     labels = [s.meta["label_name"] for s in train]
-    model, proc = build(args)
+    if args.init_from:  # continue from a saved LLaMo (its processor too); the stages given steps run on it
+        model = LlamoForConditionalGeneration.from_pretrained(args.init_from)
+        proc = LlamoProcessor.from_pretrained(args.init_from)
+    else:
+        model, proc = build(args)
 
     # stage 1: recognition only (alignment); stage 2: the instruction mixture
     align = to_sft_dataset(build_examples(train, "recognition", labels=labels, seed=args.seed))
@@ -175,12 +186,21 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
 
         warm_up_motion_encoder(model.model.motion_encoder, proc, train, labels, epochs=args.encoder_warmup_epochs,
                                lr=args.encoder_warmup_lr, augment=augment, seed=args.seed, on_epoch=progress)
-    model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps,
-                           learning_rate=args.stage1_lr, train_motion_encoder=not args.encoder_warmup_epochs,
-                           **common)
-    model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
-                           max_steps=args.stage2_steps, learning_rate=args.lr, **common)
-    if args.lora:  # keep the adapters unmerged: the folder then ships them, not the base weights
+    if args.stage1_steps:
+        model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps,
+                               learning_rate=args.stage1_lr, train_motion_encoder=not args.encoder_warmup_epochs,
+                               **common)
+    if args.stage2_steps:
+        model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
+                               max_steps=args.stage2_steps, learning_rate=args.lr, **common)
+        model = unwrap_peft(model)  # adapters stay unmerged: the folder then ships them, not the base weights
+    if args.caption_steps:  # describing: kinematic descriptions of each clip, recognition replayed beside them
+        captions = RationaleBuilder(kinematic_teacher, cache=Path(args.output_dir) / "descriptions.jsonl")(
+            train, labels)
+        describe = (build_examples(train, "captioning", captions=captions, seed=args.seed + 4)
+                    + build_examples(train, "recognition", labels=labels, seed=args.seed + 5))
+        model, _ = train_stage(model, proc, to_sft_dataset(describe), 2, args.output_dir, lora=args.lora,
+                               max_steps=args.caption_steps, learning_rate=args.caption_lr, **common)
         model = unwrap_peft(model)
 
     model.eval()

@@ -151,7 +151,11 @@ def configure_stage(model, stage: int, *, train_motion_encoder: bool = True, lor
     if base is None:
         raise SkeletonInputError("model", "a LlamoForConditionalGeneration", type(model).__name__)
     model.requires_grad_(False)
-    if stage == 2 and lora:
+    if stage == 2 and lora and getattr(model.config, "lora", None):  # adapters already in the model (a reload)
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.requires_grad_(True)
+    elif stage == 2 and lora:
         from peft import LoraConfig, get_peft_model
 
         cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, bias="none",
