@@ -117,3 +117,26 @@ def test_wrong_inputs_raise_clear_errors(pipe):
         pipe(_clip(), candidate_labels=LABELS, prompt="x")
     with pytest.raises(SkeletonInputError, match="path"):
         pipe(12345, candidate_labels=LABELS)
+
+
+def test_input_policies_are_explicit(pipe, nucla_dir):
+    """Issue 16: which person, what 2D input means, absurd coordinates and bad generation lengths."""
+    clip = _clip()
+    two = hs.SkeletonSequence(np.stack([clip.positions[:, 0], clip.positions[:, 0] + 1.0], axis=1),
+                              mask=np.concatenate([clip.mask, clip.mask], axis=1), format=clip.format, fps=clip.fps)
+    first = pipe(clip, candidate_labels=LABELS)
+    assert pipe(two, candidate_labels=LABELS) == first  # person 0 by default, as documented
+    with pytest.raises(SkeletonInputError, match="person"):
+        pipe(two, candidate_labels=LABELS, person=2)
+    with pytest.raises(SkeletonInputError, match="person"):
+        pipe(clip, candidate_labels=LABELS, person=-1)
+    huge = clip.copy(positions=clip.positions * 1e30)
+    with pytest.raises(SkeletonInputError, match="finite joint coordinates"):
+        pipe(huge, candidate_labels=LABELS)
+    flat = clip.copy(positions=clip.positions * np.array([1.0, 1.0, 0.0], np.float32))
+    with pytest.raises(SkeletonInputError, match="3D clip"):
+        pipe(flat, candidate_labels=LABELS)
+    assert len(pipe(flat, candidate_labels=LABELS, allow_2d=True)) == len(LABELS)
+    for bad in (0, -1, 10**6, 2.5):
+        with pytest.raises(SkeletonInputError, match="max_new_tokens"):
+            pipe(clip, prompt="Describe the motion.", max_new_tokens=bad)

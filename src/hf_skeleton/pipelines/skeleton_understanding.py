@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import Pipeline
 
@@ -34,8 +35,43 @@ _install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's
 DEFAULT_QUESTION = "What action is the person doing? Answer with the action name."
 
 
+MAX_NEW_TOKENS = 4096
+MAX_ABS_COORDINATE = 1e6  # metres, millimetres and pixels all stay far below; 1e30 is damage, not a pose
+
+
+def checked_clip(seq: SkeletonSequence, person: int = 0, allow_2d: bool = False) -> SkeletonSequence:
+    """The input policies of the understanding pipeline, explicit instead of silent:
+
+    - the models read one person: ``person`` picks which (default 0, the first); an index beyond the
+      clip's persons, or a chosen person never observed, is a typed error;
+    - observed coordinates must be finite and within +-1e6 (NaN marks an unobserved joint);
+    - the models were trained on 3D joints: a 2D clip (a 2D format, ``meta["is_2d"]``, or z = 0 on every
+      observed joint) is refused unless ``allow_2d=True``, which reads it as a skeleton in the z = 0 plane.
+    """
+    if person >= seq.num_persons:
+        raise SkeletonInputError("person", f"an index below the clip's {seq.num_persons} person(s)", person)
+    if seq.num_persons > 1 or person:
+        seq = seq.copy(positions=seq.positions[:, person:person + 1].copy(), mask=seq.mask[:, person:person + 1].copy(),
+                       orientations=None if seq.orientations is None else seq.orientations[:, person:person + 1].copy())
+        if not seq.mask.any():
+            raise SkeletonInputError("person", "a person observed in at least one frame", person)
+    seen = seq.positions[seq.mask]
+    if not np.isfinite(seen).all() or np.abs(seen).max() > MAX_ABS_COORDINATE:
+        worst = seen[~np.isfinite(seen)][:1] if not np.isfinite(seen).all() else np.abs(seen).max()
+        raise SkeletonInputError("inputs", f"finite joint coordinates within +-{MAX_ABS_COORDINATE:g}", worst)
+    flat = seq.format.dims == 2 or seq.meta.get("is_2d") or not np.any(seen[:, 2])
+    if flat and not allow_2d:
+        raise SkeletonInputError("inputs", "a 3D clip (the models read 3D joints; lift 2D keypoints first, or pass "
+                                 "allow_2d=True to read them as a skeleton in the z = 0 plane)", "2D joints")
+    return seq
+
+
 class SkeletonUnderstandingPipeline(Pipeline):
-    """Open-vocabulary recognition (``candidate_labels=``) or free text (``prompt=``) on skeleton clips."""
+    """Open-vocabulary recognition (``candidate_labels=``) or free text (``prompt=``) on skeleton clips.
+
+    Input policies (:func:`checked_clip`): one person is read (``person=``, default 0); coordinates must be
+    finite and sane; 2D clips need ``allow_2d=True``. ``max_new_tokens``: 1..4096 (default 64).
+    """
 
     _load_processor = True
     _load_image_processor = False
@@ -45,10 +81,16 @@ class SkeletonUnderstandingPipeline(Pipeline):
     def _sanitize_parameters(self, candidate_labels: Sequence[str] | None = None, prompt: str | None = None,
                              question: str | None = None, skeleton_format: str | None = None,
                              videos: Any = None, max_new_tokens: int | None = None,
-                             length_normalize: bool | None = None, **generate_kwargs: Any):
+                             length_normalize: bool | None = None, person: int = 0, allow_2d: bool = False,
+                             **generate_kwargs: Any):
         if candidate_labels is not None and prompt is not None:
             raise SkeletonInputError("candidate_labels/prompt", "one of them, not both", "both")
-        pre: dict[str, Any] = {}
+        if isinstance(person, bool) or not isinstance(person, int) or person < 0:
+            raise SkeletonInputError("person", "the index (>= 0) of the person to read", person)
+        if max_new_tokens is not None and (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
+                                           or not 1 <= max_new_tokens <= MAX_NEW_TOKENS):
+            raise SkeletonInputError("max_new_tokens", f"an integer in 1..{MAX_NEW_TOKENS}", max_new_tokens)
+        pre: dict[str, Any] = {"person": person, "allow_2d": bool(allow_2d)}
         if skeleton_format is not None:
             pre["skeleton_format"] = skeleton_format
         if videos is not None:
@@ -71,16 +113,20 @@ class SkeletonUnderstandingPipeline(Pipeline):
         return pre, fwd, {}
 
     # ------------------------------------------------------------------ inputs
-    def _to_sequence(self, item: Any, skeleton_format: str | None) -> SkeletonSequence:
+    def _to_sequence(self, item: Any, skeleton_format: str | None, person: int = 0,
+                     allow_2d: bool = False) -> SkeletonSequence:
         """One input -> its sequence, read by the processor's ``skeleton_processor`` (which converts,
-        resamples and normalises it when the batch is encoded)."""
+        resamples and normalises it when the batch is encoded), after the input policies: person
+        ``person`` of a multi-person clip, finite coordinates of sane size, 3D unless ``allow_2d``."""
         if not isinstance(self.processor, SkeletonTextProcessor):
             raise SkeletonInputError("processor", "a SkeletonTextProcessor (SkeletonLLM, LLaMo)",
                                      type(self.processor).__name__)
-        return self.processor.skeleton_processor.to_sequence(item, skeleton_format, name="inputs")
+        seq = self.processor.skeleton_processor.to_sequence(item, skeleton_format, name="inputs")
+        return checked_clip(seq, person=person, allow_2d=allow_2d)
 
-    def preprocess(self, inputs: Any, skeleton_format: str | None = None, videos: Any = None) -> dict[str, Any]:
-        return {"sequence": self._to_sequence(inputs, skeleton_format), "video": videos}
+    def preprocess(self, inputs: Any, skeleton_format: str | None = None, videos: Any = None, person: int = 0,
+                   allow_2d: bool = False) -> dict[str, Any]:
+        return {"sequence": self._to_sequence(inputs, skeleton_format, person, allow_2d), "video": videos}
 
     # ------------------------------------------------------------------ model
     def _recognise(self, sequences, videos, candidate_labels, question, length_normalize=False):
@@ -128,7 +174,8 @@ class SkeletonUnderstandingPipeline(Pipeline):
         videos = pre.pop("videos", None)
         if videos is not None and len(videos) != len(inputs):
             raise SkeletonInputError("videos", f"{len(inputs)} videos (one per clip)", len(videos))
-        seqs = [self._to_sequence(item, pre.get("skeleton_format")) for item in inputs]
+        seqs = [self._to_sequence(item, pre.get("skeleton_format"), pre["person"], pre["allow_2d"])
+                for item in inputs]
         self._batch_size = batch_size
         self.model.eval()
         if "candidate_labels" in fwd:
