@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -108,12 +109,12 @@ def _add_viz(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .gif or .mp4")
     p.add_argument("--format", default=None, help="force a reader or skeleton format name")
     p.add_argument("--fps", type=float, default=None, help="playback rate (default: the clip's)")
-    p.add_argument("--max-frames", type=int, default=300, help="at most this many frames (evenly sub-sampled)")
+    p.add_argument("--max-frames", type=_int_in(1, 100_000), default=300, help="at most this many frames (evenly sub-sampled)")
     p.add_argument("--view", default="auto", help="auto | camera | side | top | AZIMUTH,ELEVATION (degrees)")
-    p.add_argument("--size", type=int, default=320, help="frame size in pixels")
+    p.add_argument("--size", type=_int_in(16, 4096), default=320, help="frame size in pixels")
     p.add_argument("--normalize", action="store_true", help="root-centre, scale and face the camera first")
     p.add_argument("--grid", default=None, help="also write a PNG grid of frames here")
-    p.add_argument("--grid-frames", type=int, default=8, help="frames in the grid")
+    p.add_argument("--grid-frames", type=_int_in(1, 256), default=8, help="frames in the grid")
     p.set_defaults(func=_cmd_viz)
 
 
@@ -157,10 +158,10 @@ def _add_convert(sub) -> None:
     p.add_argument("out_dir", help="output folder (data/ shards and README.md)")
     p.add_argument("--dataset", required=True, choices=_DatasetChoices(), metavar="NAME",
                    help="which dataset the folder holds: %(choices)s")
-    p.add_argument("--num-shards", type=int, default=None, help="shards per split (default: by --max-rows-per-shard)")
-    p.add_argument("--max-rows-per-shard", type=int, default=1000, help="rows per shard when --num-shards is unset")
-    p.add_argument("--num-proc", type=int, default=1, help="worker processes")
-    p.add_argument("--limit", type=int, default=None, help="convert only N clips (spread over the file list)")
+    p.add_argument("--num-shards", type=_positive_int, default=None, help="shards per split (default: by --max-rows-per-shard)")
+    p.add_argument("--max-rows-per-shard", type=_positive_int, default=1000, help="rows per shard when --num-shards is unset")
+    p.add_argument("--num-proc", type=_int_in(1, 256), default=1, help="worker processes")
+    p.add_argument("--limit", type=_positive_int, default=None, help="convert only N clips (spread over the file list)")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable clips instead of stopping")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/data")
     p.set_defaults(func=_cmd_convert)
@@ -256,18 +257,30 @@ def _add_demo(sub) -> None:
                                    "from the embedded default model (offline).")
     p.add_argument("path", nargs="?", default=None, help="a skeleton file (optional)")
     p.add_argument("--out-dir", default="hf_skeleton_demo", help="output folder (default: ./hf_skeleton_demo)")
-    p.add_argument("--num-frames", type=int, default=32, help="frames after resampling")
+    p.add_argument("--num-frames", type=_int_in(1, 10_000), default=32, help="frames after resampling")
     p.set_defaults(func=_cmd_demo)
 
 
 def _positive_int(text: str) -> int:
-    try:
+    return _int_in(1, None)(text)
+
+
+def _int_in(lo: int, hi: int | None):
+    """An argparse type: a whole number in lo..hi (hi None: no upper bound); long digit strings included."""
+    expected = f"a whole number in {lo}..{hi}" if hi is not None else "a positive whole number" if lo == 1 \
+        else f"a whole number >= {lo}"
+
+    def parse(text: str) -> int:
+        text = text.strip()
+        if not re.fullmatch(r"[+-]?\d{1,18}", text):
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {text[:40]!r}")
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {value}")
-    return value
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
 
 
 def _model_folder(name_or_path: str) -> str:
@@ -329,8 +342,8 @@ def _add_render(sub) -> None:
     p.add_argument("-o", "--output", default="render.png", help="PNG to write (default: render.png)")
     p.add_argument("--model", default=None, help="a saved DrAction or SkeletonLLM folder (or skeleton-llm-nucla)")
     p.add_argument("--format", default=None, help="reader or skeleton format, for files that do not say")
-    p.add_argument("--frames", type=int, default=8, help="frames rendered")
-    p.add_argument("--size", type=int, default=224, help="image size in pixels")
+    p.add_argument("--frames", type=_int_in(1, 256), default=8, help="frames rendered")
+    p.add_argument("--size", type=_int_in(16, 2048), default=224, help="image size in pixels")
     p.add_argument("--views", nargs="+", default=None, help="views (front side top ...), tiled")
     p.add_argument("--seed", type=int, default=0, help="seed of an untrained renderer")
     p.set_defaults(func=_cmd_render)
@@ -441,7 +454,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="evaluate a seeded, class-balanced sample of N clips (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=_int_in(1, 4096), default=32)
     p.add_argument("--no-generate", action="store_true", help="skip the generated-answer scores")
     p.add_argument("--write-card", action="store_true", help="store the results in the folder and re-render its card")
     p.set_defaults(func=_cmd_evaluate)

@@ -128,3 +128,22 @@ def test_evaluate_limit_zero_and_unknown_names_are_errors(data_dir, capsys):
     assert "no-such-model" in err and "llamo-nucla" in err and len(err.strip().splitlines()) == 1
     assert main(["evaluate", "llamo-nucla", "--data", str(data_dir), "--write-card"]) == 2
     assert "read-only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["viz", "{clip}", "-o", "{tmp}/x.gif", "--max-frames", "-1"], "--max-frames"),
+    (["viz", "{clip}", "-o", "{tmp}/x.gif", "--max-frames", "0"], "--max-frames"),
+    (["viz", "{clip}", "-o", "{tmp}/x.gif", "--size", "20000"], "--size"),
+    (["render", "{clip}", "-o", "{tmp}/x.png", "--size", "20000"], "--size"),
+    (["render", "{clip}", "-o", "{tmp}/x.png", "--frames", "9" * 5000], "--frames"),
+    (["demo", "{clip}", "--num-frames", "0"], "--num-frames"),
+])
+def test_out_of_range_numbers_are_one_line_errors(argv, option, nucla_dir, tmp_path, capsys):
+    """Issue 16: these were tracebacks (negative sample counts, a 38 GB allocation) or named the wrong field."""
+    argv = [a.format(clip=nucla_dir / "a01_s01_e00_v01.json", tmp=tmp_path) for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert option in err[-1] and "expected a whole number" in err[-1]
+    assert not list(tmp_path.iterdir())  # nothing written
