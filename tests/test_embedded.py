@@ -67,7 +67,7 @@ def test_embedded_model_beats_chance_on_held_out_view(default_pipe, nucla_dir):
     seqs = [hs.load_skeleton(f) for f in files]
     ranked = default_pipe(seqs, candidate_labels=labels)
     correct = sum(r[0]["label"] == s.meta["label_name"] for r, s in zip(ranked, seqs))
-    assert len(seqs) >= 30 and correct / len(seqs) > 0.3  # chance is 0.1
+    assert len(seqs) >= 30 and correct / len(seqs) > 0.6  # chance is 0.1; 84 % over all 464 view-3 clips
 
 
 def test_demo_runs_the_main_job(tmp_path, nucla_dir):
