@@ -87,7 +87,7 @@ def test_train_runs_the_llamo_recipe_and_writes_a_loadable_folder(tmp_path, data
     assert (out / "training_command.txt").read_text().startswith("hf-skeleton train llamo --data")
     config = json.loads((out / "config.json").read_text())  # SmolLM2 by default, referenced, not copied
     assert config["backbone_weights"][0]["backbone"] == "smollm2-135m-instruct" and config["lora"]["r"] == 16
-    assert (out / "model.safetensors").stat().st_size < 5e6
+    assert (out / "model.safetensors").stat().st_size < 8e6  # LoRA + encoder + projector, not 540 MB
     ranked = pipeline("skeleton-understanding", model=str(out))(
         hs.load_skeleton(data_dir / "nw_ucla" / "all_sqe" / "a04_s01_e00_v03.json"), candidate_labels=["walk around", "carry"])
     assert {r["label"] for r in ranked} == {"walk around", "carry"}
