@@ -101,6 +101,8 @@ def test_lora_layers_keep_trainability(tiny_backbone):
     params = dict(model.named_parameters())
     assert params["model.language_model.layers.0.self_attn.q_proj.lora_A.default.weight"].requires_grad
     assert params["model.language_model.layers.0.self_attn.q_proj.base_layer.weight"].requires_grad
+    fresh = hs.LlamoForConditionalGeneration(model.config)  # a new model's adapters start as no change
+    assert all(not p.any() for n, p in fresh.named_parameters() if "lora_B" in n)
     with pytest.raises(SkeletonInputError, match="lora"):
         hs.LlamoConfig(format="kinect_v1", lora={"r": 4})
 
@@ -146,3 +148,17 @@ def test_card_names_the_backbones_and_the_trained_parts(tiny_backbone, tmp_path)
     card = str(render_model_card(tmp_path))
     assert "## Base models" in card and "LoRA adapters (" in card and "motion_encoder (" in card
     assert "embed_tokens" not in card
+
+
+def test_base_model_loads_from_a_trained_parts_folder(tiny_backbone, tmp_path):
+    """AutoModel on a ...ForConditionalGeneration folder: the base model's keys lack the ``model.`` prefix the
+    entries name; the backbone tensors are found all the same."""
+    from transformers import AutoModel
+
+    folder, tok = tiny_backbone
+    model = _llamo(folder, tok)
+    model.save_pretrained(tmp_path)
+    base = AutoModel.from_pretrained(tmp_path)
+    assert type(base).__name__ == "LlamoModel"
+    full = model.model.state_dict()
+    assert all(torch.equal(full[k], v) for k, v in base.state_dict().items())

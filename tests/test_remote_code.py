@@ -73,6 +73,8 @@ DRACTION_FILES = {
     # the model's own code
     "configuration_draction.py", "modeling_draction.py", "gaussian_layout.py", "nfm.py", "skinning.py",
     "modeling_utils.py",
+    # strict loading fills trained-parts folders from their backbones (resolved by name only with the package)
+    "backbone_weights.py",
     # the skeleton data model and the body geometry the camera frames with
     "errors.py", "formats.py", "geometry.py",
     # parameter-free rendering

@@ -20,6 +20,7 @@ are saved unmerged (merging would change the base weights and ship them whole).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -47,13 +48,21 @@ def check_entries(entries: Any, name: str = "backbone_weights") -> list[dict[str
     return out
 
 
-def resolve_backbone(backbone: str) -> Path:
-    """A backbone reference -> a local folder: a :func:`~hf_skeleton.backbones.backbone_path` name, a folder,
-    or a Hub id (downloaded when the Hub is reachable)."""
-    from .backbones import BACKBONES, backbone_path
+def _backbones():
+    """``hf_skeleton.backbones``, or ``None`` where a folder's copied code runs without the package: imported
+    by name so that a model's remote code (:mod:`hf_skeleton.remote_code`) does not carry the backbone builders."""
+    try:
+        return importlib.import_module("hf_skeleton.backbones")
+    except ImportError:
+        return None
 
-    if backbone in BACKBONES:
-        return Path(backbone_path(backbone))
+
+def resolve_backbone(backbone: str) -> Path:
+    """A backbone reference -> a local folder: a :func:`~hf_skeleton.backbones.backbone_path` name (needs the
+    hf_skeleton package), a folder, or a Hub id (downloaded when the Hub is reachable)."""
+    module = _backbones()
+    if module is not None and backbone in module.BACKBONES:
+        return Path(module.backbone_path(backbone))
     if Path(backbone).is_dir():
         return Path(backbone)
     from huggingface_hub import snapshot_download
@@ -61,7 +70,8 @@ def resolve_backbone(backbone: str) -> Path:
     try:
         return Path(snapshot_download(backbone, allow_patterns=["*.json", "*.safetensors"]))
     except Exception as err:  # offline, unknown id, ...
-        raise CheckpointError(backbone, f"backbone weights not found: not a backbone name {sorted(BACKBONES)}, "
+        names = sorted(module.BACKBONES) if module is not None else "(install hf_skeleton for backbone names)"
+        raise CheckpointError(backbone, f"backbone weights not found: not a backbone name {names}, "
                                         f"not a folder, and the Hub gave {type(err).__name__}") from None
 
 
@@ -69,17 +79,17 @@ def backbone_reference(backbone: str) -> tuple[Path, str]:
     """``(local folder, reference to store in a config)`` for a backbone name, folder or Hub id. A folder
     built by :func:`~hf_skeleton.backbones.backbone_path` is stored by its name, so a saved model resolves
     on any machine with the backbone's package installed."""
-    from .backbones import _MARKER, BACKBONES
-
+    module = _backbones()
+    known = module.BACKBONES if module is not None else {}
     folder = resolve_backbone(backbone)
-    if backbone in BACKBONES:
+    if backbone in known:
         return folder, backbone
     if Path(backbone).is_dir():
         try:
-            name = json.loads((folder / _MARKER).read_text()).get("name")
+            name = json.loads((folder / module._MARKER).read_text()).get("name") if module else None
         except (OSError, ValueError, AttributeError):
             name = None
-        return folder, name if name in BACKBONES else str(folder.resolve())
+        return folder, name if name in known else str(folder.resolve())
     return folder, backbone
 
 
@@ -105,11 +115,9 @@ class BackboneTensors:
     def __init__(self, folder: Path):
         from safetensors import safe_open
 
-        from .modeling_utils import weight_files
-
         self.folder = folder
         self._files = []
-        for path in weight_files(folder):
+        for path in sorted(Path(folder).glob("*.safetensors")):  # one file or the shards of an index
             try:
                 self._files.append(safe_open(str(path), framework="pt"))
             except Exception as err:  # safetensors raises its own untyped errors on damaged files
@@ -171,13 +179,20 @@ class BackboneSource:
         return kept
 
     def fill(self, model: torch.nn.Module, keys: Iterable[str]) -> list[str]:
-        """Copy the backbone's tensors into ``model`` for ``keys``; returns the keys no backbone holds."""
+        """Copy the backbone's tensors into ``model`` for ``keys``; returns the keys no backbone holds.
+
+        The entries name the keys of the class that saved the folder (``model.vlm...`` for a
+        ``...ForConditionalGeneration``); a base model loaded from it (``AutoModel``) has the same keys
+        without its ``base_model_prefix``, which is put back to look them up."""
         state = model.state_dict(keep_vars=True)
+        prefix = getattr(model, "base_model_prefix", "")
+        bare = prefix and not any(k.startswith(prefix + ".") for k in state)
         left = []
         with torch.no_grad():
             for key in keys:
                 target = state.get(key)
-                base = None if target is None else self.tensor_for(key, target.shape)
+                name = f"{prefix}.{key}" if bare else key
+                base = None if target is None else self.tensor_for(name, target.shape)
                 if base is None:
                     left.append(key)
                 else:
@@ -236,6 +251,8 @@ def inject_lora(model: torch.nn.Module, lora: Mapping[str, Any] | None) -> None:
     inject_adapter_in_model(LoraConfig(**options), model)
     for name, param in model.named_parameters():
         param.requires_grad_(grads.get(name.replace(".base_layer.", "."), True) if "lora_" not in name else True)
+        if "lora_" in name:  # peft's initialisation (B = 0: no change at first); an outer post_init keeps it
+            param._is_hf_initialized = True
 
 
 def unwrap_peft(model: Any) -> Any:

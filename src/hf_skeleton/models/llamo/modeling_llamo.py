@@ -110,6 +110,7 @@ class LlamoModel(LlamoPreTrainedModel):
             self.vision_tower = self.video_projector = self.fusion = None
         self.language_model = AutoModel.from_config(config.text_config)
         self.post_init()
+        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     def get_input_embeddings(self) -> nn.Module:
         return self.language_model.get_input_embeddings()
@@ -226,7 +227,6 @@ class LlamoForConditionalGeneration(SkeletonLMHeadMixin, LlamoPreTrainedModel, G
         self.model = LlamoModel(config)
         self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
         self.post_init()
-        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     def forward(
         self,

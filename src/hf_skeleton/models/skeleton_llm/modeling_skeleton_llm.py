@@ -104,6 +104,7 @@ class SkeletonLLMModel(SkeletonLLMPreTrainedModel):
         self.adapter = ImageAdapter(config.adapter_config())
         self.vlm = vlm if vlm is not None else AutoModel.from_config(config.vlm_config)
         self.post_init()
+        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     def get_input_embeddings(self):
         return self.vlm.get_input_embeddings()
@@ -230,7 +231,6 @@ class SkeletonLLMForConditionalGeneration(SkeletonLMHeadMixin, SkeletonLLMPreTra
         text = config.text_config
         self.lm_head = lm_head if lm_head is not None else nn.Linear(text.hidden_size, text.vocab_size, bias=False)
         self.post_init()
-        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
 
     @property
     def renderer(self) -> DrActionModel:
