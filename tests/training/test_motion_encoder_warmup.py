@@ -6,19 +6,15 @@ import pytest
 import torch
 
 import hf_skeleton as hs
-from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
+from hf_skeleton.testing import tiny_llamo
 from hf_skeleton.training.motion_encoder_warmup import motion_batch, pooled_logits, warm_up_motion_encoder
 
 
 @pytest.fixture(scope="module")
 def setup(nucla_dir):
-    tok = build_tiny_tokenizer(extra_special_tokens=["<motion>", "<video>"])
-    config = hs.LlamoConfig(format="kinect_v1", motion_hidden_size=32, motion_num_layers=1, motion_num_heads=2,
-                            motion_intermediate_size=64, max_motion_frames=16, use_video=False,
-                            text_config=tiny_text_config(tok, hidden_size=32, layers=1),
-                            motion_token_id=tok.convert_tokens_to_ids("<motion>"),
-                            video_token_id=tok.convert_tokens_to_ids("<video>"))
-    proc = hs.LlamoProcessor.from_config(config, tok, align_view="upright")
+    model, tiny = tiny_llamo(use_video=False, max_motion_frames=16, motion_temporal_stride=4)
+    config = model.config
+    proc = hs.LlamoProcessor.from_config(config, tiny.tokenizer, align_view="upright")
     # two actions that differ in the whole body: sit down vs walk around, 6 subjects each
     files = [nucla_dir / f"{a}_s0{s}_e00_v01.json" for a in ("a04", "a05") for s in range(1, 7)]
     clips = [hs.load_skeleton(f) for f in files if f.is_file()]
