@@ -112,3 +112,18 @@ def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
     assert future.mask[:, 0].any(0).sum() == 17 and future.meta["units"] == "cm"
     hip = seq.format.index("hip")
     assert np.isfinite(future.positions).all() and np.abs(future.positions[:, 0, hip]).max() < 1e4
+
+
+def test_llamo_open_vocabulary_run_holds_out_the_unseen_classes(tmp_path, data_dir):
+    out = tmp_path / "llamo"
+    assert main(["train", "llamo", "--data", str(data_dir), "--output-dir", str(out), "--text-model", "none",
+                 "--unseen-split", "8/2-seed0", "--stage1-steps", "1", "--stage2-steps", "1", "--batch-size", "4",
+                 "--hidden", "32", "--layers", "1", "--frames", "8", "--max-clips", "24",
+                 "--encoder-warmup-epochs", "1", "--caption-steps", "1"]) == 0
+    split = json.loads((out / "eval_results.json").read_text())["N-UCLA view 3 open-vocabulary 8/2-seed0"]
+    assert split["unseen_names"] == ["donning", "doffing"] and len(split["seen_names"]) == 8
+    assert split["unseen"]["chance"] == 0.5 and split["seen"]["chance"] == 0.125
+    # all 464 view-3 clips: 86 of the two unseen classes
+    assert (split["seen"]["clips"], split["unseen"]["clips"], split["all_names"]["clips"]) == (378, 86, 464)
+    described = (out / "descriptions.jsonl").read_text()  # the training texts name no unseen class
+    assert described.count("\n") == 24 and "donning" not in described and "doffing" not in described

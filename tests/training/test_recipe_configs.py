@@ -39,6 +39,12 @@ def test_bad_values_are_typed_errors_naming_the_field(config_cls, bad, field):
         config_cls(**bad)
 
 
+@pytest.mark.parametrize("config_cls", [llamo_recipe.LlamoRecipeConfig, skeleton_llm_recipe.SkeletonLLMRecipeConfig])
+def test_an_unknown_open_vocabulary_split_is_a_typed_error(config_cls):
+    with pytest.raises(hs.SkeletonInputError, match="8/2-seed0"):  # the error lists the shipped splits
+        config_cls(unseen_split="7/3")
+
+
 def test_parsed_namespaces_become_configs():
     namespace = argparse.Namespace(stage2_steps=3, experiment="cmu")  # extra keys (an example's own) are ignored
     config = as_config(llamo_recipe.LlamoRecipeConfig, namespace)

@@ -86,3 +86,25 @@ def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candi
         result["generated_strict"] = accuracy["strict"]
         result["generated_lenient"] = accuracy["lenient"]
     return result
+
+
+def open_vocabulary_protocol(model: Any, processor: Any, clips: Sequence[Any], seen: Sequence[str],
+                             unseen: Sequence[str], *, question: str = RECOGNITION_QUESTION, batch_size: int = 32,
+                             generate: bool = False) -> dict[str, Any]:
+    """A seen/unseen class split scored by likelihood ranking: ``seen`` = the clips of seen classes
+    against the seen names, ``unseen`` = the clips of unseen classes against the unseen names only
+    (zero-shot; chance 1 / len(unseen)), ``all_names`` = every clip against all names (generalised)."""
+    overlap = sorted(set(seen) & set(unseen))
+    if overlap or not seen or not unseen:
+        raise SkeletonInputError("seen/unseen", "two disjoint, non-empty lists of class names", overlap or (seen, unseen))
+    result: dict[str, Any] = {"seen_names": list(seen), "unseen_names": list(unseen)}
+    for part, names in (("seen", seen), ("unseen", unseen)):
+        subset = [seq for seq in clips if seq.meta.get("label_name") in names]
+        if not subset:
+            raise SkeletonInputError("clips", f"clips of the {part} classes {list(names)}", "none")
+        result[part] = recognition_protocol(model, processor, subset, names, question=question,
+                                            batch_size=batch_size, generate=generate and part == "seen")
+    kept = [seq for seq in clips if seq.meta.get("label_name") in set(seen) | set(unseen)]
+    result["all_names"] = recognition_protocol(model, processor, kept, list(seen) + list(unseen), question=question,
+                                               batch_size=batch_size, generate=False)
+    return result

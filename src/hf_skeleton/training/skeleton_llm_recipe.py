@@ -35,9 +35,9 @@ import torch
 
 from ..backbone_weights import unwrap_peft
 from ..cards import write_model_card, write_results
-from ..data import action_labels, confusable_pairs
+from ..data import action_labels, confusable_pairs, open_vocab_split
 from ..errors import HFSkeletonError, SkeletonInputError
-from ..evaluation.protocols import load_protocol_clips, recognition_protocol
+from ..evaluation.protocols import load_protocol_clips, open_vocabulary_protocol, recognition_protocol
 from ..processing.collators import SkeletonSFTCollator
 from ..skeletons.io import load_skeleton
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
@@ -88,6 +88,9 @@ class SkeletonLLMRecipeConfig:
     lora_r: int = field(default=16, metadata={
         "help": "LoRA rank of stages 3-4, alpha = 2 r (the paper's 32; 16 keeps the embedded models within 25 MB)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on the first N view-3 clips (0: all 464)"})
+    unseen_split: str | None = field(default=None, metadata={
+        "help": "open-vocabulary run: train on the seen classes of a shipped N-UCLA split (8/2-seed0, "
+                "8/2-seed1, 8/2-seed2) and score view-3 clips of its unseen classes against the unseen names"})
 
     def __post_init__(self):
         for name in ("vision_model", "text_model"):
@@ -101,6 +104,8 @@ class SkeletonLLMRecipeConfig:
         require(self, positive=("frames", "size", "batch_size", "token_grid", "lora_r"),
                 non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt", "loss_probe"),
                 lengths={"epochs": 5, "lr": 5})
+        if self.unseen_split:
+            open_vocab_split("nucla", self.unseen_split)  # a typed error for an unknown split
         if bool(self.vision_model) != bool(self.text_model):
             raise SkeletonInputError("SkeletonLLMRecipeConfig.vision_model/text_model", "both or neither",
                                      (self.vision_model, self.text_model))
@@ -199,11 +204,18 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     names = list(NAMES.values())
     clips, labels = nucla_clips(data, args.per_class)
     model, processor = build_model(args, names)
+    seen, unseen = names, []
+    if args.unseen_split:  # the unseen classes' clips and names never appear in training
+        seen_ids, unseen_ids = open_vocab_split("nucla", args.unseen_split)
+        seen, unseen = [NAMES[i] for i in seen_ids], [NAMES[i] for i in unseen_ids]
+        kept = [i for i, y in enumerate(labels) if y in seen]
+        clips, labels = [clips[i] for i in kept], [labels[i] for i in kept]
     out = Path(args.output_dir)
     rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(clips, labels)
     stage_examples = {
-        1: multiple_choice_examples(clips, labels, names),
-        2: yes_no_examples(clips, labels, named_pairs(confusable_pairs("nucla"), NAMES)),
+        1: multiple_choice_examples(clips, labels, seen),
+        2: yes_no_examples(clips, labels, [p for p in named_pairs(confusable_pairs("nucla"), NAMES)
+                                           if set(p) <= set(seen)]),
         3: rationale_examples(clips, labels, rationales),
         4: recognition_examples(clips, labels),
     }
@@ -231,20 +243,29 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     model = unwrap_peft(model)  # adapters stay unmerged: a composed model's folder ships only what trained
 
     test = load_protocol_clips(PROTOCOL, data, limit=args.eval_clips or None)
-    evaluation = recognition_protocol(model, processor, test, names)
-    log(f"N-UCLA view 3 ({len(test)} clips): " + ", ".join(
-        f"{k} {v:.4f}" for k, v in evaluation.items() if isinstance(v, float)))
+    protocol = PROTOCOL
+    if unseen:
+        protocol = f"{PROTOCOL} open-vocabulary {args.unseen_split}"
+        evaluation = open_vocabulary_protocol(model, processor, test, seen, unseen, generate=True)
+        for part in ("seen", "unseen", "all_names"):
+            log(f"N-UCLA view 3, {part} ({evaluation[part]['clips']} clips): " + ", ".join(
+                f"{k} {v:.4f}" for k, v in evaluation[part].items() if isinstance(v, float)))
+    else:
+        evaluation = recognition_protocol(model, processor, test, names)
+        log(f"N-UCLA view 3 ({len(test)} clips): " + ", ".join(
+            f"{k} {v:.4f}" for k, v in evaluation.items() if isinstance(v, float)))
     export = Path(args.export_dir or out)
     model.save_pretrained(export)
     processor.save_pretrained(export)
     setup = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    results = {"setup": setup, "train_clips": len(clips), "stages": losses, PROTOCOL: evaluation}
-    write_results(export, {PROTOCOL: evaluation}, training_command=command)
+    results = {"setup": setup, "train_clips": len(clips), "stages": losses, protocol: evaluation}
+    write_results(export, {protocol: evaluation}, training_command=command)
     vlm = (f"`{args.vlm}`" if args.vlm else f"`{args.vision_model}` + `{args.text_model}`" if args.text_model
            else "a tiny Qwen2.5-VL trained from scratch")
     write_model_card(export, datasets=["N-UCLA"], base_model=args.vlm,
                      description=f"A SkeletonLLM (DrAction renderer + {vlm}) trained through the paper's four "
-                                 f"stages on {len(clips)} N-UCLA clips of views 1 and 2.")
+                                 f"stages on {len(clips)} N-UCLA clips of views 1 and 2"
+                                 + (f" (seen classes of the {args.unseen_split} split)." if unseen else "."))
 
     pipe = pipeline("skeleton-understanding", model=str(export))  # the folder reloads as a pipeline
     sample = min((data / "nw_ucla" / "all_sqe").glob("a05_*_v03.json"))
