@@ -1,8 +1,9 @@
-"""LLaMo evidence on real data (CPU, tiny models trained from scratch).
+"""LLaMo evidence on real data (CPU; tiny models trained from scratch, or `cmu --text-model NAME`: the recipe's pretrained LLaMo).
 
     python benchmarks/llamo_evidence.py nucla     # recognition: train N-UCLA views 1-2, top-1 on view 3
     python benchmarks/llamo_evidence.py ablation  # native motion vs k-means / VGMT motion tokens (N-UCLA)
     python benchmarks/llamo_evidence.py cmu       # captioning on CMU clips: BLEU-4 / ROUGE-L vs baseline
+    python benchmarks/llamo_evidence.py cmu --text-model smollm2-135m-instruct --frames 32  # the same, SmolLM2 + LoRA
     python benchmarks/llamo_evidence.py pose2sim  # with vs without video (Pose2Sim, 4 cameras)
 
 Each prints one JSON line of results. Data from ../shared/data (or HF_SKELETON_DATA). Metrics:
@@ -36,6 +37,9 @@ from hf_skeleton.training.llamo_stages import (
     to_sft_dataset,
     train_stage,
 )
+from hf_skeleton.training.llamo_recipe import LlamoRecipeConfig
+from hf_skeleton.training.llamo_recipe import build as build_llamo
+from hf_skeleton.training.motion_encoder_warmup import warm_up_motion_encoder
 from hf_skeleton.training.superman_tasks import cmu_to_h36m
 
 DATA = Path(os.environ.get("HF_SKELETON_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -411,15 +415,26 @@ def run_cmu(args):
     train = [(w, cap) for tid, cap, ws in trials if tid not in test_ids for w in ws]
     test = [(ws[len(ws) // 2], cap) for tid, cap, ws in trials if tid in test_ids]  # middle window per test trial
     caps = [c for _, c in train]
-    tok = build_tiny_tokenizer(extra_texts=caps, extra_special_tokens=SPECIALS)
-    model, proc = tiny_llamo(tok, "h36m17", hidden=args.hidden, frames=args.frames, stride=4)
     data = to_sft_dataset(build_examples([w for w, _ in train], "captioning", captions=caps, seed=args.seed))
     out = tempfile.mkdtemp()
     t0 = time.time()
-    model, _ = train_stage(model, proc, data, 1, out, max_steps=args.stage1_steps, per_device_train_batch_size=16,
-                           learning_rate=1e-3, logging_steps=25)
-    model, _ = train_stage(model, proc, data, 2, out, lora=False, max_steps=args.stage2_steps,
-                           per_device_train_batch_size=16, learning_rate=args.lr, logging_steps=25)
+    if args.text_model:  # the recipe's pretrained LLaMo: SmolLM2 + LoRA, encoder warmed up on the captions
+        config = LlamoRecipeConfig(text_model=args.text_model, hidden=args.cmu_hidden, frames=args.frames)
+        model, proc = build_llamo(config, format="h36m17")
+        tok = proc.tokenizer
+        warm_up_motion_encoder(model.model.motion_encoder, proc, [w for w, _ in train], caps,
+                               epochs=config.encoder_warmup_epochs, lr=config.encoder_warmup_lr, seed=args.seed)
+        model, _ = train_stage(model, proc, data, 1, out, max_steps=args.stage1_steps, per_device_train_batch_size=16,
+                               learning_rate=config.stage1_lr, logging_steps=25, train_motion_encoder=False)
+        model, _ = train_stage(model, proc, data, 2, out, lora=True, max_steps=args.stage2_steps,
+                               per_device_train_batch_size=16, learning_rate=config.lr, logging_steps=25)
+    else:  # a tiny LLaMo trained from scratch
+        tok = build_tiny_tokenizer(extra_texts=caps, extra_special_tokens=SPECIALS)
+        model, proc = tiny_llamo(tok, "h36m17", hidden=args.hidden, frames=args.frames, stride=4)
+        model, _ = train_stage(model, proc, data, 1, out, max_steps=args.stage1_steps, per_device_train_batch_size=16,
+                               learning_rate=1e-3, logging_steps=25)
+        model, _ = train_stage(model, proc, data, 2, out, lora=False, max_steps=args.stage2_steps,
+                               per_device_train_batch_size=16, learning_rate=args.lr, logging_steps=25)
     train_s = time.time() - t0
     model.eval()
     prompt = chat_prompt(proc, INSTRUCTION_TEMPLATES["captioning"][0])
@@ -443,7 +458,8 @@ def run_cmu(args):
                                                          for r, x in zip(refs, h)])), 2),
                 "exact_match": round(float(np.mean([r == x for r, x in zip(refs, h)])), 3)}
 
-    return {"experiment": "cmu_captioning", "train_windows": len(train), "train_trials": len(trials) - len(test_ids),
+    return {"experiment": "cmu_captioning", "text_model": args.text_model or "tiny, from scratch",
+            "train_windows": len(train), "train_trials": len(trials) - len(test_ids),
             "test_trials": len(test), "llamo": metrics(hyps), "most_frequent_caption": metrics([majority] * len(refs)),
             "baseline_caption": majority, "pairs": list(zip(refs, hyps)), "train_seconds": round(train_s)}
 
@@ -513,6 +529,9 @@ def main():
     ab.add_argument("--vgmt-steps", type=int, default=3000)
     ab.add_argument("--vgmt-lr", type=float, default=1e-3)
     ab.add_argument("--vgmt-code-dim", type=int, default=128, help="VGMT code width (skeleton-only: half is used)")
+    p.add_argument("--text-model", default=None, help="cmu: the recipe's pretrained LLaMo on this LLM (a backbone "
+                   "name such as smollm2-135m-instruct) instead of the tiny one trained from scratch")
+    p.add_argument("--cmu-hidden", type=int, default=128, help="cmu with --text-model: motion encoder width")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()

@@ -103,10 +103,11 @@ class LlamoRecipeConfig:
 RECIPE_CONFIG = LlamoRecipeConfig  # what the CLI parses for this recipe
 
 
-def build(args):
-    """The model and processor of the recipe: a tiny random LLM, or ``args.text_model`` (a backbone name
-    such as ``smollm2-135m-instruct``, a folder or a Hub id) whose weights the saved folder then references
-    instead of copying (``config.backbone_weights``)."""
+def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None):
+    """The model and processor of the recipe for clips of skeleton ``format``: a tiny random LLM (its
+    tokenizer built from ``extra_texts``, default the N-UCLA names), or ``args.text_model`` (a backbone
+    name such as ``smollm2-135m-instruct``, a folder or a Hub id) whose weights the saved folder then
+    references instead of copying (``config.backbone_weights``)."""
     from transformers import AutoConfig, AutoTokenizer
 
     entries = None
@@ -118,7 +119,7 @@ def build(args):
         text_config.vocab_size = max(text_config.vocab_size, len(tok))  # room for <motion>/<video>
         entries = language_model_entries(reference, text_config, "model.language_model.")
     else:
-        tok = build_tiny_tokenizer(extra_texts=NUCLA, extra_special_tokens=["<motion>", "<video>"])
+        tok = build_tiny_tokenizer(extra_texts=extra_texts or NUCLA, extra_special_tokens=["<motion>", "<video>"])
         text_config = tiny_text_config(tok, hidden_size=args.hidden, layers=args.layers)
     vision_config, image_processor, feature_layer = None, None, -2
     if args.vision_model:
@@ -134,7 +135,7 @@ def build(args):
         else:  # a CLIP / SigLIP checkpoint folder
             vision_config = source.vision_config
     config = LlamoConfig(
-        format="kinect_v1", motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
+        format=format, motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
         motion_intermediate_size=2 * args.hidden, max_motion_frames=args.frames, motion_temporal_stride=4,
         use_video=vision_config is not None, vision_config=vision_config, vision_feature_layer=feature_layer,
         text_config=text_config,
