@@ -5,10 +5,20 @@ file is long, so that many thousands of inputs run in minutes): an N-UCLA clip, 
 hierarchy styles, the HumanML3D sample, a Pose2Sim TRC, a Pose2Sim OpenPose frame and folder, and NTU /
 COCO / .npz files written from real motion (no real NTU or COCO file exists here). Mutations:
 truncate, overwrite bytes, insert bytes, delete / duplicate / swap lines, replace a number by text
-(``abc``, ``nan``, ``1e999``, ``null``...). An input is *accepted* (a valid SkeletonSequence came
-back), a *typed* error (an ``HFSkeletonError``), or *other* (anything else: a bug; must be 0).
+(``abc``, ``nan``, ``1e999``, ``null``, 5,000-digit integers...), and structure-aware edits: replace any
+token, replace a JSON node by another type, duplicate or drop a ``{...}`` block, multiply a count
+(a size claim), edit a ``.npy`` header's shape / dtype / order. An input is *accepted* (a valid
+SkeletonSequence came back), a *typed* error (an ``HFSkeletonError``), *other* (anything else: a bug;
+must be 0) or a *hang* (no answer within ``--timeout`` seconds; must be 0).
 
-    python benchmarks/fuzz_readers.py --n 10000          # every reader, 10,000 inputs each
+Two more families run once per reader: *special files* (a FIFO, a symlink to /dev/zero, a folder, a
+dangling symlink, a symlink loop in place of the file) and *size claims* (small files claiming huge
+arrays: frames without bodies, thousands of one-frame tracks or person ids, joints without channels,
+deep hierarchies, thousands of markers, zip bombs, huge ``.npy`` shapes), each with its peak traced
+memory (``tracemalloc``: numpy reports its buffers there), which must stay within 64 MiB + 64 x the input
+size, the readers' own bound.
+
+    python benchmarks/fuzz_readers.py --n 10000          # every reader, 10,000 inputs each + the families
     python benchmarks/fuzz_readers.py --n 500 --readers bvh trc
 
 The mutation code is shared with tests/skeletons/test_fuzz_readers.py (hypothesis draws the same operations).
@@ -21,21 +31,34 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("HF_SKELETON_DATA", REPO.parent / "shared" / "data"))
 
+LONG_INT = b"9" * 5000  # over Python's 4,300-digit int() limit
 TEXTS = [b"abc", b"nan", b"inf", b"-inf", b"", b"1e999", b"-", b"{", b"}", b"null", b"1e-320",
-         b"99999999999999999999999", b"0", b"-1", b'"x"', b"[]", b"\xff\xfe", b"1.5.5", b"\t\t"]
-OPS = ("truncate", "flip", "insert", "delete_line", "duplicate_line", "swap_lines", "number")
+         b"99999999999999999999999", b"0", b"-1", b'"x"', b"[]", b"\xff\xfe", b"1.5.5", b"\t\t", LONG_INT,
+         b"-" + LONG_INT]
+OPS = ("truncate", "flip", "insert", "delete_line", "duplicate_line", "swap_lines", "number",
+       "token", "json_node", "block", "count", "npy_header")
 _NUMBER = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_TOKEN = re.compile(rb"[^\s,:\[\]{}]+")
+_COUNT = re.compile(rb"(?<![\d.])\d{1,6}(?![\d.])")
+JSON_VALUES = [None, -1, 0, 10**18, 1e308, -1e308, "x", "", [], {}, [[]], True, {"a": 1}, [None] * 3, 0.5]
+NPY_EDITS = [(rb"'shape': \([^)]*\)", [b"'shape': (1000000000000, 25, 3)", b"'shape': (-1, 3)", b"'shape': ()",
+                                      b"'shape': (0, 20, 3)", b"'shape': (5, 20, 3, 1, 1)", b"'shape': (2**70,)"]),
+             (rb"'descr': '[^']*'", [b"'descr': '|O'", b"'descr': '<U5'", b"'descr': '>f8'", b"'descr': 'V12'",
+                                     b"'descr': '<c16'", b"'descr': 'x'", b"'descr': '|b1'"]),
+             (rb"'fortran_order': \w+", [b"'fortran_order': True", b"'fortran_order': 1", b"'fortran_order': x"])]
 
 
 def mutate(data: bytes, ops: list[tuple]) -> bytes:
@@ -60,11 +83,59 @@ def mutate(data: bytes, ops: list[tuple]) -> bytes:
             else:
                 lines[i], lines[j] = lines[j], lines[i]
             data = b"\n".join(lines)
-        elif kind == "number":
-            spans = [m.span() for m in _NUMBER.finditer(data)]
+        elif kind in ("number", "token"):
+            spans = [m.span() for m in (_NUMBER if kind == "number" else _TOKEN).finditer(data)]
             if spans:
                 s, e = spans[int(a * len(spans))]
                 data = data[:s] + payload + data[e:]
+        elif kind == "json_node":
+            data = _replace_json_node(data, a, b)
+        elif kind == "block":
+            data = _edit_block(data, a, b)
+        elif kind == "count":  # a size claim: a small integer made up to 10^6 times larger
+            spans = [m.span() for m in _COUNT.finditer(data)]
+            if spans:
+                s, e = spans[int(a * len(spans))]
+                data = data[:s] + str(int(data[s:e]) * 10 ** int(1 + b * 6) + 1).encode() + data[e:]
+        elif kind == "npy_header":
+            pattern, edits = NPY_EDITS[int(a * len(NPY_EDITS))]
+            data = re.sub(pattern, edits[int(b * len(edits))], data, count=1)
+    return data
+
+
+def _replace_json_node(data: bytes, a: float, b: float) -> bytes:
+    """Parse ``data`` as JSON and replace its int(a * n)-th node (depth-first) by a value of another type."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return data
+    slots: list[tuple[Any, Any]] = []  # (container, key) of every node below the top
+    stack = [obj]
+    while stack and len(slots) < 100_000:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in items:
+            slots.append((node, key))
+            stack.append(child)
+    if not slots:
+        return data
+    node, key = slots[int(a * len(slots))]
+    node[key] = JSON_VALUES[int(b * len(JSON_VALUES))]
+    return json.dumps(obj).encode()
+
+
+def _edit_block(data: bytes, a: float, b: float) -> bytes:
+    """Duplicate (b < 0.5) or drop a balanced ``{...}`` block (a BVH joint, a JSON object)."""
+    opens = [i for i, c in enumerate(data) if c == ord("{")]
+    if not opens:
+        return data
+    start = opens[int(a * len(opens))]
+    depth = 0
+    for end in range(start, len(data)):
+        depth += {ord("{"): 1, ord("}"): -1}.get(data[end], 0)
+        if depth == 0:
+            block = data[start:end + 1]
+            return data[:start] + (block + b"\n" + block if b < 0.5 else b"") + data[end + 1:]
     return data
 
 
@@ -158,8 +229,21 @@ def check_sequence(seq) -> str | None:
     return None
 
 
-def run_one(workdir: Path, name: str, data: bytes, kwargs: dict) -> tuple[str, str]:
-    """Write ``data`` as ``workdir/name`` and load it: ('accepted' | 'typed' | 'other', detail)."""
+class _Hang(BaseException):
+    """Raised by the alarm when one input runs past the time limit (a BaseException: no reader catches it)."""
+
+
+def _on_alarm(signum, frame):
+    raise _Hang
+
+
+def run_one(workdir: Path, name: str, data: bytes, kwargs: dict, *, timeout: float = 0,
+            measure: dict | None = None, special: str | None = None) -> tuple[str, str]:
+    """Write ``data`` as ``workdir/name`` (or make it a ``special`` file: see SPECIAL_KINDS) and load it:
+    ('accepted' | 'typed' | 'other' | 'hang', detail). With ``timeout`` > 0 an alarm ends a hang; a
+    ``measure`` dict receives the peak traced memory (bytes) and the seconds."""
+    import tracemalloc
+
     import hf_skeleton as hs
     from hf_skeleton.errors import HFSkeletonError
 
@@ -170,16 +254,108 @@ def run_one(workdir: Path, name: str, data: bytes, kwargs: dict) -> tuple[str, s
     kwargs = dict(kwargs)
     for sib, sib_data in kwargs.pop("_siblings", []):
         (target.parent / sib).write_bytes(sib_data)
-    target.write_bytes(data)
+    if special:
+        _make_special(target, special)
+    else:
+        target.write_bytes(data)
     path = target.parent if kwargs.get("format") == "openpose_folder" else target
+    if measure is not None:
+        tracemalloc.start()
+    previous = signal.signal(signal.SIGALRM, _on_alarm) if timeout else None
+    start = time.perf_counter()
     try:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
         seq = hs.load_skeleton(path, **kwargs)
+    except _Hang:
+        return "hang", f"no answer within {timeout} s"
     except HFSkeletonError as e:
         return "typed", type(e).__name__
     except Exception as e:  # noqa: BLE001 - the point of fuzzing: report anything untyped
         return "other", "".join(traceback.format_exception_only(type(e), e)).strip()[:300]
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        if measure is not None:
+            measure.update(peak=tracemalloc.get_traced_memory()[1], seconds=time.perf_counter() - start)
+            tracemalloc.stop()
     bad = check_sequence(seq)
     return ("other", f"invalid sequence: {bad}") if bad else ("accepted", "")
+
+
+# ---------------------------------------------------------------------- special files
+SPECIAL_KINDS = ("fifo", "dev_zero", "folder", "dangling_symlink", "symlink_loop")
+
+
+def _make_special(target: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev_zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "folder":
+        target.mkdir()
+    elif kind == "dangling_symlink":
+        target.symlink_to(target.parent / "missing")
+    elif kind == "symlink_loop":
+        target.symlink_to(target)
+    else:
+        raise ValueError(kind)
+
+
+# ---------------------------------------------------------------------- size claims
+def size_claims() -> list[tuple[str, str, str, bytes, dict]]:
+    """(reader, case, file name, bytes, kwargs): small files that claim large arrays (the audit's cases)."""
+    import io
+    import zipfile
+
+    ntu_body = ("72057594037928000 0 0 0 0 0 0 0 0 2\n25\n" + "0.1 0.2 3 0 0 0 0 1 0 0 0 2\n" * 25)
+    bvh_joints = "".join(f"  JOINT j{i}\n  {{\n    OFFSET 0 1 0\n    End Site\n    {{\n      OFFSET 0 1 0\n    }}\n  }}\n"
+                         for i in range(1000))
+    deep = 60_000
+    bvh_deep = ("HIERARCHY\nROOT r\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n"
+                + "".join(f"JOINT j{i}\n{{\nOFFSET 0 1 0\n" for i in range(deep)) + "}\n" * deep
+                + "}\nMOTION\nFrames: 1\nFrame Time: 0.033333\n0 0 0\n")
+    markers = [f"M{i}" for i in range(800)]
+    trc = ["PathFileType\t4\t(X/Y/Z)\tclaims.trc", "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits",
+           f"30\t30\t200\t{len(markers)}\tm", "Frame#\tTime\t" + "\t\t\t".join(markers),
+           "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, 801))]
+    trc += ["\t".join([str(t + 1), f"{t / 30:.4f}"] + ["0.5"] * 2400) for t in range(200)]
+    coco = {"images": [{"id": t, "frame_id": t} for t in range(4000)],
+            "annotations": [{"image_id": t, "track_id": t, "keypoints": [1, 1, 2] * 17} for t in range(4000)]}
+    person = lambda i: json.dumps({"people": [{"person_id": [i], "pose_keypoints_2d": [1, 1, 0.9] * 25}]}).encode()
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 20, 3), np.float32))
+        header["shape"] = (2_000_000, 20, 3)  # 480 MB of zeros, about 0.5 MB deflated
+        with z.open("positions.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            chunk = bytes(2**24)
+            for _ in range(480_000_000 // len(chunk)):
+                member.write(chunk)
+            member.write(bytes(480_000_000 % len(chunk)))
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 22, 3)})
+    return [
+        ("ntu", "10^6 frames, no bodies", "S001C001P001R001A001.skeleton", b"1000000\n" + b"0\n" * 10**6, {"format": "ntu"}),
+        ("ntu", "1 body, then 10^5 empty frames", "S001C001P001R001A001.skeleton",
+         f"100001\n1\n{ntu_body}".encode() + b"0\n" * 10**5, {"format": "ntu"}),
+        ("coco", "4,000 one-frame tracks", "coco.json", json.dumps(coco).encode(), {"format": "coco"}),
+        ("openpose_folder", "1,000 files, distinct person_id", "cam_json/f999.json", person(999),
+         {"format": "openpose_folder", "_siblings": [(f"f{i}.json", person(i)) for i in range(999)]}),
+        ("bvh", "1,000 channel-less joints x 10^4 frames", "clip.bvh",
+         ("HIERARCHY\nROOT r\n{\n  OFFSET 0 0 0\n  CHANNELS 1 Xposition\n" + bvh_joints
+          + "}\nMOTION\nFrames: 10000\nFrame Time: 0.033333\n" + "0\n" * 10_000).encode(), {"format": "bvh"}),
+        ("bvh", f"{deep:,} nested joints", "clip.bvh", bvh_deep.encode(), {"format": "bvh"}),
+        ("trc", "800 markers x 200 rows", "claims.trc", ("\n".join(trc) + "\n").encode(), {"format": "trc"}),
+        ("array", "zip bomb (480 MB of zeros)", "clip.npz", bomb.getvalue(), {"format": "kinect_v1"}),
+        ("humanml3d", "header shape (10^9, 22, 3)", "new_joints/000001.npy", npy.getvalue(), {"format": "humanml3d"}),
+    ]
+
+
+def memory_bound(input_bytes: int) -> int:
+    """The readers' own allowance (``check_dense_size``): 64 MiB + 64 x the input."""
+    return 64 * 2**20 + 64 * input_bytes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +363,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=10_000, help="mutated inputs per reader")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--readers", nargs="*", default=None)
+    ap.add_argument("--timeout", type=float, default=20.0, help="seconds before an input counts as a hang")
+    ap.add_argument("--families", nargs="*", default=["mutations", "special", "claims"],
+                    choices=["mutations", "special", "claims"])
     args = ap.parse_args(argv)
     import warnings
 
@@ -194,26 +373,53 @@ def main(argv: list[str] | None = None) -> int:
     bases = base_inputs()
     names = args.readers or sorted(bases)
     rng = np.random.default_rng(args.seed)
-    total_other = 0
-    print(f"{'reader':16s} {'inputs':>7s} {'accepted':>9s} {'typed':>7s} {'other':>6s} {'seconds':>8s}")
+    failures = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for reader in names:
-            counts = {"accepted": 0, "typed": 0, "other": 0}
-            examples: list[str] = []
-            start = time.perf_counter()
-            for i in range(args.n):
-                fname, data, kwargs = bases[reader][i % len(bases[reader])]
-                outcome, detail = run_one(Path(tmp) / "w", fname, mutate(data, random_ops(rng)), kwargs)
-                counts[outcome] += 1
-                if outcome == "other" and len(examples) < 5:
-                    examples.append(detail)
-            total_other += counts["other"]
-            print(f"{reader:16s} {args.n:7d} {counts['accepted']:9d} {counts['typed']:7d} {counts['other']:6d} "
-                  f"{time.perf_counter() - start:8.1f}", flush=True)
-            for ex in examples:
-                print("    other:", ex)
-    print("other errors in total:", total_other)
-    return 1 if total_other else 0
+        work = Path(tmp) / "w"
+        if "mutations" in args.families:
+            print(f"{'reader':16s} {'inputs':>7s} {'accepted':>9s} {'typed':>7s} {'other':>6s} {'hang':>5s} "
+                  f"{'seconds':>8s}")
+            for reader in names:
+                counts = {"accepted": 0, "typed": 0, "other": 0, "hang": 0}
+                examples: list[str] = []
+                start = time.perf_counter()
+                for i in range(args.n):
+                    fname, data, kwargs = bases[reader][i % len(bases[reader])]
+                    outcome, detail = run_one(work, fname, mutate(data, random_ops(rng)), kwargs, timeout=args.timeout)
+                    counts[outcome] += 1
+                    if outcome in ("other", "hang") and len(examples) < 5:
+                        examples.append(detail)
+                failures += counts["other"] + counts["hang"]
+                print(f"{reader:16s} {args.n:7d} {counts['accepted']:9d} {counts['typed']:7d} {counts['other']:6d} "
+                      f"{counts['hang']:5d} {time.perf_counter() - start:8.1f}", flush=True)
+                for ex in examples:
+                    print("    other:", ex)
+        if "special" in args.families:
+            print("\nspecial files in place of the input (every reader x " + ", ".join(SPECIAL_KINDS) + "):")
+            for reader in names:
+                fname, data, kwargs = bases[reader][0]
+                outcomes = [run_one(work, fname, data, kwargs, timeout=args.timeout, special=kind)
+                            for kind in SPECIAL_KINDS]
+                bad = [(k, o) for k, o in zip(SPECIAL_KINDS, outcomes) if o[0] != "typed"]
+                failures += len(bad)
+                print(f"  {reader:16s} {len(SPECIAL_KINDS)} typed errors" if not bad else f"  {reader:16s} {bad}",
+                      flush=True)
+        if "claims" in args.families:
+            print(f"\n{'size claim':42s} {'reader':16s} {'input':>9s} {'outcome':>8s} {'peak MB':>8s} {'bound MB':>9s} "
+                  f"{'seconds':>8s}")
+            for reader, case, fname, data, kwargs in size_claims():
+                if reader not in names:
+                    continue
+                size = len(data) + sum(len(d) for _, d in kwargs.get("_siblings", []))
+                m: dict = {}
+                outcome, detail = run_one(work, fname, data, kwargs, timeout=args.timeout, measure=m)
+                ok = outcome in ("typed", "accepted") and m["peak"] <= memory_bound(size)
+                failures += not ok
+                print(f"{case:42s} {reader:16s} {size / 1e3:8.0f}K {outcome:>8s} {m['peak'] / 1e6:8.1f} "
+                      f"{memory_bound(size) / 1e6:9.0f} {m['seconds']:8.2f}{'' if ok else '  FAIL ' + detail}",
+                      flush=True)
+    print("other errors, hangs and unbounded claims in total:", failures)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -78,13 +78,17 @@ class SkeletonFormat:
                            "parents")
             if p == i:
                 self._fail(f"joint {i} ({self.joints[i]}) is its own parent", "parents")
-        for i in range(J):  # every chain must reach the root in < J steps
-            seen, j = 0, i
-            while self.parents[j] != -1:
+        reaches_root = [False] * J  # every chain must reach the root; linear in J, so deep chains stay cheap
+        for i in range(J):
+            walk, on_walk, j = [], set(), i
+            while j != -1 and not reaches_root[j]:
+                if j in on_walk:
+                    self._fail(f"cycle through joint {j} ({self.joints[j]})", "parents")
+                walk.append(j)
+                on_walk.add(j)
                 j = self.parents[j]
-                seen += 1
-                if seen > J:
-                    self._fail(f"cycle through joint {i} ({self.joints[i]})", "parents")
+            for k in walk:
+                reaches_root[k] = True
         if self.parts:
             owner: dict[int, str] = {}
             for part, ids in self.parts.items():

@@ -68,6 +68,33 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
+MAX_EXPANSION_ENV = "HF_SKELETON_MAX_EXPANSION"
+_DEFAULT_MAX_EXPANSION = 64  # dense bytes per source byte; real clips need 1-6 (NTU, CMU BVH, COCO)
+_DENSE_FLOOR_BYTES = 64 * 2**20
+
+
+def check_dense_size(path: Path, field: str, shape: tuple[int, ...], source_bytes: int) -> None:
+    """Refuse to allocate a float64 array of ``shape`` far larger than the ``source_bytes`` describing it.
+
+    Readers pad to a dense (T, P, J, ...) layout, so a small file can claim a huge one (10^6 frames with
+    no bodies, 4,000 one-frame tracks, 1,000 joints without channels); see :func:`check_expansion`."""
+    needed = 8
+    for n in shape:
+        needed *= int(n)
+    check_expansion(path, field, needed, source_bytes, f"a clip whose dense {tuple(shape)} float64 array")
+
+
+def check_expansion(path: Path, field: str, needed: int, source_bytes: int, what: str) -> None:
+    """A typed error, before any allocation, when ``needed`` bytes exceed 64 MiB +
+    ``$HF_SKELETON_MAX_EXPANSION`` (default 64) x ``source_bytes`` (the file describing them)."""
+    value = os.environ.get(MAX_EXPANSION_ENV, "")
+    expansion = int(value) if value.isdecimal() else _DEFAULT_MAX_EXPANSION
+    allowed = _DENSE_FLOOR_BYTES + expansion * max(int(source_bytes), 0)
+    if needed > allowed:
+        raise SkeletonFileError(path, field, f"{what} within {allowed} bytes (64 MiB + ${MAX_EXPANSION_ENV}="
+                                f"{expansion} x the {source_bytes}-byte file)", f"{needed} bytes")
+
+
 def read_side_text(path: Path) -> str | None:
     """An optional companion file (captions, split lists, label tables) as text; ``None`` when it is
     missing, unreadable, special (FIFO, device) or over the size limit: it never blocks the main read."""

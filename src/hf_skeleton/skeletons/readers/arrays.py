@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import SkeletonFileError
 from ..formats import SkeletonFormat, get_format
 from ..sequence import SkeletonSequence
-from ._common import open_regular, read_side_text
+from ._common import check_expansion, open_regular, read_side_text
 
 HUMANML3D_FPS = 20.0
 
@@ -60,12 +60,31 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
 
 
 def _check_npy_header(path: Path, f) -> None:
-    """For a ``.npy`` (not an archive), refuse a header whose shape needs more bytes than the file has
-    before numpy allocates it. Leaves ``f`` at the start."""
+    """Before numpy allocates anything: a ``.npy`` header whose shape needs more bytes than the file
+    has is refused; in an ``.npz``, so is every member's, against the member's declared size, and
+    the members' total uncompressed size must stay proportionate to the archive (zip bombs).
+    Leaves ``f`` at the start."""
     magic = f.read(6)
     f.seek(0)
-    if magic != b"\x93NUMPY":
+    if magic == b"\x93NUMPY":
+        _check_member(path, f, path.stat().st_size)
+    elif magic[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(f) as archive:
+            members = archive.infolist()
+            check_expansion(path, "uncompressed size", sum(m.file_size for m in members), path.stat().st_size,
+                            "archive members")
+            for m in members:
+                if m.filename.endswith(".npy"):
+                    with archive.open(m) as member:
+                        _check_member(path, member, m.file_size, m.filename)
+        f.seek(0)
+
+
+def _check_member(path: Path, f, size: int, member: str | None = None) -> None:
+    """Refuse a ``.npy`` header (at the start of ``f``, ``size`` bytes in all) claiming more data than there is."""
+    if f.read(6) != b"\x93NUMPY":
         return
+    f.seek(0)
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
         shape, _, dtype = np.lib.format.read_array_header_1_0(f)
@@ -75,11 +94,11 @@ def _check_npy_header(path: Path, f) -> None:
         f.seek(0)
         return
     need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    have = path.stat().st_size - f.tell()
+    have = size - f.tell()
     f.seek(0)
     if need > have:
-        raise SkeletonFileError(path, "data", f"{need} bytes of array data for shape {shape}",
-                                f"{have} bytes (truncated file?)")
+        raise SkeletonFileError(path, f"{member}: data" if member else "data",
+                                f"{need} bytes of array data for shape {shape}", f"{have} bytes (truncated file?)")
 
 
 def _positions(path: Path, arr: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:

@@ -29,7 +29,14 @@ from scipy.spatial.transform import Rotation
 from ...errors import SkeletonFileError
 from ..formats import SkeletonFormat
 from ..sequence import SkeletonSequence
-from ._common import decimal_int, mirror_pairs_from_names, parts_from_names, read_side_text, read_text
+from ._common import (
+    check_dense_size,
+    decimal_int,
+    mirror_pairs_from_names,
+    parts_from_names,
+    read_side_text,
+    read_text,
+)
 
 _CHANNELS = ("xposition", "yposition", "zposition", "xrotation", "yrotation", "zrotation")
 LABELS_CSV = "cmu_motion_labels.csv"
@@ -102,12 +109,14 @@ def parse_hierarchy(path: Path, lines: list[str]) -> BVHHierarchy:
     toks.expect("HIERARCHY")
     toks.expect("ROOT")
     stack: list[int] = []
+    seen: set[str] = set()  # a set: deep hierarchies of 10^4+ joints stay linear
     keyword = "ROOT"
     while True:
         if keyword in ("ROOT", "JOINT"):
             name, line = toks.next("a joint name")
-            if name in h.names:
+            if name in seen:
                 raise SkeletonFileError(path, f"line {line}", "a unique joint name", name)
+            seen.add(name)
             h.names.append(name)
             h.parents.append(stack[-1] if stack else -1)
             toks.expect("{")
@@ -322,12 +331,15 @@ def read_bvh(path: Path, *, scale: float = 1.0, units: str | None = None, end_si
         scale = float("nan")
     if not np.isfinite(scale) or scale <= 0:
         raise SkeletonFileError(path, "scale", "a positive number", scale)
-    lines = read_text(path).splitlines()
+    text = read_text(path)
+    lines = text.splitlines()
     motion = next((i for i, line in enumerate(lines) if line.strip().upper() == "MOTION"), None)
     if motion is None:
         raise SkeletonFileError(path, "MOTION", "a MOTION line after the hierarchy", "none")
     h = parse_hierarchy(path, lines[:motion])
     values, frame_time = _parse_motion(path, lines, motion, h.num_channels)
+    joints = len(h.names) + (len(h.end_sites) if end_sites else 0)  # joints without channels cost no text
+    check_dense_size(path, "Frames x joints", (len(values), joints, 3 + 9), len(text))
     pos, rot = forward_kinematics(h, values)
     names, parents = list(h.names), list(h.parents)
     if end_sites:

@@ -15,7 +15,7 @@ import numpy as np
 from ...errors import SkeletonFileError
 from ..formats import get_format
 from ..sequence import SkeletonSequence
-from ._common import as_int, float_array, json_keys, read_json, require_key
+from ._common import as_int, check_dense_size, float_array, json_keys, read_json, regular_file_size, require_key
 
 COCO_FPS = 30.0
 
@@ -93,6 +93,8 @@ def read_coco(path: Path, *, fps: float = COCO_FPS, threshold: float = 0.0,
         P = len(track_ids)
     else:
         P = max([len(p) for p in per_frame.values()] + [1])
+    check_dense_size(path, "images x tracks" if tracked else "images x persons", (len(images), P, J, 3),
+                     regular_file_size(path))
     data = np.zeros((len(images), P, J, 3))
     for t, people in per_frame.items():
         for k, (tid, kp) in enumerate(people):

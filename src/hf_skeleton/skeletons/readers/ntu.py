@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 
 from ...errors import SkeletonFileError, SkeletonInputError
 from ..sequence import SkeletonSequence
-from ._common import decimal_int, read_text
+from ._common import check_dense_size, decimal_int, read_text
 
 NTU_FPS = 30.0
 NTU_JOINTS = 25
@@ -100,7 +100,8 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
     ``body_ids``, ``tracking_state`` int8 (T, P, J), ``depth_xy`` / ``color_xy`` float32 (T, P, J, 2).
     """
     path = Path(path)
-    src = _Lines(path, read_text(path))
+    text = read_text(path)
+    src = _Lines(path, text)
     T = src.count("the frame count", 10**6)
     if T < 1:
         raise SkeletonFileError(path, "line 1", "a frame count >= 1", T)
@@ -134,6 +135,8 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
         ids = [b for b in ids if b in keep]
     slot = {b: p for p, b in enumerate(ids)}
     P = max(len(ids), 1)
+    # 12 values + a 3 x 3 orientation per joint: frames without bodies are cheap in text, not here
+    check_dense_size(path, "frame count x bodies", (T, P, NTU_JOINTS, 21), len(text))
     raw = np.zeros((T, P, NTU_JOINTS, 12))
     for t, bodies in enumerate(frames):
         for bid, values, _ in bodies:

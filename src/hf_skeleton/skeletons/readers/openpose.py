@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import SkeletonFileError
 from ..formats import get_format
 from ..sequence import SkeletonSequence
-from ._common import float_array, json_keys, natural_key, read_json, require_key
+from ._common import check_dense_size, float_array, json_keys, natural_key, read_json, regular_file_size, require_key
 
 OPENPOSE_FPS = 30.0
 
@@ -22,7 +22,9 @@ def is_openpose_json(path: Path) -> bool:
 
 def _frame_files(path: Path) -> list[Path]:
     try:
-        files = [f for f in path.iterdir() if f.suffix.lower() == ".json" and f.is_file()]
+        # every *.json entry is a frame: one that is not a readable regular file (a FIFO, a device, a
+        # dangling link, a folder) is a typed error when read, not a frame silently dropped
+        files = [f for f in path.iterdir() if f.suffix.lower() == ".json"]
     except OSError as e:
         raise SkeletonFileError(path, None, "a readable folder", f"{type(e).__name__}: {e}") from None
     return sorted(files, key=lambda f: natural_key(f.name))
@@ -82,6 +84,8 @@ def read_openpose(path: Path, *, fps: float = OPENPOSE_FPS, threshold: float = 0
         if any(len(set(ids)) != len(ids) for _, ids in frames):
             tracked = False
     P = max([len(order) if tracked else max((len(p) for p, _ in frames), default=0), 1])
+    check_dense_size(path, "frame files x person_ids" if tracked else "frame files x persons", (len(files), P, J, 3),
+                     sum(regular_file_size(f) for f in files))
     data = np.zeros((len(files), P, J, 3))
     for t, (people, ids) in enumerate(frames):
         for i, (kp, pid) in enumerate(zip(people, ids)):

@@ -71,20 +71,25 @@ def _number(path: Path, field: str, header: dict[str, str], integer: bool = Fals
 
 
 def _mean_distances(pos: np.ndarray) -> np.ndarray:
-    """(M, M) mean distance between markers over up to 200 frames; inf where never seen together."""
-    step = max(1, len(pos) // 200)
-    sub = pos[::step]
+    """(M, M) mean distance between markers over up to 200 frames; inf where never seen together.
+    Frame by frame, so memory stays O(M^2) (800 markers: 5 MB, not the 3 GB of one broadcast)."""
+    M = pos.shape[1]
+    total, count = np.zeros((M, M)), np.zeros((M, M))
     with np.errstate(all="ignore"):
-        d = np.linalg.norm(sub[:, :, None] - sub[:, None], axis=-1)
-        seen = np.isfinite(d)
-        mean = np.where(seen, d, 0).sum(0) / np.maximum(seen.sum(0), 1)
-    mean[seen.sum(0) == 0] = np.inf
+        for frame in pos[::max(1, len(pos) // 200)]:
+            d = np.sqrt(((frame[:, None] - frame[None]) ** 2).sum(-1))
+            seen = np.isfinite(d)
+            total += np.where(seen, d, 0)
+            count += seen
+    mean = total / np.maximum(count, 1)
+    mean[count == 0] = np.inf
     return mean
 
 
 def _tree(names: list[str], pos: np.ndarray) -> list[int]:
     """Parents from canonical marker names: pose2sim21's tree where its markers are all present,
-    nearest-marker links elsewhere."""
+    nearest-marker links elsewhere (Prim's algorithm, O(M^2): the closest free marker joins next,
+    ties to the lowest indices; never-seen markers still get a parent and stay masked)."""
     M = len(names)
     parents = [-2] * M
     if set(_P2S) <= set(names):
@@ -100,12 +105,16 @@ def _tree(names: list[str], pos: np.ndarray) -> list[int]:
         root = int(np.nanargmin(gap)) if np.isfinite(gap).any() else 0
         parents[root] = -1
     dist = _mean_distances(pos)
-    while -2 in parents:
-        attached = [i for i in range(M) if parents[i] != -2]
-        free = [i for i in range(M) if parents[i] == -2]
-        sub = dist[np.ix_(free, attached)]
-        k = int(np.argmin(sub))  # all-inf rows still pick a (first) parent: unseen markers stay masked
-        parents[free[k // len(attached)]] = attached[k % len(attached)]
+    free = np.array([p == -2 for p in parents])
+    best, via = np.full(M, np.inf), np.full(M, M)  # distance to the attached set, and through which marker
+    for a in np.flatnonzero(~free):
+        closer = (dist[:, a] < best) | ((dist[:, a] == best) & (a < via))
+        best, via = np.where(closer, dist[:, a], best), np.where(closer, a, via)
+    while free.any():
+        i = int(np.flatnonzero(free)[np.argmin(best[free])])
+        parents[i], free[i] = int(via[i]), False
+        closer = (dist[:, i] < best) | ((dist[:, i] == best) & (i < via))
+        best, via = np.where(closer, dist[:, i], best), np.where(closer, i, via)
     return parents
 
 
