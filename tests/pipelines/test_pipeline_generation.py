@@ -9,6 +9,7 @@ from transformers import pipeline
 
 import hf_skeleton as hs
 from hf_skeleton.models.superman import MotionParseError
+from hf_skeleton.pipelines.skeleton_generation import MAX_FRAMES
 from hf_skeleton.testing import tiny_superman
 
 torch.set_num_threads(1)
@@ -95,6 +96,36 @@ def test_bad_inputs(pipe):
         pipe(12345, task="predict")
     with pytest.raises(hs.SkeletonInputError, match="arguments"):
         pipe(_seq(8), task="predict", bogus=1)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"num_frames": 0}, "num_frames"), ({"num_frames": -4}, "num_frames"), ({"num_frames": 10_000}, "num_frames"),
+    ({"num_frames": 2.5}, "num_frames"), ({"history_frames": -3}, "history_frames"), ({"keyframes": -2}, "keyframes"),
+    ({"max_new_tokens": -1, "constrained": False}, "max_new_tokens"), ({"frame_size": 0}, "frame_size"),
+    ({"task": "inbetween", "num_frames": 8, "keyframes": 4}, "frames (2 x 4 keyframes)"),
+])
+def test_arguments_are_bounded(pipe, kwargs, field):
+    kwargs = {"task": "predict", **kwargs}
+    with pytest.raises(hs.SkeletonInputError, match=field.replace("(", r"\(").replace(")", r"\)")):
+        pipe(_seq(12), **kwargs)
+
+
+def test_long_histories_and_unobserved_frames_are_refused(pipe):
+    long = _seq(MAX_FRAMES + 1)
+    with pytest.raises(hs.SkeletonInputError, match="history_frames"):  # before tokenising 1,025 frames
+        pipe(long, task="predict", num_frames=4)
+    assert pipe(long, task="predict", num_frames=4, history_frames=8).num_frames == 4
+    with pytest.raises(hs.SkeletonInputError, match="context"):  # 512 steps x 17 codes > the 4,096-token context
+        pipe(long, task="predict", num_frames=4, history_frames=MAX_FRAMES)
+    seq = _seq(8)
+    empty = seq.copy(positions=np.full_like(seq.positions, np.nan))  # all-NaN: nothing observed
+    with pytest.raises(hs.SkeletonInputError, match="observed joint"):
+        pipe(empty, task="predict", num_frames=4)
+    gap = seq.copy(mask=seq.mask.copy())
+    gap.mask[5] = False
+    with pytest.raises(hs.SkeletonInputError, match="frame 5"):
+        pipe(gap, task="inbetween", num_frames=8, keyframes=3)  # frame 5 is an end keyframe
+    assert pipe(gap, task="predict", num_frames=4, history_frames=2).num_frames == 4  # frames 6-7 only
 
 
 def test_generation_pipeline_without_a_model_says_what_to_pass():

@@ -7,6 +7,13 @@
     future = pipe(array, skeleton_format="h36m17", task="predict")  # (T, [P,] J, 3); or a dataset row
 
 Skeleton inputs are read by the processor's ``skeleton_processor`` and converted to the model's format.
+
+Argument policies (typed errors otherwise): ``num_frames`` 1..1024 (in-betweening: more than 2 x
+``keyframes``), ``keyframes`` 1..512, ``history_frames`` 1..1024 (prediction reads the last
+``history_frames`` frames, default the whole clip, which must then be at most 1024 frames),
+``max_new_tokens`` 1..4096, ``frame_size`` 16..1024, and the prompt plus the motion to generate must fit
+the language model's context. Every person must be observed in every frame the model reads (history
+or keyframes); joints the input format lacks stay masked and are read at the clip's centre.
 Each call returns a :class:`~hf_skeleton.SkeletonSequence` in the input's format and coordinates
 (estimation: the model's format in normalised units). Decoding is constrained to the motion-text
 template by default (only the code slots are free), and the output is always parsed strictly; with
@@ -24,7 +31,7 @@ from transformers import Pipeline
 
 from ..errors import SkeletonInputError
 from ..models.superman.generation_superman import MotionTemplateConstraint  # noqa: F401  (moved; old path kept)
-from ..models.superman.processing_superman import SupermanTaskBuilder
+from ..models.superman.processing_superman import SupermanTaskBuilder, keyframe_count
 from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
 from ..processing.skeleton_processor import SkeletonProcessor
 from ..skeletons.sequence import SkeletonSequence
@@ -33,6 +40,14 @@ from .typed_loading import install as _install_typed_loading
 _install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's typed error
 
 TASKS = ("predict", "inbetween", "estimate")
+MAX_FRAMES = 1024
+MAX_NEW_TOKENS = 4096
+
+
+def _bounded(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise SkeletonInputError(name, f"an integer in {lo}..{hi}", value)
+    return int(value)
 
 
 class SkeletonGenerationPipeline(Pipeline):
@@ -55,20 +70,24 @@ class SkeletonGenerationPipeline(Pipeline):
         skeleton_format: str | None = None,
         **kwargs: Any,
     ):
+        if task is not None and task not in TASKS:
+            raise SkeletonInputError("task", f"one of {TASKS}", task)
         pre: dict[str, Any] = {}
-        for name, value in (
-            ("task", task),
-            ("num_frames", num_frames),
-            ("keyframes", keyframes),
-            ("history_frames", history_frames),
-            ("frame_size", frame_size),
-            ("skeleton_format", skeleton_format),
+        for name, value, hi in (
+            ("num_frames", num_frames, MAX_FRAMES),
+            ("keyframes", keyframes, MAX_FRAMES // 2),
+            ("history_frames", history_frames, MAX_FRAMES),
         ):
+            if value is not None:
+                pre[name] = _bounded(name, value, 1, hi)
+        if frame_size is not None:
+            pre["frame_size"] = _bounded("frame_size", frame_size, 16, 1024)
+        for name, value in (("task", task), ("skeleton_format", skeleton_format)):
             if value is not None:
                 pre[name] = value
         fwd = {} if constrained is None else {"constrained": bool(constrained)}
         if max_new_tokens is not None:
-            fwd["max_new_tokens"] = int(max_new_tokens)
+            fwd["max_new_tokens"] = _bounded("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
         if kwargs:
             raise SkeletonInputError(
                 "skeleton-generation arguments",
@@ -123,20 +142,32 @@ class SkeletonGenerationPipeline(Pipeline):
         seq = self._sequence(inputs, skeleton_format)
         source_format = seq.format
         seq = self._skeleton_processor().to_model_format(seq, name="inputs")
-        pos = seq.positions  # (T, P, J, 3)
+        pos, T = seq.positions, seq.num_frames  # (T, P, J, 3)
+        if task == "predict":
+            if history_frames is None and T > MAX_FRAMES:
+                raise SkeletonInputError("history_frames", f"the last N <= {MAX_FRAMES} frames to read (the clip "
+                                         f"has {T}: pass history_frames=N)", None)
+            read = list(range(max(0, T - (history_frames or T)), T))
+            total = num_frames or len(read)
+        else:
+            total = num_frames or T
+            if total > MAX_FRAMES:
+                raise SkeletonInputError("num_frames", f"at most {MAX_FRAMES} frames to generate", total)
+            k = keyframe_count(total, keyframes)
+            if T < 2 * k:
+                raise SkeletonInputError("inputs", f"at least {2 * k} frames ({k} keyframes at each end)", T)
+            read = list(range(k)) + list(range(T - k, T))
+        unseen = [(p, t) for p in range(seq.num_persons) for t in read if not seq.mask[t, p].any()]
+        if unseen:
+            raise SkeletonInputError("inputs", "every person observed in every frame the model reads (history or "
+                                     "keyframes)", f"person {unseen[0][0]} unobserved in frame {unseen[0][1]}"
+                                     + (f" and {len(unseen) - 1} more" if len(unseen) > 1 else ""))
         rows = []
         for p in range(seq.num_persons):
             motion = pos[:, p]
             if task == "predict":
-                hist = motion if not history_frames else motion[-int(history_frames) :]
-                rows.append(builder.predict(hist, num_frames=num_frames or hist.shape[0]))
+                rows.append(builder.predict(motion[read[0]:], num_frames=total))
             else:
-                total = int(num_frames or seq.num_frames)
-                k = int(keyframes or max(1, total // 4))
-                if seq.num_frames < 2 * k:
-                    raise SkeletonInputError(
-                        "inputs", f"at least {2 * k} frames ({k} keyframes at each end)", seq.num_frames
-                    )
                 rows.append(builder.inbetween(start=motion[:k], end=motion[-k:], num_frames=total))
         return {
             "rows": rows,
@@ -160,12 +191,15 @@ class SkeletonGenerationPipeline(Pipeline):
             )
             plen = enc["input_ids"].shape[1]
             gen_kwargs: dict[str, Any] = {"do_sample": False}
+            constraint = MotionTemplateConstraint(self.processor, row["num_steps"], plen)
+            context = getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
+            if context and plen + len(constraint) > context:
+                raise SkeletonInputError("num_frames/history_frames", f"a prompt plus motion within the model's "
+                                         f"{context}-token context", f"{plen} + {len(constraint)} tokens")
             if constrained:
-                constraint = MotionTemplateConstraint(self.processor, row["num_steps"], plen)
                 gen_kwargs.update(logits_processor=[constraint], max_new_tokens=len(constraint))
             else:
-                budget = len(MotionTemplateConstraint(self.processor, row["num_steps"], plen))
-                gen_kwargs["max_new_tokens"] = max_new_tokens or budget + 8
+                gen_kwargs["max_new_tokens"] = max_new_tokens or len(constraint) + 8
             with torch.no_grad():
                 out = self.model.generate(**enc, **gen_kwargs)
             text = self.processor.decode(out[0, plen:], skip_special_tokens=True)
