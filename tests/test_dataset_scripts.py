@@ -231,7 +231,7 @@ def test_bad_inputs(tmp_path, nucla_dir):
         convert_dataset(raw, tmp_path / "o1", "nucla", progress=False)
     result = convert_dataset(raw, tmp_path / "o2", "nucla", on_error="skip", progress=False)
     assert result.num_rows == {"default": {"train": 1}} and result.skipped[0][0] == "a02_s01_e00_v03"
-    assert "a02_s01_e00_v03" in (tmp_path / "o2" / "README.md").read_text()
+    assert "a02\\_s01\\_e00\\_v03" in (tmp_path / "o2" / "README.md").read_text()  # markdown-escaped
     with pytest.raises(SkeletonInputError):
         example_to_sequence({"positions": np.zeros((2, 5, 3)), "format": "kinect_v1"})
 

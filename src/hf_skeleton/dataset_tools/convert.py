@@ -14,9 +14,11 @@ reading its clips with :func:`hf_skeleton.load_skeleton`.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import multiprocessing
+import re
 import shutil
 import sys
 import time
@@ -69,29 +71,51 @@ class _Task:
 
 def _write_shard(task: _Task) -> tuple[_Task, int, list[tuple[str, str]], dict[str, Any]]:
     """Read the clips of one shard and write them as one parquet file (runs in a worker process).
-    Returns the task, rows written, skipped ``(id, reason)`` and the layout seen (format, fps)."""
+    Returns the task, rows written, skipped ``(id, reason)`` and the layout seen (format, fps).
+
+    Every per-clip error is a :class:`SkeletonFileError` naming the clip's file: a reader's typed error, an
+    ``OSError``, or values the features cannot store (e.g. a file name that is not UTF-8). ``on_error="raise"``
+    raises it; ``"skip"`` leaves the clip out and returns it in ``skipped``."""
     import datasets
 
     datasets.disable_progress_bars()
     source = SOURCES[task.dataset]
+    features = source.features(task.config, task.info)
     rows, skipped = [], []
+
+    def skip(item: Item, err: BaseException) -> None:
+        if not isinstance(err, HFSkeletonError):
+            err = SkeletonFileError(item.path, None, "a readable clip", f"{type(err).__name__}: {err}")
+        if task.on_error == "raise":
+            raise err
+        skipped.append((item.id, str(err)))
+
     for item in task.items:
         try:
-            rows.append(source.to_example(item, task.info))
-        except HFSkeletonError as err:
-            if task.on_error == "raise":
-                raise
-            skipped.append((item.id, str(err)))
-    if rows:
+            rows.append((item, source.to_example(item, task.info)))
+        except (HFSkeletonError, OSError) as err:
+            skip(item, err)
+    try:
+        table = datasets.Dataset.from_list([r for _, r in rows], features=features) if rows else None
+    except (ValueError, TypeError, ArithmeticError):  # some row does not fit the features: find which
+        fits = []
+        for item, row in rows:
+            try:
+                datasets.Dataset.from_list([row], features=features)
+                fits.append((item, row))
+            except (ValueError, TypeError, ArithmeticError) as err:
+                skip(item, SkeletonFileError(item.path, None, "values the dataset features can store",
+                                             f"{type(err).__name__}: {err}"))
+        rows = fits
+        table = datasets.Dataset.from_list([r for _, r in rows], features=features) if rows else None
+    layout = {}
+    if table is not None:
         out = Path(task.out_dir) / task.relpath
         out.parent.mkdir(parents=True, exist_ok=True)
-        features = source.features(task.config, task.info)
-        datasets.Dataset.from_list(rows, features=features).to_parquet(str(out))
-    layout = {}
-    if rows:
-        spec = json.loads(rows[0]["format_spec"])
+        table.to_parquet(str(out))
+        spec = json.loads(rows[0][1]["format_spec"])
         layout = {"format": spec["name"], "joints": spec["joints"], "units": spec["units"],
-                  "fps": sorted({round(float(r["fps"]), 4) for r in rows})}
+                  "fps": sorted({round(float(r["fps"]), 4) for _, r in rows})}
     return task, len(rows), skipped, layout
 
 
@@ -128,7 +152,7 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
         num_proc: worker processes writing shards in parallel.
         limit: convert only this many clips, spread evenly over the sorted file list (tests, previews).
         on_error: ``"raise"`` stops at the first unreadable clip (the error names the file);
-            ``"skip"`` leaves it out and lists it in the result and the card.
+            ``"skip"`` leaves every clip that cannot be read or stored out and lists it in the result and the card.
         overwrite: replace an existing ``out_dir/data`` folder.
     """
     from tqdm.auto import tqdm
@@ -209,9 +233,22 @@ def _size_category(n: int) -> str:
     return "1M<n<10M"
 
 
-def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list[_Task]) -> Path:
-    """Write ``README.md``: YAML metadata (license, task categories, tags, configs with their data files)
-    and a body with the joint layout, units, fps, splits and upstream source."""
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def _md(text: str) -> str:
+    """``text`` (a file name, an error message) as inert markdown text on one line: non-printable characters
+    (newlines, undecodable bytes) as Python escapes, ``<>&`` as HTML entities, markdown punctuation
+    backslash-escaped, so it cannot open a link, code span, emphasis, heading, table cell or HTML tag."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list[_Task],
+               folder: str | Path | None = None) -> Path:
+    """Write ``README.md`` into ``folder`` (default ``result.out_dir``): YAML metadata (license, task categories,
+    tags, configs with their data files) and a body with the joint layout, units, fps, splits, upstream source
+    and every skipped clip (names escaped: see :func:`_md`)."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     total = sum(n for splits in result.num_rows.values() for n in splits.values())
@@ -228,7 +265,7 @@ def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list
     feature_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in features.items())
     split_rows = "\n".join(f"| {c} | {s} | {n} | {len(result.data_files[c][s])} |"
                            for c, splits in result.num_rows.items() for s, n in splits.items())
-    skipped = "".join(f"\n- `{i}`: {why}" for i, why in result.skipped[:50]) or " none"
+    skipped = "".join(f"\n- {_md(i)}: {_md(why)}" for i, why in result.skipped) or " none"
     notes = "".join(f"\n- {n}" for n in scan.notes)
     joint_rows = "\n".join(f"| `{c}` | `{lay['format']}` | {len(lay['joints'])} | {lay['units']} | "
                            f"{', '.join(f'{f:g}' for f in lay['fps'])} | {', '.join(lay['joints'])} |"
@@ -277,7 +314,7 @@ seq = example_to_sequence(ds["{next(iter(result.data_files[first]))}"][0])
 
 Notes:{notes}
 
-Skipped clips:{skipped}
+Skipped clips ({len(result.skipped)}):{skipped}
 
 ## Source
 
@@ -285,7 +322,7 @@ Skipped clips:{skipped}
 its source (`{source.license}` here: see the upstream terms).
 """
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
-    path = result.out_dir / CARD_NAME
+    path = Path(folder if folder is not None else result.out_dir) / CARD_NAME
     card.save(str(path))
     return path
 
