@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
-from .errors import HFSkeletonError, SkeletonFileError
+from .errors import CheckpointError, HFSkeletonError, SkeletonFileError
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -162,8 +162,11 @@ def _add_convert(sub) -> None:
     p.add_argument("--max-rows-per-shard", type=_positive_int, default=1000, help="rows per shard when --num-shards is unset")
     p.add_argument("--num-proc", type=_int_in(1, 256), default=1, help="worker processes")
     p.add_argument("--limit", type=_positive_int, default=None, help="convert only N clips (spread over the file list)")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable clips instead of stopping")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/data")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip clips that cannot be read or stored (listed in the card) instead of stopping")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous conversion in OUT_DIR (its README.md and data/, kept intact until the "
+                        "new one is complete; other files are never touched)")
     p.set_defaults(func=_cmd_convert)
 
 
@@ -306,10 +309,25 @@ def _load_model(auto_class, folder: str):
     hf_logging.disable_progress_bar()
     try:
         return auto_class.from_pretrained(folder)
+    except (ValueError, KeyError) as err:  # an unknown model_type / auto_map, a config that is not ours
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(folder, f"not a model folder {auto_class.__name__} can load ({reason})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def _load_config(folder: str):
+    """``AutoConfig.from_pretrained(folder)`` with a typed error for a config nobody can read."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(folder)
+    except (ValueError, KeyError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(folder, f"config.json names no model type this package or transformers knows "
+                                      f"({reason})") from None
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -318,10 +336,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     seq = _load(args.path, args.format)
     model = None
     if args.model:
-        from transformers import AutoConfig, AutoModel
+        from transformers import AutoModel
 
         folder = _model_folder(args.model)
-        config = AutoConfig.from_pretrained(folder)
+        config = _load_config(folder)
         model = _load_model(AutoModel, folder)
         if config.model_type != "draction":  # a SkeletonLLM folder: use its renderer
             model = getattr(model, "renderer", None) or getattr(model, "draction", None)

@@ -58,6 +58,8 @@ def project(seq: SkeletonSequence, view: str | tuple[float, float] = "auto") -> 
             azimuth, elevation = (float(v) for v in view)
         except (TypeError, ValueError):
             raise SkeletonInputError("view", f"one of {VIEWS} or (azimuth, elevation) in degrees", view) from None
+        if not (np.isfinite(azimuth) and np.isfinite(elevation)):
+            raise SkeletonInputError("view", "finite (azimuth, elevation) angles in degrees", view)
     turn = (Rotation.from_rotvec(np.deg2rad(elevation) * right) *
             Rotation.from_rotvec(np.deg2rad(azimuth) * up)).as_matrix()
     pos = seq.positions.astype(np.float64) @ (turn @ rot).T

@@ -102,3 +102,23 @@ def test_console_entry_point_exits_cleanly(tmp_path):
                           timeout=120, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr and "nope.trc" in proc.stderr
+
+
+@pytest.mark.parametrize("view", ["nan,nan", "1e999,5"])
+def test_viz_refuses_a_non_finite_view(nucla_dir, tmp_path, capsys, view):
+    assert cli.main(["viz", str(nucla_dir / "a01_s01_e00_v01.json"), "-o", str(tmp_path / "a.gif"),
+                     "--view", view]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "field view" in err and "finite" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("command", ["render", "evaluate"])
+def test_a_folder_of_an_unknown_model_type_is_one_line(nucla_dir, tmp_path, capsys, command):
+    folder = tmp_path / "weird"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "weird", "auto_map": {"AutoModel": "m.Weird"}}))
+    argv = (["render", str(nucla_dir / "a01_s01_e00_v01.json"), "--model", str(folder), "-o", str(tmp_path / "r.png")]
+            if command == "render" else ["evaluate", str(folder), "--limit", "2"])
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"hf-skeleton {command}: error: {folder}") and "weird" in err and "\n" not in err
