@@ -1,15 +1,22 @@
-"""Dataset conversion loses no data (issue #16): every bad clip skipped with --skip-bad, skipped file names
-escaped in the card. Real N-UCLA clips."""
+"""Dataset conversion loses no data (issue #16): one writer per output folder, output swapped in only when
+complete (interrupts and failures leave the previous output), every bad clip skipped with --skip-bad, skipped
+file names escaped in the card, and files the conversion did not write never deleted. Real N-UCLA/CMU clips."""
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import datasets
 import pytest
 
-from hf_skeleton.dataset_tools import convert_dataset, load_converted, read_card_configs
+from hf_skeleton import cli
+from hf_skeleton.dataset_tools import convert, convert_dataset, load_converted, read_card_configs
 from hf_skeleton.dataset_tools import sources as sources_module
+from hf_skeleton.dataset_tools.sources import SOURCES
 from hf_skeleton.errors import SkeletonFileError
 
 datasets.disable_progress_bars()
@@ -56,6 +63,142 @@ def _once(target, exc, at):
     return wrapped
 
 
+# ---------------------------------------------------------------------- finding 1: one writer per folder
+def test_second_writer_into_same_folder_gets_typed_error(raw, cmu_dir, tmp_path, monkeypatch):
+    """N-UCLA being written into OUT while CMU is started into OUT: CMU is refused, N-UCLA completes intact."""
+    out = tmp_path / "out"
+    cmu_raw = tmp_path / "cmu"
+    cmu_raw.mkdir()
+    (cmu_raw / "02_01.bvh").symlink_to(cmu_dir / "02_01.bvh")
+    started, release = threading.Event(), threading.Event()
+    nucla = SOURCES["nucla"]
+    original = nucla.to_example
+
+    def slow(item, info):
+        started.set()
+        assert release.wait(30)
+        return original(item, info)
+
+    monkeypatch.setattr(nucla, "to_example", slow)
+    outcome = {}
+    writer = threading.Thread(target=lambda: outcome.setdefault("result", _convert(raw, out)))
+    writer.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(SkeletonFileError, match="another conversion holds it") as err:
+            convert_dataset(cmu_raw, out, "cmu", progress=False)
+        assert str(out) in str(err.value) and f"pid {os.getpid()}" in str(err.value)
+        with pytest.raises(SkeletonFileError, match="another conversion"):  # --overwrite does not bypass the lock
+            convert_dataset(cmu_raw, out, "cmu", progress=False, overwrite=True)
+    finally:
+        release.set()
+        writer.join(60)
+    assert sum(outcome["result"].num_rows["default"].values()) == len(CLIPS)
+    _assert_consistent(out, CLIPS)
+    assert list(read_card_configs(out)) == ["default"]  # N-UCLA's card, no CMU configuration
+
+
+def test_lock_held_by_another_process_and_stale_lock(raw, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import sys; from pathlib import Path; from hf_skeleton.dataset_tools.convert import _locked\n"
+            "with _locked(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cli.main(["convert", str(raw), str(out), "--dataset", "nucla"]) == 2
+        err = capsys.readouterr().err
+        assert "another conversion holds it" in err and str(out) in err and f"pid {holder.pid}" in err
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    # the holder is gone: its lock is released; a lock file left by a dead process is taken over
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / convert.LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": "here", "since": "then"}))
+    assert cli.main(["convert", str(raw), str(out), "--dataset", "nucla"]) == 0
+    _assert_consistent(out, CLIPS)
+
+
+# ---------------------------------------------------------------------- finding 2: complete old or complete new
+def test_interrupted_overwrite_keeps_previous_output(raw, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    first = _convert(raw, out)
+    card = (out / "README.md").read_text()
+    nucla = SOURCES["nucla"]
+    for at in (1, 4, 6):  # first clip, middle, last clip
+        monkeypatch.setattr(nucla, "to_example", _once(nucla.to_example, KeyboardInterrupt(), at))
+        with pytest.raises(KeyboardInterrupt):
+            _convert(raw, out, overwrite=True, num_shards=1)
+        monkeypatch.undo()
+        assert (out / "README.md").read_text() == card
+        _assert_consistent(out, CLIPS)
+    assert first.data_files == _convert(raw, out, overwrite=True).data_files  # lock released, output replaced
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4])
+def test_interrupt_or_crash_during_swap_restores_previous_output(raw, tmp_path, monkeypatch, step):
+    """Each of the four renames of the swap interrupted (KeyboardInterrupt: rolled back at once) or killed
+    (no rollback in the process: the next conversion into the folder restores the previous output)."""
+    out = tmp_path / "out"
+    _convert(raw, out)
+    card = (out / "README.md").read_text()
+    monkeypatch.setattr(convert, "_move", _once(convert._move, KeyboardInterrupt(), step))
+    with pytest.raises(KeyboardInterrupt):
+        _convert(raw, out, overwrite=True, num_shards=1)
+    monkeypatch.undo()
+    assert (out / "README.md").read_text() == card
+    _assert_consistent(out, CLIPS)
+    # a killed process: the swap stops at `step` and nothing rolls back or cleans up
+    monkeypatch.setattr(convert, "_move", _once(convert._move, SystemExit(9), step))
+    monkeypatch.setattr(convert, "_recover", lambda out_dir: None)
+    monkeypatch.setattr(convert, "_remove", lambda path: None)
+    with pytest.raises(SystemExit):
+        _convert(raw, out, overwrite=True, num_shards=1)
+    monkeypatch.undo()
+    assert not (out / "README.md").exists() or (out / "README.md").read_text() == card  # never a mixed card
+    (out / convert.LOCK_NAME).write_text('{"pid": 1, "host": "gone"}')  # a killed holder's lock file, unlocked
+    with pytest.raises(SkeletonFileError, match="previous conversion"):
+        _convert(raw, out)  # restores the previous output first, then refuses without overwrite
+    assert (out / "README.md").read_text() == card
+    _assert_consistent(out, CLIPS)
+
+
+def test_crash_while_deleting_previous_output_keeps_new_output(raw, tmp_path, monkeypatch):
+    """Killed after the commit, half-way through deleting the previous output: the new output stays."""
+    out = tmp_path / "out"
+    _convert(raw, out)
+    remove = convert._remove
+
+    def killed_midway(path):
+        if path.name.startswith(convert._OLD):
+            (path / "README.md").unlink()
+            raise SystemExit(9)
+        remove(path)
+
+    monkeypatch.setattr(convert, "_remove", killed_midway)
+    with pytest.raises(SystemExit):
+        _convert(raw, out, overwrite=True, num_shards=1)
+    monkeypatch.undo()
+    with pytest.raises(SkeletonFileError, match="previous conversion"):
+        _convert(raw, out)  # settles the folder, then refuses without overwrite
+    _assert_consistent(out, CLIPS)
+    assert len(list((out / "data").rglob("*.parquet"))) == 2  # the new output (one shard per split)
+
+
+def test_leftover_temporary_folder_is_ignored_and_cleaned(raw, tmp_path):
+    out = tmp_path / "out"
+    _convert(raw, out)
+    leftover = out / f"{convert._TMP}99999-abc" / "data" / "default"
+    leftover.mkdir(parents=True)
+    shutil.copy(next((out / "data" / "default").glob("train-*.parquet")), leftover / "train-00000-of-00001.parquet")
+    assert _ids(out) == sorted(CLIPS)
+    assert len(datasets.load_dataset(str(out))["train"]) == 4  # the generic loader skips hidden folders too
+    _convert(raw, out, overwrite=True)
+    _assert_consistent(out, CLIPS)
+
+
 # ---------------------------------------------------------------------- finding 3: --skip-bad skips every bad clip
 def test_skip_bad_skips_every_per_clip_error(raw, tmp_path, monkeypatch):
     good = raw / "a01_s01_e00_v01.json"
@@ -88,6 +231,7 @@ def test_skip_bad_skips_every_per_clip_error(raw, tmp_path, monkeypatch):
                 shutil.copy(f, only / f.name)
         with pytest.raises(SkeletonFileError, match=name):
             _convert(only, tmp_path / f"out-{name}")
+        assert not (tmp_path / f"out-{name}").exists()  # the folder it created is removed again
 
 
 # ---------------------------------------------------------------------- finding 4: escaped names in the card
@@ -109,3 +253,27 @@ def test_card_escapes_skipped_file_names(raw, tmp_path):
     assert html.count("<li>") == 2 and all(tag not in html for tag in ("<a", "<code", "<em", "<script", "<h1"))
     assert "a|b*`[x](y)&lt;script&gt;" in html
     _assert_consistent(tmp_path / "out", CLIPS)  # the card's YAML is intact
+
+
+# ---------------------------------------------------------------------- files the conversion did not write
+def test_unrelated_files_are_refused_and_never_deleted(raw, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(SkeletonFileError, match="notes.txt"):
+        _convert(raw, out)
+    _convert(raw, out, overwrite=True)  # adds README.md and data/ beside the user's file
+    assert (out / "notes.txt").read_text() == "mine" and _ids(out) == sorted(CLIPS)
+    (out / "data" / "mine.csv").write_text("mine")  # a user's file inside data/: never replaced
+    with pytest.raises(SkeletonFileError, match="mine.csv"):
+        _convert(raw, out, overwrite=True)
+    assert (out / "data" / "mine.csv").read_text() == "mine" and _ids(out) == sorted(CLIPS)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "README.md").write_text("# my project\n")
+    (user / "data").mkdir()
+    (user / "data" / "table.parquet").write_text("x")
+    with pytest.raises(SkeletonFileError, match="README.md"):
+        _convert(raw, user, overwrite=True)
+    assert (user / "README.md").read_text() == "# my project\n" and (user / "data" / "table.parquet").read_text() == "x"
+    assert sorted(p.name for p in user.iterdir()) == ["README.md", "data"]

@@ -6,6 +6,11 @@ Output layout (``out_dir``)::
                                                tags, configs -> data files) and the joint layout
     data/<config>/<group>-00000-of-00003.parquet
 
+Writing is safe against concurrent writers and interrupts: a lock file in ``out_dir`` lets one conversion
+at a time write there (a second one gets a :class:`~hf_skeleton.errors.SkeletonFileError`); shards and card
+are written into a hidden temporary folder beside them and swapped in only when complete, so ``out_dir``
+holds either the complete previous output or the complete new one (see :func:`convert_dataset`).
+
 Rows keep the scan order inside each shard group, shards are contiguous slices, so
 ``load_dataset("parquet", data_files=...)`` in memory and with ``streaming=True`` yield the same
 examples in the same order. Shards are written in parallel (``num_proc`` processes), each worker
@@ -14,13 +19,17 @@ reading its clips with :func:`hf_skeleton.load_skeleton`.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
 import multiprocessing
+import os
 import re
 import shutil
+import socket
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +39,15 @@ from typing import Any
 from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from .sources import SOURCES, Item, Scan, Source
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the lock file's existence is the lock
+    fcntl = None
+
 CARD_NAME = "README.md"
+LOCK_NAME = ".hf-skeleton-convert.lock"
+_TMP, _OLD, _MANIFEST = ".hf-skeleton-tmp-", ".hf-skeleton-old-", "moved.json"  # hidden: loaders skip them
+_SHARD = re.compile(r"[^/]+/[^/]+-\d{5}-of-\d{5}\.parquet")  # data/<config>/<group>-00000-of-00003.parquet
 
 
 @dataclass
@@ -153,10 +170,17 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
         limit: convert only this many clips, spread evenly over the sorted file list (tests, previews).
         on_error: ``"raise"`` stops at the first unreadable clip (the error names the file);
             ``"skip"`` leaves every clip that cannot be read or stored out and lists it in the result and the card.
-        overwrite: replace an existing ``out_dir/data`` folder.
-    """
-    from tqdm.auto import tqdm
+        overwrite: replace a previous conversion (its ``README.md`` and ``data/``) in ``out_dir``. Without it,
+            ``out_dir`` must be empty or missing. Other files in ``out_dir`` are never touched, and a ``README.md``
+            or ``data/`` this function did not write is never replaced.
 
+    Guarantees: one conversion at a time writes to ``out_dir`` (a second one raises a ``SkeletonFileError``
+    saying another conversion holds the folder); the new output is written beside the old one and swapped in
+    only when complete, so an error, a ``KeyboardInterrupt`` or a killed process leaves ``out_dir`` with the
+    complete previous output or the complete new one (after a killed process, the next conversion into
+    ``out_dir`` first restores the previous output). The previous output stays readable until the swap.
+    Not guaranteed across a power loss (nothing is fsynced).
+    """
     start = time.perf_counter()
     if dataset not in SOURCES:
         raise SkeletonInputError("dataset", f"one of {sorted(SOURCES)}", dataset)
@@ -170,16 +194,31 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if out_dir.resolve() == raw_dir.resolve() or raw_dir.resolve() in out_dir.resolve().parents:
         raise SkeletonInputError("out_dir", "a folder outside the raw data folder", str(out_dir))
-    data_dir = out_dir / "data"
-    if data_dir.exists():
-        if not overwrite:
-            raise SkeletonFileError(data_dir, None, "no previous conversion here (pass overwrite=True / --overwrite)",
-                                    "an existing data/ folder")
-        shutil.rmtree(data_dir)
-    source = SOURCES[dataset]
-    scan = source.scan(raw_dir, limit)
+    with _locked(out_dir):
+        _recover(out_dir)
+        for leftover in out_dir.glob(_TMP + "*"):  # from a killed run
+            _remove(leftover)
+        _check_target(out_dir, overwrite)
+        source = SOURCES[dataset]
+        scan = source.scan(raw_dir, limit)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-", dir=out_dir))
+        try:
+            result = _convert_into(tmp, out_dir, raw_dir, source, scan, num_shards, max_rows_per_shard, num_proc,
+                                   on_error, progress)
+            _swap_in(tmp, out_dir)
+        finally:
+            _remove(tmp)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _convert_into(tmp: Path, out_dir: Path, raw_dir: Path, source: Source, scan: Scan, num_shards: int | None,
+                  max_rows_per_shard: int, num_proc: int, on_error: str, progress: bool) -> ConversionResult:
+    """Write every shard and the card into ``tmp``; the result names ``out_dir`` (where they will be)."""
+    from tqdm.auto import tqdm
+
     info = {**scan.features_info, "raw_dir": str(raw_dir)}
-    tasks = _shard_tasks(scan, dataset, out_dir, info, num_shards, max_rows_per_shard, on_error)
+    tasks = _shard_tasks(scan, source.name, tmp, info, num_shards, max_rows_per_shard, on_error)
     written: dict[str, int] = {}
     skipped: list[tuple[str, str]] = []
     layouts: dict[str, dict[str, Any]] = {}
@@ -192,7 +231,7 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
             seen["fps"] = sorted(set(seen["fps"]) | set(layout["fps"]))
         bar.update(len(task.items))
 
-    bar = tqdm(total=len(scan.items), desc=f"convert {dataset}", unit="clip", disable=not progress)
+    bar = tqdm(total=len(scan.items), desc=f"convert {source.name}", unit="clip", disable=not progress)
     if num_proc > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(num_proc, len(tasks)), mp_context=_context()) as pool:
             for out in pool.map(_write_shard, tasks):
@@ -219,10 +258,173 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
         found = [layouts[k] for k in sorted(keys) if k in layouts]
         if found and config in data_files:
             config_layouts[config] = {**found[0], "fps": sorted({f for lay in found for f in lay["fps"]})}
-    result = ConversionResult(out_dir, dataset, data_files, num_rows, skipped, time.perf_counter() - start,
-                              config_layouts)
-    write_card(result, source, scan, tasks)
+    result = ConversionResult(out_dir, source.name, data_files, num_rows, skipped, 0.0, config_layouts)
+    write_card(result, source, scan, tasks, folder=tmp)
     return result
+
+
+# ---------------------------------------------------------------------- output folder: lock, check, swap
+@contextlib.contextmanager
+def _locked(out_dir: Path):
+    """Hold ``out_dir``'s conversion lock (creating the folder) for the ``with`` body, else raise a
+    :class:`SkeletonFileError` naming the folder and the holder.
+
+    The lock is ``fcntl.flock`` on ``out_dir/.hf-skeleton-convert.lock``, which records pid, host and time for
+    that message. The kernel drops it when its process dies, so a lock file left by a dead process is taken
+    over. Released, and the file removed, on success, error and ``KeyboardInterrupt``; a folder this call
+    created is removed again if it stays empty."""
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_NAME
+    fd = _acquire(path, out_dir)
+    try:
+        yield
+    finally:
+        if fcntl is None:
+            os.close(fd)  # Windows removes no open file
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # with flock: while holding it, so a writer that opened this file retries on a new one
+        if fcntl is not None:
+            os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only when empty
+
+
+def _acquire(path: Path, out_dir: Path) -> int:
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL), 0o644)
+            if fcntl:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)
+                    raise
+        except OSError as err:
+            if not isinstance(err, (BlockingIOError, FileExistsError)):
+                raise SkeletonFileError(path, None, "a writable lock file", f"{type(err).__name__}: {err}") from None
+            raise SkeletonFileError(out_dir, message=f"{out_dir}: another conversion holds it ({_holder(path)}); "
+                                    "wait for it to finish or choose another folder") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder released and removed the file between our open and flock: retry
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode())
+    return fd
+
+
+def _holder(path: Path) -> str:
+    """Who holds the lock file ``path``, for the error message."""
+    try:
+        h = json.loads(path.read_text(encoding="utf-8"))
+        return f"pid {h['pid']} on {h['host']} since {h['since']}, lock file {path}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return f"lock file {path}"
+
+
+def _is_card(path: Path) -> bool:
+    """Whether ``path`` is a dataset card written by :func:`write_card` (YAML header with ``hf_skeleton``)."""
+    from huggingface_hub import metadata_load
+
+    try:
+        return path.is_file() and "hf_skeleton" in (metadata_load(path) or {})
+    except Exception:  # noqa: BLE001 - an unreadable or foreign file is simply not ours
+        return False
+
+
+def _foreign(out_dir: Path) -> list[str]:
+    """Paths under ``README.md`` and ``data/`` that a conversion did not write (those are never replaced)."""
+    found = []
+    card, data = out_dir / CARD_NAME, out_dir / "data"
+    if os.path.lexists(card) and (card.is_symlink() or not _is_card(card)):
+        found.append(CARD_NAME)
+    if data.is_symlink() or (os.path.lexists(data) and not data.is_dir()):
+        found.append("data")
+    elif data.is_dir():
+        for p in sorted(data.rglob("*")):
+            rel = p.relative_to(data).as_posix()
+            if p.is_symlink() or not (p.is_dir() and "/" not in rel or p.is_file() and _SHARD.fullmatch(rel)):
+                found.append(f"data/{rel}")
+    return found
+
+
+def _check_target(out_dir: Path, overwrite: bool) -> None:
+    """Refuse a non-empty ``out_dir`` without ``overwrite``, and with it a ``README.md`` / ``data/`` that is not
+    a previous conversion's; this module's own hidden lock and temporary entries do not count."""
+    entries = sorted(e.name for e in out_dir.iterdir() if e.name != LOCK_NAME and not e.name.startswith((_TMP, _OLD)))
+    if not entries:
+        return
+    ours = {CARD_NAME, "data"} & set(entries)
+    foreign = _foreign(out_dir)
+    if not overwrite and ours and not foreign:
+        raise SkeletonFileError(out_dir, None, "no previous conversion here (pass overwrite=True / --overwrite to "
+                                "replace it)", "a previous conversion")
+    if not overwrite:
+        raise SkeletonFileError(out_dir, None, "an empty or new folder (or overwrite=True / --overwrite, which "
+                                "replaces only a previous conversion's README.md and data/)", entries[:5])
+    if foreign:
+        raise SkeletonFileError(out_dir, None, "README.md and data/ written by a previous conversion (they are never "
+                                "replaced otherwise)", foreign[:5])
+
+
+def _move(src: Path, dst: Path) -> None:
+    os.replace(src, dst)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir``'s ``README.md`` and ``data/`` by the complete ones in ``tmp``.
+
+    The previous entries move into a hidden ``.hf-skeleton-old-*`` folder (first writing which ones move), the
+    card first; the new ones move in, the card last: the card coming in is the commit. Until then any
+    exception or interrupt puts the previous output back (:func:`_recover`); after it, the old folder is
+    deleted. ``out_dir`` therefore shows either a card matching its shards, or no card."""
+    old = out_dir / (_OLD + tmp.name[len(_TMP):])
+    old.mkdir()
+    try:
+        had = [n for n in (CARD_NAME, "data") if os.path.lexists(out_dir / n)]
+        (old / _MANIFEST).write_text(json.dumps(had))
+        for name in had:  # card first ...
+            _move(out_dir / name, old / name)
+        for name in ("data", CARD_NAME):  # ... and last
+            _move(tmp / name, out_dir / name)
+    finally:
+        _recover(out_dir)
+
+
+def _recover(out_dir: Path) -> None:
+    """Settle a swap that did not finish (exception, interrupt or a killed process; runs under the lock):
+    unless the new card is in ``out_dir``, put back the entries the ``.hf-skeleton-old-*`` manifest lists and
+    remove new ones; then delete the old folder."""
+    for old in out_dir.glob(_OLD + "*"):
+        try:
+            had = json.loads((old / _MANIFEST).read_text())
+        except (OSError, ValueError):
+            had = None  # the manifest is written before anything moves: nothing moved
+        card = out_dir / CARD_NAME
+        committed = had is None or os.path.lexists(card) and (CARD_NAME not in had or os.path.lexists(old / CARD_NAME))
+        if not committed:
+            for name in ("data", CARD_NAME):
+                if name not in had or os.path.lexists(old / name):  # new or moved aside: drop it, put the old back
+                    _remove(out_dir / name)
+                    if os.path.lexists(old / name):
+                        _move(old / name, out_dir / name)
+        with contextlib.suppress(FileNotFoundError):
+            (old / _MANIFEST).unlink()  # settled: a partly deleted old folder must never be rolled back
+        _remove(old)
 
 
 # ---------------------------------------------------------------------- card
@@ -359,6 +561,10 @@ def load_converted(out_dir: str | Path, config: str | None = None, split: str | 
     files = configs[config]
     if split is not None and split not in files:
         raise SkeletonInputError("split", f"one of {sorted(files)}", split)
+    missing = [f for fs in files.values() for f in fs if not Path(f).is_file()]
+    if missing:
+        raise SkeletonFileError(missing[0], None, f"a data file listed in {Path(out_dir) / CARD_NAME}",
+                                f"no such file ({len(missing)} of the listed files missing)")
     return datasets.load_dataset("parquet", data_files=files, split=split, streaming=streaming)
 
 
