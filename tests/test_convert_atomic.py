@@ -277,3 +277,28 @@ def test_unrelated_files_are_refused_and_never_deleted(raw, tmp_path):
         _convert(raw, user, overwrite=True)
     assert (user / "README.md").read_text() == "# my project\n" and (user / "data" / "table.parquet").read_text() == "x"
     assert sorted(p.name for p in user.iterdir()) == ["README.md", "data"]
+
+
+# ---------------------------------------------------------------------- scan-time errors under --skip-bad
+def test_skip_bad_also_skips_files_the_scan_cannot_list(raw, tmp_path):
+    (raw / "notes.json").write_text("{}")  # no aNN_sNN_eNN_vNN in the name
+    os.mkfifo(raw / "a09_s01_e00_v01.json")  # would block a reader forever
+    (raw / "a09_s01_e00_v02.json").symlink_to(raw / "gone.json")  # dangling
+    with pytest.raises(SkeletonFileError, match="a09_s01_e00_v01.json"):  # without --skip-bad: typed, first bad file
+        _convert(raw, tmp_path / "strict")
+    result = _convert(raw, tmp_path / "out", on_error="skip")
+    assert sorted(dict(result.skipped)) == ["a09_s01_e00_v01.json", "a09_s01_e00_v02.json", "notes.json"]
+    _assert_consistent(tmp_path / "out", CLIPS)
+    assert "Skipped clips (3):" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_skip_bad_skips_a_bvh_without_hierarchy(cmu_dir, tmp_path):
+    raw = tmp_path / "cmu"
+    raw.mkdir()
+    shutil.copy(cmu_dir / "02_01.bvh", raw)
+    (raw / "99_01.bvh").write_text("")
+    with pytest.raises(SkeletonFileError, match="99_01.bvh"):
+        convert_dataset(raw, tmp_path / "strict", "cmu", progress=False)
+    result = convert_dataset(raw, tmp_path / "out", "cmu", progress=False, on_error="skip")
+    assert [name for name, _ in result.skipped] == ["99_01.bvh"]
+    assert sum(n for splits in result.num_rows.values() for n in splits.values()) == 1

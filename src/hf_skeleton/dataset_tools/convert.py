@@ -200,7 +200,7 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
             _remove(leftover)
         _check_target(out_dir, overwrite)
         source = SOURCES[dataset]
-        scan = source.scan(raw_dir, limit)
+        scan = source.scan(raw_dir, limit, skip_bad=on_error == "skip")
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-", dir=out_dir))
         try:
             result = _convert_into(tmp, out_dir, raw_dir, source, scan, num_shards, max_rows_per_shard, num_proc,
@@ -220,7 +220,7 @@ def _convert_into(tmp: Path, out_dir: Path, raw_dir: Path, source: Source, scan:
     info = {**scan.features_info, "raw_dir": str(raw_dir)}
     tasks = _shard_tasks(scan, source.name, tmp, info, num_shards, max_rows_per_shard, on_error)
     written: dict[str, int] = {}
-    skipped: list[tuple[str, str]] = []
+    skipped: list[tuple[str, str]] = list(scan.skipped)  # files the scan could not list
     layouts: dict[str, dict[str, Any]] = {}
 
     def collect(task: _Task, n: int, skip: list[tuple[str, str]], layout: dict[str, Any]) -> None:

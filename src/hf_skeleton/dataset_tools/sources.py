@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..errors import SkeletonFileError
 from ..skeletons.io import load_skeleton
+from ..skeletons.readers._common import open_regular
 from ..skeletons.readers.nucla import NUCLA_ACTIONS
 from .features import sequence_to_example, skeleton_features
 
@@ -39,6 +41,27 @@ class Scan:
     configs: dict[str, dict[str, list[str]]]  # card config -> split -> ["<item config>/<group>", ...]
     notes: list[str] = field(default_factory=list)
     features_info: dict[str, Any] = field(default_factory=dict)  # e.g. label names chosen while scanning
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason) left out by skip_bad
+
+
+class _Skips:
+    """Per-file scan errors: raised as a typed error naming the file, or with ``skip_bad`` recorded as
+    ``(file name, reason)`` and the file left out (``convert --skip-bad``)."""
+
+    def __init__(self, skip_bad: bool):
+        self.skip_bad, self.skipped = skip_bad, []
+
+    def check(self, path: Path, fn: Callable[[], Any]) -> Any:
+        """``fn()``, or None when it failed and the file is skipped."""
+        try:
+            return fn()
+        except (SkeletonFileError, OSError) as err:
+            if not isinstance(err, SkeletonFileError):
+                err = SkeletonFileError(path, None, "a readable file", f"{type(err).__name__}: {err}")
+            if not self.skip_bad:
+                raise err from None
+            self.skipped.append((Path(path).name, str(err)))
+            return None
 
 
 class Source(ABC):
@@ -55,8 +78,10 @@ class Source(ABC):
     description: ClassVar[str] = ""
 
     @abstractmethod
-    def scan(self, raw_dir: Path, limit: int | None = None) -> Scan:
-        """List the clips of ``raw_dir`` (at most ``limit``) with their shard groups and configs."""
+    def scan(self, raw_dir: Path, limit: int | None = None, skip_bad: bool = False) -> Scan:
+        """List the clips of ``raw_dir`` (at most ``limit``) with their shard groups and configs; a file
+        that cannot be listed (bad name, unreadable header, not a regular file) is a typed error, or
+        with ``skip_bad`` left out and recorded in ``Scan.skipped``."""
 
     @abstractmethod
     def features(self, config: str, info: dict[str, Any]):
@@ -67,13 +92,25 @@ class Source(ABC):
         """Read one clip into a row of :meth:`features`."""
 
 
-def _files(raw_dir: Path, pattern: str, what: str) -> list[Path]:
+def _files(raw_dir: Path, pattern: str, what: str, skips: _Skips | None = None) -> list[Path]:
+    """The regular files matching ``pattern`` below ``raw_dir``; a match that is neither a folder nor a
+    regular file (a FIFO, a device, a dangling link) is a typed error, or skipped (``skips``)."""
     if not raw_dir.is_dir():
         raise SkeletonFileError(raw_dir, None, f"a folder of {what}", "no such folder")
-    files = sorted(p for p in raw_dir.rglob(pattern) if p.is_file())
+    skips = skips or _Skips(False)
+    files = []
+    for p in sorted(raw_dir.rglob(pattern)):
+        if p.is_file():
+            files.append(p)
+        elif not p.is_dir():
+            skips.check(p, lambda p=p: _not_regular(p))
     if not files:
         raise SkeletonFileError(raw_dir, None, f"{what} ({pattern}) in the folder or below", "none")
     return files
+
+
+def _not_regular(path: Path):
+    raise SkeletonFileError(path, None, "a regular file", "a special file or a dangling link")
 
 
 def _limit(files: list[Path], limit: int | None) -> list[Path]:
@@ -96,17 +133,21 @@ class NUCLASource(Source):
                    "split: train on views 1 and 2, test on view 3. License: research use only.")
     _NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
 
-    def scan(self, raw_dir, limit=None):
-        files = _limit(_files(raw_dir, "*.json", "N-UCLA clip JSON files"), limit)
+    def _view(self, f: Path) -> int:
+        m = self._NAME.search(f.stem)
+        if m is None:
+            raise SkeletonFileError(f, "file name", "aNN_sNN_eNN_vNN.json", f.name)
+        return int(m.group(4))
+
+    def scan(self, raw_dir, limit=None, skip_bad=False):
+        skips = _Skips(skip_bad)
         items = []
-        for f in files:
-            m = self._NAME.search(f.stem)
-            if m is None:
-                raise SkeletonFileError(f, "file name", "aNN_sNN_eNN_vNN.json", f.name)
-            view = int(m.group(4))
-            items.append(Item(str(f), f.stem, "train" if view in (1, 2) else "test"))
+        for f in _limit(_files(raw_dir, "*.json", "N-UCLA clip JSON files", skips), limit):
+            view = skips.check(f, lambda f=f: self._view(f))
+            if view is not None:
+                items.append(Item(str(f), f.stem, "train" if view in (1, 2) else "test"))
         return Scan(items, {"default": {"train": ["default/train"], "test": ["default/test"]}},
-                    notes=["Cross-view split: train = views 1, 2; test = view 3."])
+                    notes=["Cross-view split: train = views 1, 2; test = view 3."], skipped=skips.skipped)
 
     def features(self, config, info):
         import datasets
@@ -126,7 +167,7 @@ class NUCLASource(Source):
 def bvh_joint_count(path: Path) -> int:
     """Joints (ROOT + JOINT, no End Sites) declared in a BVH header, read without parsing motion."""
     count = 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open_regular(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             word = line.split(maxsplit=1)[0] if line.strip() else ""
             if word in ("ROOT", "JOINT"):
@@ -151,13 +192,16 @@ class CMUSource(Source):
                    "configuration; each row also stores its layout as JSON (`format_spec`). CMU: free for "
                    "research and commercial use, please cite CMU.")
 
-    def scan(self, raw_dir, limit=None):
-        files = _limit(_files(raw_dir, "*.bvh", "BVH files"), limit)
-        items = [Item(str(f), f.stem, "train", config=f"joints{bvh_joint_count(f)}") for f in files]
+    def scan(self, raw_dir, limit=None, skip_bad=False):
+        skips = _Skips(skip_bad)
+        files = _limit(_files(raw_dir, "*.bvh", "BVH files", skips), limit)
+        counts = {f: skips.check(f, lambda f=f: bvh_joint_count(f)) for f in files}
+        items = [Item(str(f), f.stem, "train", config=f"joints{n}") for f, n in counts.items() if n is not None]
         configs = {c: {"train": [f"{c}/train"]} for c in sorted({i.config for i in items},
                                                           key=lambda c: -sum(i.config == c for i in items))}
         notes = [f"{sum(i.config == c for i in items)} trials in configuration {c}" for c in configs]
-        return Scan(items, configs, notes=notes + ["No official split: every trial is in `train`."])
+        return Scan(items, configs, notes=notes + ["No official split: every trial is in `train`."],
+                    skipped=skips.skipped)
 
     def features(self, config, info):
         return skeleton_features(int(config[len("joints"):]), meta_columns=("label_name", "text", "subject", "trial"))
@@ -182,7 +226,7 @@ class HumanML3DSource(Source):
                    "AMASS (non-commercial research license).")
     SPLITS = (("train", "train"), ("val", "validation"), ("test", "test"))
 
-    def scan(self, raw_dir, limit=None):
+    def scan(self, raw_dir, limit=None, skip_bad=False):
         joints = raw_dir / "new_joints"
         if not joints.is_dir():
             raise SkeletonFileError(raw_dir, "new_joints/", "the official HumanML3D layout (new_joints/, texts/, "
@@ -296,8 +340,18 @@ class NTUSource(Source):
 
     _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
-    def scan(self, raw_dir, limit=None):
-        files = _files(raw_dir, "*.skeleton", "NTU .skeleton files")
+    def _action(self, f: Path) -> tuple[int, ...]:
+        m = self._NAME.search(f.stem)
+        if m is None:
+            raise SkeletonFileError(f, "file name", "SsssCcccPpppRrrrAaaa.skeleton", f.name)
+        setup, camera, performer, _, action = (int(g) for g in m.groups())
+        if not 1 <= action <= len(NTU_ACTIONS):
+            raise SkeletonFileError(f, "file name", f"an action A001..A{len(NTU_ACTIONS):03d}", f"A{action:03d}")
+        return setup, camera, performer, action
+
+    def scan(self, raw_dir, limit=None, skip_bad=False):
+        skips = _Skips(skip_bad)
+        files = _files(raw_dir, "*.skeleton", "NTU .skeleton files", skips)
         skip: set[str] = set()
         for name in NTU_MISSING_LISTS:
             for lst in raw_dir.rglob(name):
@@ -306,12 +360,10 @@ class NTUSource(Source):
         files = _limit(files, limit)
         items, max_action, max_setup = [], 0, 0
         for f in files:
-            m = self._NAME.search(f.stem)
-            if m is None:
-                raise SkeletonFileError(f, "file name", "SsssCcccPpppRrrrAaaa.skeleton", f.name)
-            setup, camera, performer, _, action = (int(g) for g in m.groups())
-            if not 1 <= action <= len(NTU_ACTIONS):
-                raise SkeletonFileError(f, "file name", f"an action A001..A{len(NTU_ACTIONS):03d}", f"A{action:03d}")
+            parsed = skips.check(f, lambda f=f: self._action(f))
+            if parsed is None:
+                continue
+            setup, camera, performer, action = parsed
             g = ntu_groups(setup, camera, performer)
             items.append(Item(str(f), f.stem, f"xsub-{g['xsub']}_xview-{g['xview']}_xset-{g['xset']}"))
             max_action, max_setup = max(max_action, action), max(max_setup, setup)
@@ -326,7 +378,7 @@ class NTUSource(Source):
         notes = [f"{len(skip)} samples listed as missing skeletons were skipped" if skip else
                  "no missing-skeleton list found in the raw folder: every file was converted",
                  f"label set: NTU RGB+D {num_classes}"]
-        return Scan(items, configs, notes=notes, features_info={"num_classes": num_classes})
+        return Scan(items, configs, notes=notes, features_info={"num_classes": num_classes}, skipped=skips.skipped)
 
     def features(self, config, info):
         return skeleton_features(25, label_names=NTU_ACTIONS[: info.get("num_classes", 120)], second_person=True,
@@ -372,18 +424,25 @@ class Pose2SimSource(Source):
         raw = [p for p in found if p.parent.name == "pose"]
         return raw or found
 
-    def scan(self, raw_dir, limit=None):
+    @staticmethod
+    def _markers(trc: Path) -> int:
+        with open_regular(trc, encoding="utf-8", errors="replace") as fh:
+            head = [next(fh, "") for _ in range(3)]
+        value = head[2].split()[3] if len(head[2].split()) > 3 else ""
+        if not (value.isdecimal() and len(value) <= 9):
+            raise SkeletonFileError(trc, "line 3", "a NumMarkers value (4th column)", head[2][:60])
+        return int(value)
+
+    def scan(self, raw_dir, limit=None, skip_bad=False):
+        skips = _Skips(skip_bad)
         items, counts = [], set()
         for trial in self._trial_roots(raw_dir):
             cams = self._cameras(trial)
             counts.add(len(cams))
             for trc in sorted(trial.rglob("*.trc")):
-                with open(trc, encoding="utf-8", errors="replace") as fh:
-                    head = [next(fh, "") for _ in range(3)]
-                try:
-                    markers = int(head[2].split()[3])
-                except (IndexError, ValueError):
-                    raise SkeletonFileError(trc, "line 3", "a NumMarkers value (4th column)", head[2][:60]) from None
+                markers = skips.check(trc, lambda trc=trc: self._markers(trc))
+                if markers is None:
+                    continue
                 items.append(Item(str(trc), trc.stem, "train", config=f"markers{markers}", info={"trial": str(trial)}))
         if len(counts) > 1:
             raise SkeletonFileError(raw_dir, "pose/*_json", "the same number of cameras in every trial", sorted(counts))
@@ -391,7 +450,7 @@ class Pose2SimSource(Source):
             items = items[: int(limit)]
         configs = {c: {"train": [f"{c}/train"]} for c in sorted({i.config for i in items})}
         return Scan(items, configs, features_info={"num_cameras": counts.pop()},
-                    notes=["One row per 3D marker file of a trial; every row is in `train`."])
+                    notes=["One row per 3D marker file of a trial; every row is in `train`."], skipped=skips.skipped)
 
     def features(self, config, info):
         import datasets
