@@ -305,7 +305,8 @@ def _make_special(target: Path, kind: str) -> None:
 
 # ---------------------------------------------------------------------- size claims
 def size_claims() -> list[tuple[str, str, str, bytes, dict]]:
-    """(reader, case, file name, bytes, kwargs): small files that claim large arrays (the audit's cases)."""
+    """(reader, case, file name, bytes, kwargs): small files that claim large arrays, and the audit's
+    crafted array files (a header that never closes, huge dimensions, an .npz member of raw bytes)."""
     import io
     import zipfile
 
@@ -336,6 +337,13 @@ def size_claims() -> list[tuple[str, str, str, bytes, dict]]:
             member.write(bytes(480_000_000 % len(chunk)))
     npy = io.BytesIO()
     np.lib.format.write_array_header_1_0(npy, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 22, 3)})
+    huge = io.BytesIO()
+    np.lib.format.write_array_header_1_0(huge, {"descr": "<f4", "fortran_order": False, "shape": (2**62, 2**62, 22, 3)})
+    unclosed = io.BytesIO()
+    np.save(unclosed, np.zeros((4, 22, 3), np.float32))
+    raw_member = io.BytesIO()
+    with zipfile.ZipFile(raw_member, "w") as z:
+        z.writestr("positions.npy", b"these bytes are not an array")
     return [
         ("ntu", "10^6 frames, no bodies", "S001C001P001R001A001.skeleton", b"1000000\n" + b"0\n" * 10**6, {"format": "ntu"}),
         ("ntu", "1 body, then 10^5 empty frames", "S001C001P001R001A001.skeleton",
@@ -350,6 +358,11 @@ def size_claims() -> list[tuple[str, str, str, bytes, dict]]:
         ("trc", "800 markers x 200 rows", "claims.trc", ("\n".join(trc) + "\n").encode(), {"format": "trc"}),
         ("array", "zip bomb (480 MB of zeros)", "clip.npz", bomb.getvalue(), {"format": "kinect_v1"}),
         ("humanml3d", "header shape (10^9, 22, 3)", "new_joints/000001.npy", npy.getvalue(), {"format": "humanml3d"}),
+        ("humanml3d", "header shape (2^62, 2^62, 22, 3)", "new_joints/000001.npy", huge.getvalue(),
+         {"format": "humanml3d"}),
+        ("humanml3d", "header dict never closed", "new_joints/000001.npy",
+         unclosed.getvalue().replace(b"}", b" ", 1), {"format": "humanml3d"}),
+        ("array", ".npz member that is not an array", "clip.npz", raw_member.getvalue(), {"format": "kinect_v1"}),
     ]
 
 

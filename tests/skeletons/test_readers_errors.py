@@ -196,3 +196,28 @@ def test_integer_literals_beyond_pythons_digit_limit(tmp_path, nucla_dir, bvh_te
     frames = [huge if line.startswith("Frames:") else line for line in bvh_text]
     frames = [f"Frames: {huge}" if line == huge else line for line in frames]
     _fails(_write(tmp_path, "frames.bvh", frames), match="frame count")
+
+
+def test_audit_array_and_keyword_findings_are_typed(tmp_path, humanml3d_dir, nucla_dir):
+    """The audit's untyped errors: tokenize.TokenError from a damaged .npy header, AttributeError from an
+    .npz member that is not an array, OverflowError from huge header dimensions, TypeError from
+    max_persons="x"."""
+    import io
+    import zipfile
+
+    (tmp_path / "new_joints").mkdir()
+    f = tmp_path / "new_joints" / "012314.npy"
+    data = (humanml3d_dir / "new_joints" / "012314.npy").read_bytes()
+    f.write_bytes(data.replace(b"}", b" ", 1))  # the header dict never closes
+    _fails(f)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (2**62, 2**62, 22, 3)})
+    f.write_bytes(header.getvalue())
+    _fails(f)
+    g = tmp_path / "member.npz"
+    with zipfile.ZipFile(g, "w") as z:
+        z.writestr("positions.npy", b"these bytes are not an array")
+    _fails(g, format="kinect_v1")
+    with pytest.raises(hs.HFSkeletonError, match="max_persons"):
+        hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json", max_persons="x")

@@ -8,6 +8,7 @@ at 20 fps; their captions live in a sibling ``texts/<id>.txt`` in the official l
 from __future__ import annotations
 
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -40,12 +41,15 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     except SkeletonFileError:
         raise
     except (OSError, ValueError, EOFError, KeyError, MemoryError, UnicodeDecodeError, SyntaxError, zipfile.BadZipFile,
-            zlib.error, struct.error, NotImplementedError, RuntimeError) as e:
+            zlib.error, struct.error, NotImplementedError, RuntimeError, OverflowError, tokenize.TokenError) as e:
         # numpy: ValueError for pickled object arrays, bad headers and short data, EOFError for empty
         # files; zipfile/zlib/struct for damaged .npz archives (NotImplementedError: unknown compression,
-        # RuntimeError: "encrypted" flag)
+        # RuntimeError: "encrypted" flag); tokenize.TokenError from a header dict that never closes
         raise SkeletonFileError(path, None, "a NumPy array file without pickled objects",
                                 f"{type(e).__name__}: {e}") from None
+    not_arrays = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
+    if not_arrays:  # an .npz member without a .npy header comes back as raw bytes
+        raise SkeletonFileError(path, not_arrays[0], "an .npy array in every .npz member", "raw bytes")
     if "" in arrays:
         return arrays[""], {}
     if not arrays:
