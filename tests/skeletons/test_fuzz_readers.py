@@ -59,3 +59,22 @@ def test_mutate_operations_do_what_they_say():
     assert fz.mutate(data, [("number", 0.4, 0, b"abc")]) == b"a 1\nb abc\nc -3e2\n"
     assert fz.mutate(data, [("swap_lines", 0.0, 0.3, b"")]) == b"b 2.5\na 1\nc -3e2\n"
     assert fz.mutate(data, [("flip", 0.0, 0.5, b"")]) == bytes([128]) + data[1:]
+
+
+def test_structure_aware_operations_do_what_they_say():
+    assert fz.mutate(b"a b c", [("token", 0.5, 0, b"X")]) == b"a X c"
+    assert fz.mutate(b'{"a": [1, 2]}', [("json_node", 0.5, 0.0, b"")]) == b'{"a": [null, 2]}'
+    assert fz.mutate(b"R {\n J {\n }\n}", [("block", 0.6, 0.2, b"")]) == b"R {\n J {\n }\n{\n }\n}"
+    assert fz.mutate(b"R {\n J {\n }\n}", [("block", 0.6, 0.7, b"")]) == b"R {\n J \n}"
+    assert fz.mutate(b"Frames: 4\n", [("count", 0.0, 0.5, b"")]) == b"Frames: 40001\n"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 22, 3), }"
+    assert b"(1000000000000, 25, 3)" in fz.mutate(header, [("npy_header", 0.0, 0.0, b"")])
+    assert fz.LONG_INT in fz.TEXTS and len(fz.LONG_INT) > 4300
+
+
+def test_size_claims_are_small_files():
+    claims = fz.size_claims()
+    assert {reader for reader, *_ in claims} >= {"ntu", "coco", "openpose_folder", "bvh", "trc", "array", "humanml3d"}
+    for reader, case, name, data, kwargs in claims:
+        size = len(data) + sum(len(d) for _, d in kwargs.get("_siblings", []))
+        assert size < 3e6, case  # each claims far more than it holds: the readers must not allocate it
