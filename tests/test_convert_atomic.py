@@ -122,18 +122,23 @@ def test_lock_held_by_another_process_and_stale_lock(raw, tmp_path, capsys):
 
 
 # ---------------------------------------------------------------------- finding 2: complete old or complete new
+def _interrupted_overwrite(raw, out, monkeypatch, owner, attr, at, card):
+    """An ``overwrite=True`` rerun interrupted (KeyboardInterrupt) at the ``at``-th call of ``owner.attr``
+    leaves the previous output: the same card, every row."""
+    monkeypatch.setattr(owner, attr, _once(getattr(owner, attr), KeyboardInterrupt(), at))
+    with pytest.raises(KeyboardInterrupt):
+        _convert(raw, out, overwrite=True, num_shards=1)
+    monkeypatch.undo()
+    assert (out / "README.md").read_text() == card
+    _assert_consistent(out, CLIPS)
+
+
 def test_interrupted_overwrite_keeps_previous_output(raw, tmp_path, monkeypatch):
     out = tmp_path / "out"
     first = _convert(raw, out)
     card = (out / "README.md").read_text()
-    nucla = SOURCES["nucla"]
     for at in (1, 4, 6):  # first clip, middle, last clip
-        monkeypatch.setattr(nucla, "to_example", _once(nucla.to_example, KeyboardInterrupt(), at))
-        with pytest.raises(KeyboardInterrupt):
-            _convert(raw, out, overwrite=True, num_shards=1)
-        monkeypatch.undo()
-        assert (out / "README.md").read_text() == card
-        _assert_consistent(out, CLIPS)
+        _interrupted_overwrite(raw, out, monkeypatch, SOURCES["nucla"], "to_example", at, card)
     assert first.data_files == _convert(raw, out, overwrite=True).data_files  # lock released, output replaced
 
 
@@ -144,12 +149,7 @@ def test_interrupt_or_crash_during_swap_restores_previous_output(raw, tmp_path, 
     out = tmp_path / "out"
     _convert(raw, out)
     card = (out / "README.md").read_text()
-    monkeypatch.setattr(convert, "_move", _once(convert._move, KeyboardInterrupt(), step))
-    with pytest.raises(KeyboardInterrupt):
-        _convert(raw, out, overwrite=True, num_shards=1)
-    monkeypatch.undo()
-    assert (out / "README.md").read_text() == card
-    _assert_consistent(out, CLIPS)
+    _interrupted_overwrite(raw, out, monkeypatch, convert, "_move", step, card)
     # a killed process: the swap stops at `step` and nothing rolls back or cleans up
     monkeypatch.setattr(convert, "_move", _once(convert._move, SystemExit(9), step))
     monkeypatch.setattr(convert, "_recover", lambda out_dir: None)
