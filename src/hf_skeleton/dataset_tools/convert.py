@@ -158,12 +158,14 @@ def _context():
 
 def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, num_shards: int | None = None,
                     max_rows_per_shard: int = 1000, num_proc: int = 1, limit: int | None = None,
-                    on_error: str = "raise", overwrite: bool = False, progress: bool = True) -> ConversionResult:
+                    on_error: str = "raise", overwrite: bool = False, progress: bool = True,
+                    source_options: dict[str, Any] | None = None) -> ConversionResult:
     """Convert ``raw_dir`` (the dataset's official layout) into parquet shards + a card in ``out_dir``.
 
     Args:
         dataset: one of :data:`hf_skeleton.dataset_tools.sources.SOURCES` (``nucla``, ``cmu``, ``humanml3d``,
-            ``ntu``, ``pose2sim``).
+            ``ntu``, ``pose2sim``; ``folder``: any folder listed by a labels.csv, see
+            :func:`~hf_skeleton.dataset_tools.from_folder`).
         num_shards: shards per split group (at most one row per shard); default: as many as
             ``max_rows_per_shard`` requires.
         num_proc: worker processes writing shards in parallel.
@@ -173,6 +175,8 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
         overwrite: replace a previous conversion (its ``README.md`` and ``data/``) in ``out_dir``. Without it,
             ``out_dir`` must be empty or missing. Other files in ``out_dir`` are never touched, and a ``README.md``
             or ``data/`` this function did not write is never replaced.
+        source_options: keyword options of the source's scan (``folder``: ``labels``, ``format``, ``fps``,
+            ``test_size``, ``seed``); other sources take none.
 
     Guarantees: one conversion at a time writes to ``out_dir`` (a second one raises a ``SkeletonFileError``
     saying another conversion holds the folder); the new output is written beside the old one and swapped in
@@ -191,6 +195,11 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
                         ("limit", limit if limit is not None else 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SkeletonInputError(name, "a positive integer", value)
+    source = SOURCES[dataset]
+    unknown = sorted(set(source_options or {}) - set(source.options))
+    if unknown:
+        raise SkeletonInputError("source_options", f"options among {list(source.options)} for dataset {dataset!r}",
+                                 unknown)
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if out_dir.resolve() == raw_dir.resolve() or raw_dir.resolve() in out_dir.resolve().parents:
         raise SkeletonInputError("out_dir", "a folder outside the raw data folder", str(out_dir))
@@ -199,8 +208,7 @@ def convert_dataset(raw_dir: str | Path, out_dir: str | Path, dataset: str, *, n
         for leftover in out_dir.glob(_TMP + "*"):  # from a killed run
             _remove(leftover)
         _check_target(out_dir, overwrite)
-        source = SOURCES[dataset]
-        scan = source.scan(raw_dir, limit, skip_bad=on_error == "skip")
+        scan = source.scan(raw_dir, limit, skip_bad=on_error == "skip", **(source_options or {}))
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP}{os.getpid()}-", dir=out_dir))
         try:
             result = _convert_into(tmp, out_dir, raw_dir, source, scan, num_shards, max_rows_per_shard, num_proc,

@@ -76,6 +76,7 @@ class Source(ABC):
     tags: ClassVar[tuple[str, ...]] = ("skeleton", "motion", "human-pose", "hf-skeleton")
     layout: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    options: ClassVar[tuple[str, ...]] = ()  # keyword options of scan(), from convert_dataset(source_options=)
 
     @abstractmethod
     def scan(self, raw_dir: Path, limit: int | None = None, skip_bad: bool = False) -> Scan:

@@ -94,6 +94,11 @@ def _ensure_builtins() -> None:
         from .readers import register_builtin_readers
 
         register_builtin_readers()
+        # videos: a skeleton estimated by BlazePose (MediaPipe is imported only when a video is read)
+        from .readers.video_pose import VIDEO_EXTENSIONS, read_video_pose
+
+        register_reader("video_pose", VIDEO_EXTENSIONS, read_video_pose,
+                        description="a video (any PyAV decodes): BlazePose blazepose33, world metres, y up")
 
 
 def list_readers() -> dict[str, tuple[str, ...]]:
@@ -134,6 +139,16 @@ def _choose_reader(path: Path) -> ReaderSpec:
     if key == ".json":
         found = f"top-level keys {sorted(json_keys(path))[:8]}"
     raise SkeletonFileError(path, "content", f"a file one of the {key} readers recognises ({hints})", found)
+
+
+def reader_for(path: str | Path, format: str | SkeletonFormat | None = None) -> ReaderSpec:
+    """The reader :func:`load_skeleton` would use for ``path`` with ``format=``: the named reader, else the
+    one the extension (and, where several share it, the content) picks. Lets a caller see a reader's
+    options (``spec.options()``) before reading, e.g. whether it takes ``fps=``."""
+    _ensure_builtins()
+    if isinstance(format, str) and format in _READERS:
+        return _READERS[format]
+    return _choose_reader(Path(path))
 
 
 def load_skeleton(path: str | Path, format: str | SkeletonFormat | None = None,
