@@ -122,9 +122,15 @@ def _add_viz(sub) -> None:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .dataset_tools.convert import _summary, convert_dataset
 
+    folder_only = {"labels": args.labels, "format": args.format, "fps": args.fps, "test_size": args.test_size,
+                   "seed": args.seed}
+    options = {k: v for k, v in folder_only.items() if v is not None}
+    if options and args.dataset != "folder":
+        raise HFSkeletonError(f"--{'/--'.join(k.replace('_', '-') for k in options)}: only with --dataset folder")
     result = convert_dataset(args.raw_dir, args.out_dir, args.dataset, num_shards=args.num_shards,
                              max_rows_per_shard=args.max_rows_per_shard, num_proc=args.num_proc, limit=args.limit,
-                             on_error="skip" if args.skip_bad else "raise", overwrite=args.overwrite)
+                             on_error="skip" if args.skip_bad else "raise", overwrite=args.overwrite,
+                             source_options=options if args.dataset == "folder" else None)
     for config, splits in result.num_rows.items():
         for split, n in splits.items():
             print(f"{config}/{split}: {n} rows in {len(result.data_files[config][split])} shard(s)")
@@ -167,6 +173,17 @@ def _add_convert(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a previous conversion in OUT_DIR (its README.md and data/, kept intact until the "
                         "new one is complete; other files are never touched)")
+    own = p.add_argument_group("--dataset folder (one clip per file, listed in a labels.csv)")
+    own.add_argument("--labels", default=None, help="CSV with a `file` column (relative to RAW_DIR) and any of "
+                     "label, text, split, id (default: RAW_DIR/labels.csv; relative: RAW_DIR first, then here)")
+    own.add_argument("--format", default=None, metavar="NAME|FORMAT.json",
+                     help="force a skeleton format (registered name or reader) or load one from a FORMAT.json "
+                          "(SkeletonFormat.to_dict() output); plain .npy/.npz arrays need it")
+    own.add_argument("--fps", type=_float_in(0.0, 100_000.0, lo_open=True), default=None,
+                     help="frame rate of files that record none (N-UCLA JSON, OpenPose, arrays; default: the readers')")
+    own.add_argument("--test-size", type=_float_in(0.0, 1.0, hi_open=True), default=None,
+                     help="share of each class in test when labels.csv has no split column (default 0.2)")
+    own.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=None, help="seed of that split (default 0)")
     p.set_defaults(func=_cmd_convert)
 
 
@@ -283,6 +300,23 @@ def _int_in(lo: int, hi: int | None):
         return value
 
     parse.__name__ = "whole number"
+    return parse
+
+
+def _float_in(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
+    """An argparse type: a finite decimal number in the interval lo..hi (open ends excluded)."""
+    expected = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+    def parse(text: str) -> float:
+        text = text.strip()
+        if not re.fullmatch(r"[+-]?(\d{1,18}(\.\d{0,18})?|\.\d{1,18})([eE][+-]?\d{1,3})?", text):
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {text[:40]!r}")
+        value = float(text)
+        if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
+            raise argparse.ArgumentTypeError(f"expected {expected}, found {value:g}")
+        return value
+
+    parse.__name__ = "number"
     return parse
 
 
