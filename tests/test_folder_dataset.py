@@ -308,6 +308,20 @@ def test_from_arrays_round_trips(nucla_arrays, tmp_path):
         from_arrays(tmp_path / "o3", np.zeros((2, 4, 20, 3)), format="kinect_v1")
 
 
+def test_load_dataset_does_not_serve_another_conversion_from_its_cache(nucla_arrays, tmp_path):
+    """datasets keys a local folder's cache on the card (folder name, data file paths, dataset_info), not on the
+    parquet contents: the card's dataset_info (features, rows, parquet bytes) keeps two same-named outputs apart."""
+    cache = str(tmp_path / "cache")
+    loaded = []
+    for k, clips in enumerate((nucla_arrays[:2], nucla_arrays[2:4])):
+        out = tmp_path / f"run{k}" / "out"
+        from_arrays(out, clips, labels=["a", "b"], splits=["train", "train"], progress=False)
+        assert "dataset_info" in _card(out)[0]
+        loaded.append(datasets.load_dataset(str(out), cache_dir=cache)["train"])
+    for ds, clips in zip(loaded, (nucla_arrays[:2], nucla_arrays[2:4])):
+        assert list(ds["num_frames"]) == [c.num_frames for c in clips]
+
+
 # ---------------------------------------------------------------------- bad labels.csv
 BAD_ROWS = [
     ("missing.json", "walk", "train", "line 3, column 'file'", "no such file"),

@@ -1,5 +1,5 @@
 """The dataset card of a converted folder (``README.md``): YAML metadata that ``datasets.load_dataset(folder)``
-and the Hub read (license, task categories, tags, configs -> data files) and a body describing
+and the Hub read (license, task categories, tags, configs -> data files, ``dataset_info``) and a body describing
 the skeleton layout, fields, splits and skipped clips. Written by :func:`~.convert.convert_dataset`."""
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list
     data = DatasetCardData(license=source.license, task_categories=list(source.task_categories),
                            tags=list(source.tags), pretty_name=source.pretty_name,
                            size_categories=_size_category(total), configs=configs, hf_skeleton=skeleton)
+    _dataset_infos(result, source, scan, Path(folder if folder is not None else result.out_dir)).to_dataset_card_data(data)
     first = next(iter(result.data_files))
     features = source.features(first, {**scan.features_info, "raw_dir": ""})
     feature_rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in features.items())
@@ -117,6 +118,24 @@ its source (`{source.license}` here: see the upstream terms).
     path = Path(folder if folder is not None else result.out_dir) / CARD_NAME
     card.save(str(path))
     return path
+
+
+def _dataset_infos(result: ConversionResult, source: Source, scan: Scan, folder: Path):
+    """``dataset_info`` of every config for the card: features, rows per split and the parquet bytes
+    (``download_size``). ``datasets.load_dataset(folder)`` keys its cache on the card (folder name, data file
+    paths, these infos), not on the files' contents: without them, two conversions into folders of the same
+    name would share one cache entry and the second would load the first's rows."""
+    import datasets
+
+    infos = datasets.info.DatasetInfosDict()
+    for config, splits in result.data_files.items():
+        split_dict = datasets.SplitDict()
+        for split in splits:
+            split_dict.add(datasets.SplitInfo(name=split, num_examples=result.num_rows[config][split]))
+        size = sum((folder / f).stat().st_size for files in splits.values() for f in files)
+        infos[config] = datasets.DatasetInfo(features=source.features(config, {**scan.features_info, "raw_dir": ""}),
+                                             splits=split_dict, config_name=config, download_size=size)
+    return infos
 
 
 def read_card_configs(out_dir: str | Path) -> dict[str, dict[str, list[str]]]:
