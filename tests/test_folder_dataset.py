@@ -73,8 +73,9 @@ def nucla_raw(nucla_dir, tmp_path_factory):
 def test_nucla_folder_through_the_cli(nucla_raw, tmp_path, capsys):
     raw, rows = nucla_raw
     out = tmp_path / "out"
-    assert cli.main(["convert", str(raw), str(out), "--dataset", "folder", "--labels", str(raw / "labels.csv")]) == 0
-    assert "default/train: 20 rows" in capsys.readouterr().out
+    assert cli.main(["convert", str(raw), str(out), "--dataset", "folder", "--labels", str(raw / "labels.csv"),
+                     "--num-proc", "2", "--num-shards", "2"]) == 0  # worker processes find the folder source
+    assert "default/train: 20 rows in 2 shard(s)" in capsys.readouterr().out
     names = sorted(action_labels("nucla").values())
     for ds in (datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache")), load_converted(out)):
         assert {s: len(ds[s]) for s in ds} == {"train": 20, "test": 10}
