@@ -67,3 +67,29 @@ def test_superman_outputs_are_typed():
     assert out.logits.shape[:2] == enc["input_ids"].shape and torch.isfinite(out.loss)
     with pytest.raises(hs.SkeletonInputError, match="labels"):
         model(**enc, labels=enc["input_ids"][:, :-1])
+
+
+def test_loss_at_label_positions_only_equals_the_full_loss(skeleton_llm):
+    """At real sizes the full logits of a clip are 152k x 3.1k values: keeping only the positions that
+    predict a label gives the same loss (the kept logits predict the shifted labels)."""
+    from hf_skeleton.models.lm_head import label_positions
+
+    model, batch = skeleton_llm
+    labels = batch["input_ids"].clone()
+    labels[batch["attention_mask"] == 0] = -100
+    labels[:, :-3] = -100  # a loss on the last 3 columns only (padding stays -100)
+    labels[1, -1] = -100
+    mask = label_positions(labels)
+    assert mask.shape == labels.shape and not mask[:, -1].any()
+    assert torch.equal(mask[:, :-1], labels[:, 1:] != -100)
+    with torch.no_grad():
+        full = model(**batch, labels=labels)
+        kept = model(**batch, labels=labels, logits_to_keep=mask)
+        last = model(**batch, labels=labels, logits_to_keep=4)  # an int keeps the last 4: the same labels
+        index = model(**batch, labels=labels, logits_to_keep=mask.any(0).nonzero()[:, 0])  # 1D positions
+    n = int(mask.sum())
+    assert kept.logits.shape == (n, full.logits.shape[-1]) and n > 0
+    torch.testing.assert_close(kept.logits, full.logits[mask], atol=1e-5, rtol=1e-5)
+    for out in (kept, last, index):
+        torch.testing.assert_close(out.loss, full.loss, atol=1e-6, rtol=1e-6)
+    assert full.loss > 0

@@ -32,13 +32,31 @@ class SkeletonLMHeadMixin:
     def lm_logits_and_loss(self, hidden: torch.Tensor, labels: torch.LongTensor | None = None,
                            logits_to_keep: int | torch.Tensor = 0, **loss_kwargs):
         """hidden (B, L, D) -> ``(logits, loss)``: logits (B, L', V) at the kept positions (``0`` keeps all,
-        an int ``k`` the last ``k``), and the shifted causal-LM loss when ``labels`` (B, L) are given
-        (-100 where no loss is taken), else None."""
+        an int ``k`` the last ``k``, a tensor the positions transformers' ``slice_logits_to_keep`` takes: 1D
+        indices, (B, K) indices, or a (B, L) bool mask giving (N, V)), and the shifted causal-LM loss when
+        ``labels`` (B, L) are given (-100 where no loss is taken), else None.
+
+        With labels, the loss is taken at the kept positions only, each predicting its next token: keeping
+        just the positions that predict a label (:func:`label_positions`) gives the same loss without
+        full-vocabulary logits for the whole sequence (152k x 3.1k values for a Qwen2.5-VL clip of 12
+        frames)."""
         logits = self.lm_head(slice_logits_to_keep(hidden, logits_to_keep))
         loss = None
         if labels is not None:
+            keeps_all = isinstance(logits_to_keep, int) and logits_to_keep == 0
+            if not keeps_all and loss_kwargs.get("shift_labels") is None:
+                shifted = nn.functional.pad(labels, (0, 1), value=-100)[:, 1:]
+                loss_kwargs["shift_labels"] = slice_logits_to_keep(shifted[..., None], logits_to_keep)[..., 0].contiguous()
             loss = self.loss_function(logits=logits, labels=labels, vocab_size=logits.shape[-1], **loss_kwargs)
         return logits, loss
+
+
+def label_positions(labels: torch.LongTensor, ignore_index: int = -100) -> torch.Tensor:
+    """(B, L) labels -> the (B, L) bool mask of positions whose *next* token is a label: pass it as
+    ``logits_to_keep`` with the same ``labels`` for the same loss while computing (N, V) logits only there."""
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    mask[:, :-1] = labels[:, 1:] != ignore_index
+    return mask
 
 
 def rope_deltas_of(outputs, vlm) -> torch.Tensor | None:
