@@ -140,3 +140,46 @@ def test_input_policies_are_explicit(pipe, nucla_dir):
     for bad in (0, -1, 10**6, 2.5):
         with pytest.raises(SkeletonInputError, match="max_new_tokens"):
             pipe(clip, prompt="Describe the motion.", max_new_tokens=bad)
+
+
+def test_batching_follows_transformers_pipelines(pipe):
+    """Issue 20: generators and KeyDataset with batch_size=2 work; a list call leaves the stored batch size alone."""
+    from datasets import Dataset
+    from transformers.pipelines.pt_utils import KeyDataset
+
+    from hf_skeleton.dataset_tools.features import sequence_to_example
+
+    clips = [_clip(), _clip(7), _clip(9)]
+    single = [pipe(c, candidate_labels=LABELS) for c in clips]
+    batched = pipe(clips, candidate_labels=LABELS, batch_size=2)
+    streamed = list(pipe((c for c in clips), candidate_labels=LABELS, batch_size=2))
+    rows = Dataset.from_list([sequence_to_example(c, id=str(i)) for i, c in enumerate(clips)])
+    keyed = list(pipe(KeyDataset(rows.with_format(None), "positions"), skeleton_format="kinect_v1",
+                      candidate_labels=LABELS, batch_size=2))
+    as_rows = pipe([rows[i] for i in range(3)], candidate_labels=LABELS, batch_size=2)  # dataset rows as inputs
+    for out in (batched, streamed, keyed, as_rows):
+        assert [[r["label"] for r in o] for o in out] == [[r["label"] for r in o] for o in single]
+        assert [r["score"] for o in out for r in o] == pytest.approx([r["score"] for o in single for r in o],
+                                                                     abs=1e-4)
+    assert pipe._batch_size is None  # the list call did not change later calls' batch size
+    many = pipe(clips, prompt="Describe the motion.", max_new_tokens=3, batch_size=2)
+    assert len(many) == 3 and all(set(m) == {"generated_text"} for m in many)
+
+
+def test_top_k_hypothesis_template_and_unknown_keywords(pipe):
+    clip = _clip()
+    full = pipe(clip, candidate_labels=LABELS)
+    assert pipe(clip, candidate_labels=LABELS, top_k=2) == full[:2]
+    templated = pipe(clip, candidate_labels=LABELS, hypothesis_template="The person is doing: {}.")
+    ll = score_candidate_labels(pipe.model, pipe.processor, [clip], "What action is the person doing? Answer with "
+                                "the action name.", [f"The person is doing: {c}." for c in LABELS])
+    probs = torch.softmax(ll[0], -1)
+    assert {r["label"]: r["score"] for r in templated} == pytest.approx(
+        {LABELS[k]: float(probs[k]) for k in range(3)}, abs=1e-5)
+    for bad in ({"foo": 1}, {"top_k": 0}, {"hypothesis_template": "no slot"}, {"temperature": 0.5}):
+        with pytest.raises(SkeletonInputError):
+            pipe(clip, candidate_labels=LABELS, **bad)
+    with pytest.raises(SkeletonInputError, match="foo"):
+        pipe(clip, prompt="Describe the motion.", foo=1)
+    sampled = pipe(clip, prompt="Describe the motion.", max_new_tokens=3, do_sample=True, temperature=0.7, top_k=5)
+    assert set(sampled) == {"generated_text"}

@@ -77,8 +77,9 @@ def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candi
         steps = range(0, len(clips), batch_size)
         for start in (progress(steps) if progress else steps):
             chunk = list(clips[start:start + batch_size])
-            enc = processor(skeletons=chunk, text=[chat_prompt(processor, question)] * len(chunk),
-                            return_tensors="pt", padding=True)
+            with left_padding(processor):  # batched greedy answers continue every prompt from its end
+                enc = processor(skeletons=chunk, text=[chat_prompt(processor, question)] * len(chunk),
+                                return_tensors="pt", padding=True)
             with torch.no_grad():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
             answers += processor.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)

@@ -16,7 +16,7 @@ import torch
 from ..errors import SkeletonInputError
 from ..models.kv_cache import CACHE_KWARG, output_cache
 from ..processing.base import as_text_processor
-from ..processing.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt
+from ..processing.collators import IGNORE_INDEX, SkeletonSFTCollator, answer_suffix, chat_prompt, left_padding
 
 
 def answer_log_likelihood(logits: torch.Tensor, labels: torch.Tensor, *, length_normalize: bool = False) -> torch.Tensor:
@@ -166,16 +166,11 @@ def _score_shared_prefix(model, processor, sequences, prompt, candidates, batch_
     C, Lc = cand_ids.shape
     clips_per_batch = max(1, batch_size // C)
     scores = torch.empty(len(sequences), C)
-    side = tokenizer.padding_side
     for start in range(0, len(sequences), clips_per_batch):
         chunk = list(range(start, min(start + clips_per_batch, len(sequences))))
-        # left padding: every prompt ends in the last column, where the candidates continue
-        tokenizer.padding_side = "left"
-        try:
+        with left_padding(tokenizer):  # every prompt ends in the last column, where the candidates continue
             enc = _encode(processor, [sequences[i] for i in chunk], [prompt_text] * len(chunk),
                           None if videos is None else [videos[i] for i in chunk], skeleton_format)
-        finally:
-            tokenizer.padding_side = side
         inputs = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in enc.items()}
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
         if not bool(mask[:, -1].all()):

@@ -26,8 +26,9 @@ from transformers import Pipeline
 from ..errors import SkeletonInputError
 from ..evaluation.recognition import score_candidate_labels
 from ..processing.base import SkeletonTextProcessor
-from ..processing.collators import chat_prompt
+from ..processing.collators import chat_prompt, left_padding
 from ..skeletons.sequence import SkeletonSequence
+from .batching import ListBatchingMixin
 from .typed_loading import install as _install_typed_loading
 
 _install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's typed error
@@ -66,11 +67,23 @@ def checked_clip(seq: SkeletonSequence, person: int = 0, allow_2d: bool = False)
     return seq
 
 
-class SkeletonUnderstandingPipeline(Pipeline):
+GENERATE_KWARGS = ("do_sample", "temperature", "top_p", "top_k", "num_beams", "repetition_penalty",
+                   "no_repeat_ngram_size", "min_new_tokens", "generation_config")
+
+
+class SkeletonUnderstandingPipeline(ListBatchingMixin, Pipeline):
     """Open-vocabulary recognition (``candidate_labels=``) or free text (``prompt=``) on skeleton clips.
 
     Input policies (:func:`checked_clip`): one person is read (``person=``, default 0); coordinates must be
     finite and sane; 2D clips need ``allow_2d=True``. ``max_new_tokens``: 1..4096 (default 64).
+
+    Inputs: a clip (path, sequence, array with ``skeleton_format``, dataset row), a list of them, a
+    generator or a ``KeyDataset``, with transformers' ``batch_size`` / ``num_workers``; ``videos=`` gives
+    one video per clip (a list beside a list of clips), or pass ``{"skeleton": clip, "video": frames}``.
+    Recognition: ``top_k`` keeps the k best labels (default all); ``hypothesis_template`` (default
+    ``"{}"``) turns each label into the answer that is scored, e.g. ``"The person is {}."``, as in
+    zero-shot classification. Text: ``max_new_tokens`` and the generation options in
+    :data:`GENERATE_KWARGS`. Any other keyword is a typed error.
     """
 
     _load_processor = True
@@ -82,6 +95,7 @@ class SkeletonUnderstandingPipeline(Pipeline):
                              question: str | None = None, skeleton_format: str | None = None,
                              videos: Any = None, max_new_tokens: int | None = None,
                              length_normalize: bool | None = None, person: int = 0, allow_2d: bool = False,
+                             top_k: int | None = None, hypothesis_template: str | None = None,
                              **generate_kwargs: Any):
         if candidate_labels is not None and prompt is not None:
             raise SkeletonInputError("candidate_labels/prompt", "one of them, not both", "both")
@@ -90,27 +104,61 @@ class SkeletonUnderstandingPipeline(Pipeline):
         if max_new_tokens is not None and (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
                                            or not 1 <= max_new_tokens <= MAX_NEW_TOKENS):
             raise SkeletonInputError("max_new_tokens", f"an integer in 1..{MAX_NEW_TOKENS}", max_new_tokens)
+        unknown = sorted(set(generate_kwargs) - set(GENERATE_KWARGS))
+        if unknown or (candidate_labels is not None and generate_kwargs):
+            raise SkeletonInputError("skeleton-understanding arguments", "candidate_labels, prompt, question, "
+                                     "skeleton_format, videos, person, allow_2d, top_k, hypothesis_template, "
+                                     "length_normalize; with prompt also max_new_tokens and "
+                                     + ", ".join(GENERATE_KWARGS), unknown or sorted(generate_kwargs))
         pre: dict[str, Any] = {"person": person, "allow_2d": bool(allow_2d)}
         if skeleton_format is not None:
             pre["skeleton_format"] = skeleton_format
         if videos is not None:
             pre["videos"] = videos
         fwd: dict[str, Any] = {}
+        post: dict[str, Any] = {}
         if candidate_labels is not None:
             if isinstance(candidate_labels, str):
                 candidate_labels = [c.strip() for c in candidate_labels.split(",")]
             labels = list(candidate_labels)
             if not labels or any(not isinstance(c, str) or not c.strip() for c in labels):
                 raise SkeletonInputError("candidate_labels", "a non-empty list of non-empty strings", candidate_labels)
+            template = "{}" if hypothesis_template is None else hypothesis_template
+            if not isinstance(template, str) or template.count("{}") != 1:
+                raise SkeletonInputError("hypothesis_template", "a string with one '{}' where the label goes",
+                                         hypothesis_template)
             fwd["candidate_labels"] = labels
+            fwd["answers"] = [template.format(c) for c in labels]
             fwd["question"] = question or DEFAULT_QUESTION
             if length_normalize is not None:
                 fwd["length_normalize"] = bool(length_normalize)
+            if top_k is not None:
+                if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+                    raise SkeletonInputError("top_k", "a positive number of labels to return", top_k)
+                post["top_k"] = top_k
         else:
+            if hypothesis_template is not None:
+                raise SkeletonInputError("hypothesis_template", "candidate_labels beside it", "a prompt")
+            if top_k is not None:
+                generate_kwargs["top_k"] = top_k  # with prompt=, top_k is the sampling option
             fwd["prompt"] = prompt or question or "Describe the motion."
             fwd["generate_kwargs"] = {"max_new_tokens": int(max_new_tokens or 64), "do_sample": False,
                                       **generate_kwargs}
-        return pre, fwd, {}
+        return pre, fwd, post
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any):
+        """transformers' ``Pipeline.__call__``; a list of ``videos`` beside a list of clips is paired up."""
+        videos = kwargs.get("videos")
+        if isinstance(inputs, (list, tuple)) and videos is not None:
+            if len(videos) != len(inputs):
+                raise SkeletonInputError("videos", f"{len(inputs)} videos (one per clip)", len(videos))
+            kwargs = {k: v for k, v in kwargs.items() if k != "videos"}
+            inputs = [{"skeleton": clip, "video": video} for clip, video in zip(inputs, videos)]
+        if isinstance(inputs, tuple):
+            inputs = list(inputs)
+        if isinstance(inputs, list) and not inputs:
+            raise SkeletonInputError("inputs", "at least one clip", 0)
+        return super().__call__(inputs, *args, **kwargs)
 
     # ------------------------------------------------------------------ inputs
     def _to_sequence(self, item: Any, skeleton_format: str | None, person: int = 0,
@@ -126,12 +174,14 @@ class SkeletonUnderstandingPipeline(Pipeline):
 
     def preprocess(self, inputs: Any, skeleton_format: str | None = None, videos: Any = None, person: int = 0,
                    allow_2d: bool = False) -> dict[str, Any]:
+        if isinstance(inputs, dict) and set(inputs) <= {"skeleton", "video"} and "skeleton" in inputs:
+            inputs, videos = inputs["skeleton"], inputs.get("video", videos)
         return {"sequence": self._to_sequence(inputs, skeleton_format, person, allow_2d), "video": videos}
 
     # ------------------------------------------------------------------ model
-    def _recognise(self, sequences, videos, candidate_labels, question, length_normalize=False):
-        scores = score_candidate_labels(self.model, self.processor, sequences, question, candidate_labels,
-                                        batch_size=max(1, getattr(self, "_batch_size", None) or 8),
+    def _recognise(self, sequences, videos, candidate_labels, answers, question, length_normalize=False):
+        scores = score_candidate_labels(self.model, self.processor, sequences, question, answers,
+                                        batch_size=max(8, len(sequences) * len(answers)),
                                         length_normalize=length_normalize, videos=videos)
         probs = torch.softmax(scores, dim=-1)
         results = []
@@ -143,7 +193,8 @@ class SkeletonUnderstandingPipeline(Pipeline):
     def _generate(self, sequences, videos, prompt, generate_kwargs):
         text = [chat_prompt(self.processor, prompt)] * len(sequences)
         kwargs = {} if videos is None else {"videos": list(videos)}
-        enc = self.processor(skeletons=list(sequences), text=text, return_tensors="pt", padding=True, **kwargs)
+        with left_padding(self.processor):  # batched generation continues every prompt from the last column
+            enc = self.processor(skeletons=list(sequences), text=text, return_tensors="pt", padding=True, **kwargs)
         enc = {k: (v.to(self.model.device) if torch.is_tensor(v) else v) for k, v in enc.items()}
         with torch.no_grad():
             out = self.model.generate(**enc, **generate_kwargs)
@@ -151,39 +202,22 @@ class SkeletonUnderstandingPipeline(Pipeline):
         texts = self.processor.tokenizer.batch_decode(new, skip_special_tokens=True)
         return [{"generated_text": t.strip()} for t in texts]
 
-    def _forward(self, model_inputs: dict[str, Any], candidate_labels=None, question=None, prompt=None,
+    def _forward(self, model_inputs: dict[str, Any], candidate_labels=None, answers=None, question=None, prompt=None,
                  length_normalize: bool = False, generate_kwargs=None) -> dict[str, Any]:
-        seqs = [model_inputs["sequence"]]
-        videos = None if model_inputs.get("video") is None else [model_inputs["video"]]
+        items = model_inputs["batch"] if "batch" in model_inputs else [model_inputs]
+        seqs = [item["sequence"] for item in items]
+        videos = [item["video"] for item in items]
+        if all(v is None for v in videos):
+            videos = None
+        elif any(v is None for v in videos):
+            raise SkeletonInputError("videos", "a video for every clip of a batch, or for none", "some missing")
         if candidate_labels is not None:
-            return {"result": self._recognise(seqs, videos, candidate_labels, question, length_normalize)[0]}
-        return {"result": self._generate(seqs, videos, prompt, generate_kwargs or {})[0]}
+            results = self._recognise(seqs, videos, candidate_labels, answers or candidate_labels, question,
+                                      length_normalize)
+        else:
+            results = self._generate(seqs, videos, prompt, generate_kwargs or {})
+        return {"result": results if "batch" in model_inputs else results[0]}
 
-    def postprocess(self, model_outputs: dict[str, Any]):
-        return model_outputs["result"]
-
-    # ------------------------------------------------------------------ batches
-    def __call__(self, inputs: Any, **kwargs: Any):
-        """One clip -> one result; a list of clips -> a list of results, computed in batches."""
-        if not isinstance(inputs, (list, tuple)):
-            return super().__call__(inputs, **kwargs)
-        if not inputs:
-            raise SkeletonInputError("inputs", "at least one clip", 0)
-        batch_size = kwargs.pop("batch_size", None)
-        pre, fwd, _ = self._sanitize_parameters(**kwargs)
-        videos = pre.pop("videos", None)
-        if videos is not None and len(videos) != len(inputs):
-            raise SkeletonInputError("videos", f"{len(inputs)} videos (one per clip)", len(videos))
-        seqs = [self._to_sequence(item, pre.get("skeleton_format"), pre["person"], pre["allow_2d"])
-                for item in inputs]
-        self._batch_size = batch_size
-        self.model.eval()
-        if "candidate_labels" in fwd:
-            return self._recognise(seqs, videos, fwd["candidate_labels"], fwd["question"],
-                                   fwd.get("length_normalize", False))
-        size = batch_size or 8
-        out = []
-        for start in range(0, len(seqs), size):
-            vids = None if videos is None else videos[start:start + size]
-            out.extend(self._generate(seqs[start:start + size], vids, fwd["prompt"], fwd["generate_kwargs"]))
-        return out
+    def postprocess(self, model_outputs: dict[str, Any], top_k: int | None = None):
+        result = model_outputs["result"]
+        return result[:top_k] if top_k is not None and isinstance(result, list) else result

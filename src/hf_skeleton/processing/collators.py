@@ -13,7 +13,8 @@ are adapted by :func:`~hf_skeleton.processing.base.as_text_processor`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -25,6 +26,19 @@ IGNORE_INDEX = -100
 
 __all__ = ["IGNORE_INDEX", "SkeletonSFTCollator", "answer_suffix", "build_labels", "chat_prompt", "placeholder_of",
            "prompt_lengths"]
+
+
+@contextlib.contextmanager
+def left_padding(processor: Any) -> Iterator[None]:
+    """Within the block the processor's tokenizer pads on the left (batched generation and prompt
+    caches need every prompt to end in the last column); the previous side is restored after."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
 
 
 def chat_prompt(processor: Any, prompt: str | Sequence[Mapping[str, Any]], *, placeholder: str | None = None,
