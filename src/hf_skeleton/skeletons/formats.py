@@ -347,6 +347,10 @@ OPENPOSE25 = _builtin(
     description="OpenPose BODY_25 (image plane, pixels, y down); mid_hip = pelvis.",
 )
 
+# BlazePose: MediaPipe's 33 landmarks as ``load_skeleton("clip.mp4")`` returns them (world landmarks, metres,
+# rotated 180 degrees about x so that y points up; see readers/video_pose.py). No mid-hip or neck landmark:
+# the tree is rooted at the left hip, the right hip and left shoulder hang from it, the right shoulder from
+# the right hip (the torso as a ring cut open at the shoulders), the face from the mouth corners.
 BLAZEPOSE33 = _builtin(
     "blazepose33",
     ["nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -355,11 +359,13 @@ BLAZEPOSE33 = _builtin(
      "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
      "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
      "left_foot_index", "right_foot_index"],
-    [-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16, 11, 12, 23, 24,
+    [9, 0, 1, 2, 0, 4, 5, 3, 6, 11, 12, 23, 24, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16, -1, 23, 23, 24,
      25, 26, 27, 28, 27, 28],
     parts={"torso": tuple(range(11)), "left_arm": (11, 13, 15, 17, 19, 21),
            "right_arm": (12, 14, 16, 18, 20, 22), "left_leg": (23, 25, 27, 29, 31),
            "right_leg": (24, 26, 28, 30, 32)},
-    up_axis="-y", units="normalized", dims=3,
-    description="MediaPipe BlazePose 33 landmarks (x, y normalised to the image, y down; z relative depth).",
+    up_axis="y", units="m", dims=3,
+    description="MediaPipe BlazePose 33 landmarks as world coordinates in metres, y up (MediaPipe's world "
+                "frame, whose y points down, rotated 180 degrees about x), origin between the hips in every "
+                "frame. Tree rooted at the left hip.",
 )
