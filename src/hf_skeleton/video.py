@@ -142,3 +142,60 @@ def _target_size(size: int | tuple[int, int] | None, h: int, w: int) -> tuple[in
     if hh < 1 or ww < 1:
         raise SkeletonInputError("size", "positive (height, width)", size)
     return hh, ww
+
+
+# ---------------------------------------------------------------------- streaming (readers that see every frame)
+def iter_frames(path: str | Path, *, start: float | None = None, end: float | None = None, stride: int = 1,
+                max_frames: int | None = None):
+    """Decode a video frame by frame, yielding ``(index, seconds, rgb)`` with ``rgb`` (H, W, 3) uint8.
+
+    Unlike :func:`load_video`, which samples a fixed number of frames, this streams every ``stride``-th frame
+    whose time lies in ``[start, end)`` seconds (from the first frame), at most ``max_frames`` of them, so a
+    long full-HD video is never held whole. ``index`` counts decoded frames from 0; ``seconds`` is the frame's
+    presentation time relative to the first frame (``index / fps`` where the stream carries none). A video
+    that cannot be opened or decoded is a :class:`SkeletonFileError` naming the file.
+    """
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise SkeletonInputError("stride", "a positive integer", stride)
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer))
+                                   or max_frames < 1):
+        raise SkeletonInputError("max_frames", "None or a positive integer", max_frames)
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                                  or not np.isfinite(value) or value < 0):
+            raise SkeletonInputError(name, "None or a non-negative number of seconds", value)
+    if start is not None and end is not None and end <= start:
+        raise SkeletonInputError("end", f"a time after start={start} s", end)
+    return _stream(path, start, end, int(stride), max_frames)  # arguments checked now, not at the first next()
+
+
+def _stream(path, start, end, stride, max_frames):
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        first, taken, kept = None, 0, 0
+        for index, frame in enumerate(container.decode(video=0)):
+            t = frame.time
+            if t is None:
+                t = index / fps if fps > 0 else float(index)
+            first = t if first is None else first
+            t = float(t - first)
+            if end is not None and t >= end:
+                break
+            if start is not None and t < start:
+                continue
+            taken += 1
+            if (taken - 1) % stride:
+                continue
+            yield index, t, frame.to_ndarray(format="rgb24")
+            kept += 1
+            if max_frames is not None and kept >= max_frames:
+                break
+    except (SkeletonFileError, SkeletonInputError):
+        raise
+    except Exception as exc:  # FFmpeg decode errors surface as several PyAV exception types
+        raise SkeletonFileError(path, "frames", "decodable video frames", f"{type(exc).__name__}: {exc}") from None
+    finally:
+        container.close()
