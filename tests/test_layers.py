@@ -16,7 +16,7 @@ RANK = {
     "cards": 2,
     "hub": 3, "models": 3,
     "evaluation": 4, "pipelines": 4,
-    "testing": 5, "training": 5,
+    "testing": 5, "testing_published": 5, "training": 5,
     "cli": 6,
 }
 GLUE = {"__init__", "_registration"}  # the lazy public API and the Auto-class registration see everything

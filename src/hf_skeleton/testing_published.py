@@ -1,0 +1,265 @@
+"""VLM folders at the published dimensions, depth cut, random weights: what users load, made offline.
+
+The tiny builders of :mod:`hf_skeleton.testing` use hidden sizes of 32-64 and 56 px images. A user
+builds SkeletonLLM or Superman from ``Qwen/Qwen2.5-VL-7B-Instruct``, ``OpenGVLab/InternVL3-8B-hf`` or
+``llava-hf/llava-1.5-7b-hf``; their width, vocabulary, special-token ids, vision patch size and
+merger, image processor and visual tokens per image are what this module reproduces. Only the depth
+is cut (one text layer, one or two vision layers) so that one forward + backward fits a laptop.
+
+A *spec* is a JSON file (tests keep them in ``tests/fixtures/published_configs/``) holding a
+checkpoint's published values::
+
+    {"_source": "<hub id>: ... its public config.json ...",
+     "config": {... config.json ...},
+     "preprocessor_config": {... preprocessor_config.json ...},
+     "tokenizer": {"size": 151665, "bos_token": null, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                   "unk_token": null, "added_tokens": {"<|endoftext|>": 151643, ...}}}
+
+:func:`published_vlm_folder` turns one into a ``save_pretrained`` folder that
+``AutoModelForImageTextToText``, ``AutoTokenizer`` and ``AutoImageProcessor`` read, and that
+``SkeletonLLMForConditionalGeneration.from_backbone_pretrained`` builds on. The tokenizer is a
+byte-level BPE trained in-process on a small corpus and padded with unreachable filler entries so
+that ``len(tokenizer)`` and every special-token id equal the published tokenizer's.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import SkeletonInputError
+
+SPEC_KEYS = ("_source", "config", "preprocessor_config", "tokenizer")
+
+# minimal chat templates in each family's format (string or list-of-parts content)
+_CONTENT = ("{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for part in m['content'] %}"
+            "{% if part['type'] == 'text' %}{{ part['text'] }}{% else %}<{{ part['type'] }}>{% endif %}"
+            "{% endfor %}{% endif %}")
+CHATML_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n" + _CONTENT + "<|im_end|>\n{% endfor %}"
+                   "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+LLAVA_TEMPLATE = ("{% for m in messages %}{% if m['role'] != 'system' %}{{ m['role'].upper() + ': ' }}{% endif %}"
+                  + _CONTENT + " {% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}")
+CHAT_TEMPLATES = {"qwen2_5_vl": CHATML_TEMPLATE, "qwen2_vl": CHATML_TEMPLATE, "internvl": CHATML_TEMPLATE,
+                  "llava": LLAVA_TEMPLATE}
+
+# image_processor_type of a published preprocessor_config.json -> the processor class that works
+# without torchvision (the fast classes need it)
+_IMAGE_PROCESSORS = {
+    "Qwen2VLImageProcessor": ("transformers.models.qwen2_vl.image_processing_pil_qwen2_vl", "Qwen2VLImageProcessorPil"),
+    "GotOcr2ImageProcessor": ("transformers.models.got_ocr2.image_processing_pil_got_ocr2", "GotOcr2ImageProcessorPil"),
+    "CLIPImageProcessor": ("transformers.models.clip.image_processing_pil_clip", "CLIPImageProcessorPil"),
+}
+
+
+def load_published_spec(spec: str | os.PathLike | Mapping[str, Any]) -> dict:
+    """A spec (path to its JSON file, or the dict) with its keys checked; returns a deep copy."""
+    source = spec
+    if not isinstance(spec, Mapping):
+        path = Path(spec)
+        try:
+            spec = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise SkeletonInputError(f"published spec {path}", "a readable JSON file", f"{type(err).__name__}: {err}")
+    missing = [k for k in SPEC_KEYS if k not in spec]
+    if missing:
+        raise SkeletonInputError(f"published spec {source if not isinstance(source, Mapping) else ''}".strip(),
+                                 f"the keys {SPEC_KEYS}", f"missing {missing}")
+    return copy.deepcopy(dict(spec))
+
+
+# ---------------------------------------------------------------------------------------- config
+def _positive(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SkeletonInputError(name, "a positive integer", value)
+    return value
+
+
+def cut_config_dict(config: Mapping[str, Any], text_layers: int = 1, vision_layers: int = 1) -> dict:
+    """The published ``config.json`` dict with the depth cut and nothing else changed.
+
+    - text model: ``num_hidden_layers = text_layers`` (and ``max_window_layers`` / ``layer_types`` cut to match);
+    - Qwen2-VL / Qwen2.5-VL vision: ``depth = vision_layers``; the full-attention blocks are the published
+      indices below the new depth plus the last block (the published pattern ends on a full-attention block),
+      so ``vision_layers=2`` keeps one windowed and one full-attention block;
+    - InternVL vision: ``num_hidden_layers = vision_layers`` (the feature layer is the last);
+    - LLaVA vision: ``vision_layers`` layers up to the feature layer (``vision_feature_layer = -2`` reads the
+      second to last, so one more layer is kept after it, as in the published tower).
+    """
+    text_layers = _positive("text_layers", text_layers)
+    vision_layers = _positive("vision_layers", vision_layers)
+    data = copy.deepcopy(dict(config))
+    model_type = data.get("model_type")
+    text = data["text_config"] if isinstance(data.get("text_config"), dict) else data  # Qwen2.5-VL: flat
+    text["num_hidden_layers"] = text_layers
+    if "max_window_layers" in text:
+        text["max_window_layers"] = min(int(text["max_window_layers"]), text_layers)
+    if isinstance(text.get("layer_types"), list):
+        text["layer_types"] = text["layer_types"][:text_layers]
+    vision = data.get("vision_config")
+    if not isinstance(vision, dict):
+        raise SkeletonInputError("config.vision_config", "a dict (a VLM's config.json)", type(vision).__name__)
+    if model_type in ("qwen2_vl", "qwen2_5_vl"):
+        vision["depth"] = vision_layers
+        if "fullatt_block_indexes" in vision:
+            kept = {int(i) for i in vision["fullatt_block_indexes"] if int(i) < vision_layers}
+            vision["fullatt_block_indexes"] = sorted(kept | {vision_layers - 1})
+    else:
+        layer = int(data.get("vision_feature_layer", -1))
+        extra = -layer - 1 if layer < 0 else 0
+        vision["num_hidden_layers"] = vision_layers + extra
+    return data
+
+
+def published_config(spec, text_layers: int = 1, vision_layers: int = 1):
+    """The transformers config of ``spec`` with the depth cut (see :func:`cut_config_dict`)."""
+    from transformers import AutoConfig
+
+    data = cut_config_dict(load_published_spec(spec)["config"], text_layers, vision_layers)
+    return AutoConfig.for_model(data.pop("model_type"), **data)
+
+
+def published_parameter_count(spec) -> int:
+    """Parameters of the full-depth published model (built on the meta device: no memory)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForImageTextToText
+
+    data = load_published_spec(spec)["config"]
+    config = AutoConfig.for_model(data.pop("model_type"), **data)
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------- tokenizer
+def published_tokenizer(spec, corpus_vocab: int = 1000):
+    """A fast tokenizer with the published size and special-token ids.
+
+    A byte-level BPE is trained on :mod:`hf_skeleton.testing`'s corpus (``corpus_vocab`` entries); special
+    tokens below the added block (LLaMA's ``<unk>``, ``<s>``, ``</s>`` at 0, 1, 2) sit at their ids in the
+    BPE vocabulary; unreachable filler entries (no merge produces them) pad it to the first added id; the
+    added tokens follow at their published ids. Raises SkeletonInputError if the result differs.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from .testing import _BASE_CORPUS
+
+    tok_spec = load_published_spec(spec)["tokenizer"]
+    size = _positive("tokenizer.size", tok_spec["size"])
+    added = {str(k): int(v) for k, v in tok_spec["added_tokens"].items()}
+    by_id = {v: k for k, v in added.items()}
+    if len(by_id) != len(added) or max(by_id) >= size:
+        raise SkeletonInputError("tokenizer.added_tokens", f"distinct ids below the size {size}", added)
+    first_added = size  # the tokens from here to the end are added on top of the BPE vocabulary
+    while first_added - 1 in by_id:
+        first_added -= 1
+    low = {t: i for t, i in added.items() if i < first_added}  # specials inside the base vocabulary
+
+    trainer = trainers.BpeTrainer(vocab_size=corpus_vocab, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trained = Tokenizer(models.BPE())
+    trained.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trained.train_from_iterator(_BASE_CORPUS.strip().splitlines(), trainer=trainer)
+    model_json = json.loads(trained.to_str())["model"]
+    learned = sorted(model_json["vocab"], key=model_json["vocab"].get)
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model_json["merges"]]
+    if len(learned) + len(low) > first_added:
+        raise SkeletonInputError("tokenizer.size", f"room for {len(learned) + len(low)} BPE entries", first_added)
+
+    vocab: dict[str, int] = dict(low)
+    free = (i for i in range(first_added) if i not in by_id)
+    for token in learned:
+        vocab[token] = next(free)
+    for i in free:  # unreachable entries: no merge leads to them
+        vocab[f"<|filler_{i}|>"] = i
+    unk = tok_spec.get("unk_token")
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, unk_token=unk))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    # in id order, before the wrapper names bos/eos/pad (which would add them in its own order)
+    tok.add_special_tokens(list(low) + [by_id[i] for i in range(first_added, size)])
+    specials = {k: tok_spec.get(k) for k in ("bos_token", "eos_token", "pad_token", "unk_token") if tok_spec.get(k)}
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tok, **specials)
+    wrong = {t: wrapped.convert_tokens_to_ids(t) for t, i in added.items() if wrapped.convert_tokens_to_ids(t) != i}
+    if wrong or len(wrapped) != size:
+        raise SkeletonInputError("published tokenizer", f"{size} tokens with the published ids",
+                                 f"{len(wrapped)} tokens, wrong ids {wrong}")
+    model_type = load_published_spec(spec)["config"].get("model_type")
+    if model_type in CHAT_TEMPLATES:
+        wrapped.chat_template = CHAT_TEMPLATES[model_type]
+    return wrapped
+
+
+# ---------------------------------------------------------------------------------------- image processor
+def published_image_processor(spec):
+    """The family's image processor (PIL class: no torchvision needed) with the published settings."""
+    import importlib
+
+    data = dict(load_published_spec(spec)["preprocessor_config"])
+    kind = data.pop("image_processor_type", None)
+    data.pop("processor_class", None)
+    if kind not in _IMAGE_PROCESSORS:
+        raise SkeletonInputError("preprocessor_config.image_processor_type", f"one of {sorted(_IMAGE_PROCESSORS)}",
+                                 kind)
+    module, name = _IMAGE_PROCESSORS[kind]
+    cls = getattr(importlib.import_module(module), name)
+    if "min_pixels" in data or "max_pixels" in data:  # Qwen2-VL's published keys are its size bounds
+        data["size"] = {"shortest_edge": data.pop("min_pixels"), "longest_edge": data.pop("max_pixels")}
+    return cls.from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------- the folder
+def published_vlm_folder(spec, folder: str | os.PathLike, text_layers: int = 1, vision_layers: int = 1,
+                         dtype: Any = None, seed: int = 0) -> Path:
+    """Save a random VLM of ``spec``'s published dimensions (depth cut) into ``folder``.
+
+    The folder holds ``config.json`` + ``model.safetensors`` (``AutoModelForImageTextToText``), the tokenizer
+    (:func:`published_tokenizer`), ``preprocessor_config.json`` (:func:`published_image_processor`),
+    ``generation_config.json`` and, for LLaVA, ``processor_config.json`` (Qwen2.5-VL's and InternVL's
+    processors need a video processor, which needs torchvision: their folders carry no processor file).
+
+    Args:
+        spec: path of a spec JSON file or its dict (see the module docstring).
+        text_layers, vision_layers: the depth kept (see :func:`cut_config_dict`).
+        dtype: parameter dtype; default ``torch.bfloat16``, the published checkpoints' own (LLaVA-1.5's is
+            float16, slow on CPUs: bfloat16 keeps its range). float32 doubles memory and, on CPUs with
+            bf16 matrix units, is several times slower.
+        seed: ``torch.manual_seed`` before the weights are drawn.
+    Returns:
+        ``Path(folder)``.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, GenerationConfig
+
+    spec = load_published_spec(spec)
+    dtype = torch.bfloat16 if dtype is None else dtype
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = published_config(spec, text_layers, vision_layers)
+    tokenizer = published_tokenizer(spec)
+    image_processor = published_image_processor(spec)
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config, dtype=dtype)
+    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                               pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(folder)
+    del model
+    tokenizer.save_pretrained(folder)
+    image_processor.save_pretrained(folder)
+    if config.model_type == "llava":
+        from transformers import LlavaProcessor
+
+        vision = config.vision_config
+        LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=vision.patch_size,
+                       vision_feature_select_strategy=config.vision_feature_select_strategy,
+                       num_additional_image_tokens=1, chat_template=tokenizer.chat_template).save_pretrained(folder)
+    (folder / "published_source.txt").write_text(spec["_source"] + f"\nDepth cut to {text_layers} text / "
+                                                 f"{vision_layers} vision layers; random weights.\n")
+    return folder
+
+
+__all__ = ["CHAT_TEMPLATES", "cut_config_dict", "load_published_spec", "published_config", "published_image_processor",
+           "published_parameter_count", "published_tokenizer", "published_vlm_folder"]
