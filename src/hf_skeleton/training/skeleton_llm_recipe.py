@@ -164,7 +164,10 @@ def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
             args.vlm, draction_config=DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size))
         tokenizer = AutoTokenizer.from_pretrained(args.vlm)
         tokenizer.add_special_tokens({"additional_special_tokens": [model.config.skeleton_token]})
-        model.resize_token_embeddings(len(tokenizer))
+        # grow only: published vocabularies are padded (Qwen2.5-VL: 152,064 rows for 151,665 tokens), and
+        # resizing to len(tokenizer) would drop the padding rows and the config's vocab_size with them
+        if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+            model.resize_token_embeddings(len(tokenizer))
         return model, SkeletonLLMProcessor.from_model_config(model.config, tokenizer)
     from ..testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
 
