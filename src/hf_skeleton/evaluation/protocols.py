@@ -62,7 +62,7 @@ def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candi
     """Top-1 by likelihood over ``candidate_labels``, plus strict/lenient accuracy of greedy answers."""
     import torch
 
-    from ..processing.collators import chat_prompt
+    from ..processing.collators import chat_prompt, left_padding
 
     references = [seq.meta.get("label_name") for seq in clips]
     if any(r is None for r in references):

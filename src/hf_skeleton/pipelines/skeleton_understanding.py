@@ -204,7 +204,7 @@ class SkeletonUnderstandingPipeline(ListBatchingMixin, Pipeline):
 
     def _forward(self, model_inputs: dict[str, Any], candidate_labels=None, answers=None, question=None, prompt=None,
                  length_normalize: bool = False, generate_kwargs=None) -> dict[str, Any]:
-        items = model_inputs["batch"] if "batch" in model_inputs else [model_inputs]
+        items = model_inputs.get("batch", [model_inputs])
         seqs = [item["sequence"] for item in items]
         videos = [item["video"] for item in items]
         if all(v is None for v in videos):
