@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
-from .errors import CheckpointError, HFSkeletonError, SkeletonFileError
+from ..data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
+from ..errors import CheckpointError, HFSkeletonError, SkeletonFileError
+from .convert import add_convert as _add_convert
+from .options import int_in as _int_in
+from .options import positive_int as _positive_int
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -57,7 +59,7 @@ def _print_info(info: dict[str, Any], out=None) -> None:
 
 
 def _load(path: str, fmt: str | None = None):
-    from .skeletons.io import load_skeleton
+    from ..skeletons.io import load_skeleton
 
     return load_skeleton(path, format=fmt)
 
@@ -84,7 +86,7 @@ def _add_info(sub) -> None:
 
 # ---------------------------------------------------------------------- viz
 def _cmd_viz(args: argparse.Namespace) -> int:
-    from .viz import save_animation, save_frame_grid
+    from ..viz import save_animation, save_frame_grid
 
     seq = _load(args.file, args.format)
     if args.normalize:
@@ -118,75 +120,6 @@ def _add_viz(sub) -> None:
     p.set_defaults(func=_cmd_viz)
 
 
-# ---------------------------------------------------------------------- convert
-def _cmd_convert(args: argparse.Namespace) -> int:
-    from .dataset_tools.convert import _summary, convert_dataset
-
-    folder_only = {"labels": args.labels, "format": args.format, "fps": args.fps, "test_size": args.test_size,
-                   "seed": args.seed}
-    options = {k: v for k, v in folder_only.items() if v is not None}
-    if options and args.dataset != "folder":
-        raise HFSkeletonError(f"--{'/--'.join(k.replace('_', '-') for k in options)}: only with --dataset folder")
-    result = convert_dataset(args.raw_dir, args.out_dir, args.dataset, num_shards=args.num_shards,
-                             max_rows_per_shard=args.max_rows_per_shard, num_proc=args.num_proc, limit=args.limit,
-                             on_error="skip" if args.skip_bad else "raise", overwrite=args.overwrite,
-                             source_options=options if args.dataset == "folder" else None)
-    for config, splits in result.num_rows.items():
-        for split, n in splits.items():
-            print(f"{config}/{split}: {n} rows in {len(result.data_files[config][split])} shard(s)")
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} clip(s); see {result.out_dir / 'README.md'}")
-    print(_summary(result))
-    return 0
-
-
-class _DatasetChoices:
-    """argparse ``choices`` read from the dataset sources on first use, so building the parser (and
-    ``--help``/``--version``) does not import the readers."""
-
-    def _names(self) -> list[str]:
-        from .dataset_tools.sources import SOURCES
-
-        return sorted(SOURCES)
-
-    def __contains__(self, name) -> bool:
-        return name in self._names()
-
-    def __iter__(self):
-        return iter(self._names())
-
-
-def _add_convert(sub) -> None:
-    p = sub.add_parser("convert", help="convert a raw dataset folder into sharded parquet + dataset card",
-                       description="Convert a raw dataset (its official folder layout) into `datasets` parquet "
-                                   "shards with explicit features and a README.md dataset card.")
-    p.add_argument("raw_dir", help="the raw dataset folder")
-    p.add_argument("out_dir", help="output folder (data/ shards and README.md)")
-    p.add_argument("--dataset", required=True, choices=_DatasetChoices(), metavar="NAME",
-                   help="which dataset the folder holds: %(choices)s")
-    p.add_argument("--num-shards", type=_positive_int, default=None, help="shards per split (default: by --max-rows-per-shard)")
-    p.add_argument("--max-rows-per-shard", type=_positive_int, default=1000, help="rows per shard when --num-shards is unset")
-    p.add_argument("--num-proc", type=_int_in(1, 256), default=1, help="worker processes")
-    p.add_argument("--limit", type=_positive_int, default=None, help="convert only N clips (spread over the file list)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip clips that cannot be read or stored (listed in the card) instead of stopping")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a previous conversion in OUT_DIR (its README.md and data/, kept intact until the "
-                        "new one is complete; other files are never touched)")
-    own = p.add_argument_group("--dataset folder (one clip per file, listed in a labels.csv)")
-    own.add_argument("--labels", default=None, help="CSV with a `file` column (relative to RAW_DIR) and any of "
-                     "label, text, split, id (default: RAW_DIR/labels.csv; relative: RAW_DIR first, then here)")
-    own.add_argument("--format", default=None, metavar="NAME|FORMAT.json",
-                     help="force a skeleton format (registered name or reader) or load one from a FORMAT.json "
-                          "(SkeletonFormat.to_dict() output); plain .npy/.npz arrays need it")
-    own.add_argument("--fps", type=_float_in(0.0, 100_000.0, lo_open=True), default=None,
-                     help="frame rate of files that record none (N-UCLA JSON, OpenPose, arrays; default: the readers')")
-    own.add_argument("--test-size", type=_float_in(0.0, 1.0, hi_open=True), default=None,
-                     help="share of each class in test when labels.csv has no split column (default 0.2)")
-    own.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=None, help="seed of that split (default 0)")
-    p.set_defaults(func=_cmd_convert)
-
-
 # ---------------------------------------------------------------------- demo
 def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
              top_k: int = 5, log: Callable[[str], Any] = print) -> dict[str, Any]:
@@ -198,8 +131,8 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
     Returns ``{"clip", "kind": "file" | "real" | "synthetic", "info", "model", "top_actions",
     "description", "latency_s", "files": {...}}``.
     """
-    from .skeletons.synthetic import synthetic_clip
-    from .viz import save_animation, save_frame_grid
+    from ..skeletons.synthetic import synthetic_clip
+    from ..viz import save_animation, save_frame_grid
 
     if path is not None:
         seq, kind = _load(str(path)), "file"
@@ -226,7 +159,7 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
         "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
         "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=90),
     }
-    from .models.draction.preview import save_render_grid
+    from ..models.draction.preview import save_render_grid
 
     files["draction_frames"] = save_render_grid(seq, out / "draction_frames.png", num_frames=8, image_size=160)
     log("rendered 8 DrAction frames (an untrained renderer for this clip's format: what a SkeletonLLM reads)")
@@ -244,8 +177,8 @@ def _understand(seq, *, top_k: int, log: Callable[[str], Any]) -> dict[str, Any]
 
     from transformers import pipeline
 
-    from .data import action_labels
-    from .embedded import default_model_for
+    from ..data import action_labels
+    from ..embedded import default_model_for
 
     folder = default_model_for("skeleton-understanding")
     pipe = pipeline("skeleton-understanding", model=folder)
@@ -281,49 +214,10 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-def _positive_int(text: str) -> int:
-    return _int_in(1, None)(text)
-
-
-def _int_in(lo: int, hi: int | None):
-    """An argparse type: a whole number in lo..hi (hi None: no upper bound); long digit strings included."""
-    expected = f"a whole number in {lo}..{hi}" if hi is not None else "a positive whole number" if lo == 1 \
-        else f"a whole number >= {lo}"
-
-    def parse(text: str) -> int:
-        text = text.strip()
-        if not re.fullmatch(r"[+-]?\d{1,18}", text):
-            raise argparse.ArgumentTypeError(f"expected {expected}, found {text[:40]!r}")
-        value = int(text)
-        if value < lo or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"expected {expected}, found {value}")
-        return value
-
-    parse.__name__ = "whole number"
-    return parse
-
-
-def _float_in(lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False):
-    """An argparse type: a finite decimal number in the interval lo..hi (open ends excluded)."""
-    expected = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-
-    def parse(text: str) -> float:
-        text = text.strip()
-        if not re.fullmatch(r"[+-]?(\d{1,18}(\.\d{0,18})?|\.\d{1,18})([eE][+-]?\d{1,3})?", text):
-            raise argparse.ArgumentTypeError(f"expected {expected}, found {text[:40]!r}")
-        value = float(text)
-        if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-            raise argparse.ArgumentTypeError(f"expected {expected}, found {value:g}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
 def _model_folder(name_or_path: str) -> str:
     """A saved folder, or an embedded model's folder by name (offline); a missing local path is an
     error here rather than a Hub look-up."""
-    from .embedded import list_embedded_models, resolve_model
+    from ..embedded import list_embedded_models, resolve_model
 
     folder = resolve_model(name_or_path)
     if folder == name_or_path and not Path(folder).is_dir() and (
@@ -365,7 +259,7 @@ def _load_config(folder: str):
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .models.draction.preview import save_render_grid
+    from ..models.draction.preview import save_render_grid
 
     seq = _load(args.path, args.format)
     model = None
@@ -402,8 +296,8 @@ def _add_render(sub) -> None:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from .cards import render_model_card
-    from .hub import files_to_push, push_folder
+    from ..cards import render_model_card
+    from ..hub import files_to_push, push_folder
 
     files = files_to_push(args.folder)
     if args.dry_run:  # writes nothing: the card push would render is checked and listed, not saved
@@ -432,8 +326,8 @@ def _add_push(sub) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import llamo_recipe, skeleton_llm_recipe, superman_recipe, vgmt_cmu
-    from .training.recipe_config import parse_recipe
+    from ..training import llamo_recipe, skeleton_llm_recipe, superman_recipe, vgmt_cmu
+    from ..training.recipe_config import parse_recipe
 
     recipes = {"llamo": llamo_recipe, "skeleton-llm": skeleton_llm_recipe, "superman": superman_recipe,
                "vgmt": vgmt_cmu}
@@ -461,9 +355,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from .cards import write_model_card, write_results
-    from .data import action_labels
-    from .evaluation.protocols import load_protocol_clips, recognition_protocol
+    from ..cards import write_model_card, write_results
+    from ..data import action_labels
+    from ..evaluation.protocols import load_protocol_clips, recognition_protocol
 
     if args.data:
         data_dir = Path(args.data)
@@ -518,7 +412,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(prog="hf-skeleton", description="Human skeleton data on the Hugging Face stack.")
     parser.add_argument("--version", action="version", version=f"hf_skeleton {__version__}")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import SkeletonFileError
 from ..skeletons.io import load_skeleton
-from ..skeletons.readers._common import open_regular
+from ..skeletons.readers._common import open_regular, regular_file_size
 from ..skeletons.readers.nucla import NUCLA_ACTIONS
 from .features import sequence_to_example, skeleton_features
 
@@ -104,14 +104,10 @@ def _files(raw_dir: Path, pattern: str, what: str, skips: _Skips | None = None) 
         if p.is_file():
             files.append(p)
         elif not p.is_dir():
-            skips.check(p, lambda p=p: _not_regular(p))
+            skips.check(p, lambda p=p: regular_file_size(p))  # raises: a FIFO, a device, a dangling link
     if not files:
         raise SkeletonFileError(raw_dir, None, f"{what} ({pattern}) in the folder or below", "none")
     return files
-
-
-def _not_regular(path: Path):
-    raise SkeletonFileError(path, None, "a regular file", "a special file or a dangling link")
 
 
 def _limit(files: list[Path], limit: int | None) -> list[Path]:
