@@ -261,5 +261,81 @@ def published_vlm_folder(spec, folder: str | os.PathLike, text_layers: int = 1, 
     return folder
 
 
-__all__ = ["CHAT_TEMPLATES", "cut_config_dict", "load_published_spec", "published_config", "published_image_processor",
-           "published_parameter_count", "published_tokenizer", "published_vlm_folder"]
+def published_text_config(spec, text_layers: int = 1):
+    """The causal-LM config of ``spec``'s language model with the depth cut: ``qwen2`` for Qwen2.5-VL (its
+    text model is Qwen2.5-7B's: same width, heads and vocabulary; M-RoPE becomes plain RoPE) and the
+    ``text_config`` of InternVL / LLaVA as published."""
+    from transformers import AutoConfig
+
+    text = published_config(spec, text_layers=text_layers).get_text_config().to_dict()
+    model_type = text.pop("model_type")
+    if model_type == "qwen2_5_vl_text":
+        model_type = "qwen2"
+        theta = (text.get("rope_parameters") or {}).get("rope_theta", 1e6)
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": theta}
+    for key in ("architectures", "dtype", "transformers_version", "_name_or_path"):
+        text.pop(key, None)
+    text.setdefault("tie_word_embeddings", False)
+    return AutoConfig.for_model(model_type, **text)
+
+
+def published_text_folder(spec, folder: str | os.PathLike, text_layers: int = 1, dtype: Any = None,
+                          seed: int = 0) -> Path:
+    """Save ``spec``'s language model alone (:func:`published_text_config`, random weights, ``AutoModelForCausalLM``)
+    with the published tokenizer into ``folder``: what LLaMo is built around. Returns ``Path(folder)``."""
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    spec = load_published_spec(spec)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = published_text_config(spec, text_layers)
+    tokenizer = published_tokenizer(spec)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16 if dtype is None else dtype)
+    model.generation_config = GenerationConfig(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                               pad_token_id=tokenizer.pad_token_id)
+    model.save_pretrained(folder)
+    del model
+    tokenizer.save_pretrained(folder)
+    (folder / "published_source.txt").write_text(spec["_source"] + f"\nIts language model alone, depth cut to "
+                                                 f"{text_layers} layers; random weights.\n")
+    return folder
+
+
+class PeakRSS:
+    """``with PeakRSS() as m: ...`` -> ``m.peak``: the peak resident memory (bytes) of this process while the
+    block ran, sampled every 10 ms from ``/proc/self/statm`` (elsewhere: the process's peak so far)."""
+
+    def __enter__(self) -> "PeakRSS":
+        import threading
+
+        self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def rss() -> int:
+        try:
+            with open("/proc/self/statm") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except OSError:
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+__all__ = ["CHAT_TEMPLATES", "PeakRSS", "cut_config_dict", "load_published_spec", "published_config", "published_image_processor",
+           "published_parameter_count", "published_text_config", "published_text_folder", "published_tokenizer",
+           "published_vlm_folder"]

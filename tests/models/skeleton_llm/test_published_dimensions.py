@@ -13,8 +13,6 @@ and the peak resident memory of the process during the test.
 from __future__ import annotations
 
 import math
-import os
-import threading
 import time
 
 import numpy as np
@@ -26,6 +24,7 @@ import hf_skeleton as hs
 from hf_skeleton.evaluation.recognition import score_candidate_labels
 from hf_skeleton.models.lm_head import label_positions
 from hf_skeleton.processing.collators import chat_prompt
+from hf_skeleton.testing_published import PeakRSS
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
 QUESTION = "What action is the person doing? Answer with the action name."
@@ -48,36 +47,6 @@ def two_threads():
     torch.set_num_threads(2)
     yield
     torch.set_num_threads(previous)
-
-
-class PeakRSS:
-    """Peak resident memory (bytes) of this process while the block runs, sampled every 10 ms."""
-
-    def __enter__(self):
-        self.peak = self.rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    @staticmethod
-    def rss() -> int:
-        try:
-            with open("/proc/self/statm") as fh:
-                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except OSError:  # not Linux: the process's peak so far
-            import resource
-
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-    def _sample(self):
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self.rss())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
 
 
 def family_visual_tokens(family: str, folder, frames_u8: np.ndarray, config) -> tuple[int, dict]:

@@ -225,7 +225,10 @@ class LlamoForConditionalGeneration(SkeletonLMHeadMixin, LlamoPreTrainedModel, G
     def __init__(self, config: LlamoConfig):
         super().__init__(config)
         self.model = LlamoModel(config)
-        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False)
+        # in the language model's dtype: a text_config saved from a bfloat16 checkpoint builds a bfloat16 LLM
+        lm_dtype = self.model.get_input_embeddings().weight.dtype
+        self.lm_head = nn.Linear(config.text_config.hidden_size, config.text_config.vocab_size, bias=False,
+                                 dtype=lm_dtype)
         self.post_init()
 
     def forward(
