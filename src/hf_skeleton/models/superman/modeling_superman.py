@@ -247,7 +247,9 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
         super().__init__(config)
         self.model = SupermanModel(config)
         text = config.get_text_config(decoder=True)
-        self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False)
+        # in the VLM's dtype: a vlm_config saved from a bfloat16 checkpoint builds a bfloat16 VLM
+        lm_dtype = self.model.get_input_embeddings().weight.dtype
+        self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False, dtype=lm_dtype)
         self.vgmt = VGMTModel(config.vgmt_config)
         self.post_init()
         if config.freeze_vgmt:
@@ -259,6 +261,24 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
     @property
     def motion_formatter(self) -> MotionTextFormatter:
         return MotionTextFormatter.from_vgmt_config(self.config.vgmt_config)
+
+    def resize_for_motion_tokens(self, tokenizer, mean_resizing: bool = True) -> int:
+        """Make room for the motion tokens of ``tokenizer`` (``build_superman_processor`` added them) and set
+        ``config.motion_token_offset`` to the id of ``<skel_0>``; returns the embedding rows.
+
+        The embeddings grow to ``len(tokenizer)`` when the tokenizer is longer and never shrink: published
+        vocabularies are padded (Qwen2.5-VL-7B: 152,064 rows for 151,665 tokens), so a codebook of up to
+        397 codes fits in the padding and ``resize_token_embeddings(len(tokenizer))`` would drop rows.
+        ``mean_resizing``: new rows drawn around the mean embedding (transformers' default; on CPU its
+        covariance over 152k x 3584 rows takes tens of seconds)."""
+        offset = self.motion_formatter.token_ids(tokenizer)["codes"][0]
+        rows = self.get_input_embeddings().num_embeddings
+        if len(tokenizer) > rows:
+            self.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
+            rows = len(tokenizer)
+        self.config.motion_token_offset = int(offset)
+        self.config._check()
+        return rows
 
     def forward(
         self,
