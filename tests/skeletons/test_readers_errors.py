@@ -221,3 +221,14 @@ def test_audit_array_and_keyword_findings_are_typed(tmp_path, humanml3d_dir, nuc
     _fails(g, format="kinect_v1")
     with pytest.raises(hs.HFSkeletonError, match="max_persons"):
         hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json", max_persons="x")
+
+
+def test_a_long_number_in_the_nucla_file_name_field(tmp_path, nucla_dir):
+    """Found by the fuzzer: a 5,000-digit action number in "file_name" reached int() (an untyped ValueError)."""
+    obj = json.loads((nucla_dir / "a11_s03_e01_v03.json").read_text())
+    obj["file_name"] = "a" + "9" * 5000 + "_s03_e01_v03"
+    f = tmp_path / "clip.json"
+    f.write_text(json.dumps(obj))
+    seq = hs.load_skeleton(f, format="nucla")  # the name is ignored; the file's own stem has no pattern either
+    assert "view" not in seq.meta and seq.meta["label_name"] == "throw"
+

@@ -20,7 +20,7 @@ NUCLA_ACTIONS = ("pick up with one hand", "pick up with two hands", "drop trash"
                  "stand up", "donning", "doffing", "throw", "carry")
 NUCLA_ACTION_IDS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 NUCLA_FPS = 30.0
-_NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
+_NAME = re.compile(r"a(\d{1,9})_s(\d{1,9})_e(\d{1,9})_v(\d{1,9})(?!\d)")  # bounded: int() of 4,300+ digits raises
 
 
 def is_nucla_json(path: Path) -> bool:
