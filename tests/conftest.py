@@ -66,3 +66,15 @@ def published_vlm(tmp_path_factory):
 
     yield make
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def two_torch_threads():
+    """Both cores for a module of large models (the suite runs one thread), the previous setting restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(previous)
+

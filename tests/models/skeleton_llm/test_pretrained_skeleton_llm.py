@@ -40,13 +40,7 @@ IMAGENET_MILITARY_UNIFORM = 652
 NUM_FRAMES, RENDER_SIZE, TOKEN_GRID = 8, 112, 2
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_threads():
-    """A 135 M-parameter LLM: both cores for this module, the previous setting restored after it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")  # large models: both cores for this module
 
 
 @pytest.fixture(scope="module")

@@ -41,12 +41,7 @@ FAMILIES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def two_threads():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("two_torch_threads")  # large models: both cores for this module
 
 
 def family_visual_tokens(family: str, folder, frames_u8: np.ndarray, config) -> tuple[int, dict]:
