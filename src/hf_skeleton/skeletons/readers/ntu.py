@@ -105,6 +105,7 @@ def read_ntu_skeleton(path: Path, *, min_tracking_state: int = 1, max_persons: i
     T = src.count("the frame count", 10**6)
     if T < 1:
         raise SkeletonFileError(path, "line 1", "a frame count >= 1", T)
+    check_dense_size(path, "frame count x bodies", (T, 1, NTU_JOINTS, 21), len(text))  # at least one body slot
     frames: list[list[tuple[str, np.ndarray, np.ndarray]]] = []
     for _ in range(T):
         bodies = []
