@@ -215,6 +215,9 @@ def test_audit_array_and_keyword_findings_are_typed(tmp_path, humanml3d_dir, nuc
                                                   "shape": (2**62, 2**62, 22, 3)})
     f.write_bytes(header.getvalue())
     _fails(f)
+    np.save(f, np.zeros((4, 22, 3), np.float32))
+    f.write_bytes(f.read_bytes().replace(b"'descr'", b"1234567", 1))  # a non-string key (the fuzzer's find)
+    _fails(f)
     g = tmp_path / "member.npz"
     with zipfile.ZipFile(g, "w") as z:
         z.writestr("positions.npy", b"these bytes are not an array")

@@ -41,10 +41,12 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     except SkeletonFileError:
         raise
     except (OSError, ValueError, EOFError, KeyError, MemoryError, UnicodeDecodeError, SyntaxError, zipfile.BadZipFile,
-            zlib.error, struct.error, NotImplementedError, RuntimeError, OverflowError, tokenize.TokenError) as e:
+            zlib.error, struct.error, NotImplementedError, RuntimeError, OverflowError, tokenize.TokenError,
+            TypeError) as e:
         # numpy: ValueError for pickled object arrays, bad headers and short data, EOFError for empty
         # files; zipfile/zlib/struct for damaged .npz archives (NotImplementedError: unknown compression,
-        # RuntimeError: "encrypted" flag); tokenize.TokenError from a header dict that never closes
+        # RuntimeError: "encrypted" flag); tokenize.TokenError from a header dict that never closes,
+        # TypeError from one whose keys are not all strings (numpy sorts them)
         raise SkeletonFileError(path, None, "a NumPy array file without pickled objects",
                                 f"{type(e).__name__}: {e}") from None
     not_arrays = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
