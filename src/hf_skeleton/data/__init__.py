@@ -48,6 +48,13 @@ def open_vocab_split(dataset: str = "ntu60", split: str = "55/5") -> tuple[list[
     return seen, unseen
 
 
+def open_vocab_names(dataset: str, split: str) -> tuple[list[str], list[str]]:
+    """(seen names, unseen names) of a shipped split, in class-id order."""
+    seen, unseen = open_vocab_split(dataset, split)
+    names = action_labels(dataset)
+    return [names[i] for i in seen], [names[i] for i in unseen]
+
+
 def confusable_pairs(dataset: str = "ntu60") -> list[tuple[int, int]]:
     """The shipped confusable class-id pairs of ``dataset`` (see ``confusable_pairs.json``)."""
     pairs = [tuple(p) for p in _dataset(_table("confusable_pairs.json"), dataset, "confusable pairs")]

@@ -25,7 +25,7 @@ from ..backbone_weights import (
     unwrap_peft,
 )
 from ..cards import write_model_card, write_results
-from ..data import open_vocab_split
+from ..data import open_vocab_names, open_vocab_split
 from ..errors import HFSkeletonError
 from ..evaluation.protocols import open_vocabulary_protocol
 from ..evaluation.recognition import score_candidate_labels
@@ -168,8 +168,7 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=p
     test = [s for s in seqs if s.meta["view"] == 3]
     seen, unseen = NUCLA, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
-        seen_ids, unseen_ids = open_vocab_split("nucla", args.unseen_split)
-        seen, unseen = [NUCLA[i - 1] for i in seen_ids], [NUCLA[i - 1] for i in unseen_ids]
+        seen, unseen = open_vocab_names("nucla", args.unseen_split)
         train = [s for s in train if s.meta["label_name"] in seen]
     if args.max_clips:
         train = random.sample(train, min(args.max_clips, len(train)))

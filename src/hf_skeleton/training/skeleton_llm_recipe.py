@@ -35,7 +35,7 @@ import torch
 
 from ..backbone_weights import unwrap_peft
 from ..cards import write_model_card, write_results
-from ..data import action_labels, confusable_pairs, open_vocab_split
+from ..data import action_labels, confusable_pairs, open_vocab_names, open_vocab_split
 from ..errors import HFSkeletonError, SkeletonInputError
 from ..evaluation.protocols import load_protocol_clips, open_vocabulary_protocol, recognition_protocol
 from ..processing.collators import SkeletonSFTCollator
@@ -209,8 +209,7 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     model, processor = build_model(args, names)
     seen, unseen = names, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
-        seen_ids, unseen_ids = open_vocab_split("nucla", args.unseen_split)
-        seen, unseen = [NAMES[i] for i in seen_ids], [NAMES[i] for i in unseen_ids]
+        seen, unseen = open_vocab_names("nucla", args.unseen_split)
         kept = [i for i, y in enumerate(labels) if y in seen]
         clips, labels = [clips[i] for i in kept], [labels[i] for i in kept]
     out = Path(args.output_dir)
