@@ -42,6 +42,7 @@ from ..processing.collators import SkeletonSFTCollator
 from ..skeletons.io import load_skeleton
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
+from .projector_warmup import warm_up_projector
 from .recipe_config import as_config, require
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
@@ -81,6 +82,13 @@ class SkeletonLLMRecipeConfig:
         "help": "learning rates of stages 0-4 (the paper's 2e-5 is for an 8B VLM whose projector is "
                 "pretrained; ours starts from scratch)"})
     batch_size: int = 8
+    projector_warmup_epochs: int = field(default=30, metadata={
+        "help": "composed VLM: epochs of projector warm-up on the frozen tower's features of the training clips "
+                "(projector -> GRU -> linear head, cross-entropy) before stage 1 (0: off)"})
+    projector_warmup_lr: float = 1e-3
+    replay_rationales: float = field(default=0.25, metadata={
+        "help": "stage 4: replay this fraction of stage 3's rationale examples beside the action names, so "
+                "that refinement keeps the describing answers (0: names only)"})
     loss_probe: int = field(default=64, metadata={
         "help": "measure each stage's loss before/after on N of its examples, evenly spaced (0: all)"})
     freeze_renderer: bool = field(default=False, metadata={
@@ -102,8 +110,12 @@ class SkeletonLLMRecipeConfig:
         self.data = None if self.data is None else Path(self.data)
         self.export_dir = None if self.export_dir is None else Path(self.export_dir)
         require(self, positive=("frames", "size", "batch_size", "token_grid", "lora_r"),
-                non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt", "loss_probe"),
+                non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt", "loss_probe",
+                              "projector_warmup_epochs", "replay_rationales"),
                 lengths={"epochs": 5, "lr": 5})
+        if self.replay_rationales > 1:
+            raise SkeletonInputError("SkeletonLLMRecipeConfig.replay_rationales", "a fraction in [0, 1]",
+                                     self.replay_rationales)
         if self.unseen_split:
             open_vocab_split("nucla", self.unseen_split)  # a typed error for an unknown split
         if bool(self.vision_model) != bool(self.text_model):
@@ -222,11 +234,21 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
         4: recognition_examples(clips, labels),
     }
     stage_examples[0] = [ex for k in (1, 2, 3, 4) for ex in stage_examples[k]]
+    if args.replay_rationales:  # evenly spaced, so every class keeps some of its descriptions
+        step = max(1, round(1 / args.replay_rationales))
+        stage_examples[4] = stage_examples[4] + stage_examples[3][::step]
     stages = [1, 2, 3, 4] if args.pretrained else [0, 1, 2, 3, 4]
     augment = None
     if args.augment_angle or args.augment_tilt:
         augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
     losses = {}
+    if args.text_model and args.projector_warmup_epochs:
+        def progress(epoch: int, loss: float, head: Any) -> None:
+            if epoch % 5 == 0 or epoch == args.projector_warmup_epochs:
+                log(f"projector warm-up epoch {epoch}/{args.projector_warmup_epochs}: loss {loss:.3f}")
+
+        warm_up_projector(model, processor, clips, labels, epochs=args.projector_warmup_epochs,
+                          lr=args.projector_warmup_lr, on_epoch=progress)
     for stage in stages:
         examples = stage_examples[stage]
         probe = examples[::max(1, len(examples) // args.loss_probe)][:args.loss_probe] if args.loss_probe else examples
