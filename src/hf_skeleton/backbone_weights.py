@@ -126,6 +126,9 @@ class BackboneTensors:
             raise CheckpointError(folder, "no safetensors weights in the backbone folder")
         self._where = {k: f for f in self._files for k in f.keys()}
 
+    def keys(self) -> list[str]:
+        return list(self._where)
+
     def get(self, key: str) -> torch.Tensor | None:
         handle = self._where.get(key)
         return None if handle is None else handle.get_tensor(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import AutoModel
 
@@ -27,3 +28,42 @@ def test_efficientnet_lite0_video_tower_by_backbone_name(nucla_dir):
     with torch.no_grad():
         out = model.eval()(**batch)
     assert out.video_hidden_states.shape[1] == 32 and torch.isfinite(out.logits).all()
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["clip-dual-encoder", "clip-vision-model"])
+def test_clip_video_tower_folder_loads_its_weights(nucla_dir, tmp_path, whole):
+    """``--vision-model <CLIP folder>``: the tower holds the checkpoint's weights (it used to keep only the
+    config, with random weights), takes the folder's image processor, and a saved LLaMo folder reloads them."""
+    from transformers import AutoModelForImageTextToText, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPVisionConfig
+    from transformers import CLIPVisionModel
+
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                              image_size=56, patch_size=14)
+    torch.manual_seed(0)
+    if whole:
+        source = CLIPModel(CLIPConfig(vision_config=vision.to_dict(),
+                                      text_config={"hidden_size": 32, "intermediate_size": 64,
+                                                   "num_hidden_layers": 1, "num_attention_heads": 2}))
+    else:
+        source = CLIPVisionModel(vision)
+    source.save_pretrained(tmp_path / "clip")
+    CLIPImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}).save_pretrained(
+        tmp_path / "clip")
+    config = llamo_recipe.LlamoRecipeConfig(text_model="none", vision_model=str(tmp_path / "clip"), hidden=32,
+                                            layers=1, frames=8)
+    model, proc = llamo_recipe.build(config)
+    expected = {k.removeprefix("vision_model."): v for k, v in source.state_dict().items()
+                if k.startswith("vision_model.") or not whole}
+    ours = model.model.vision_tower.state_dict()
+    assert set(expected) <= set(ours) and all(torch.equal(ours[k], v) for k, v in expected.items())
+    frames = torch.randint(0, 255, (4, 96, 128, 3), dtype=torch.uint8).numpy()
+    batch = proc(skeletons=[hs.load_skeleton(nucla_dir / "a04_s01_e00_v01.json")], text=["Describe the motion."],
+                 videos=[frames])
+    assert batch["pixel_values_videos"].shape[-2:] == (56, 56)  # the folder's own processor
+    model.save_pretrained(tmp_path / "llamo")
+    proc.save_pretrained(tmp_path / "llamo")
+    again = AutoModelForImageTextToText.from_pretrained(tmp_path / "llamo")
+    reloaded = again.model.vision_tower.state_dict()
+    assert all(torch.equal(reloaded[k], v) for k, v in expected.items())
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(**batch).logits, model.eval()(**batch).logits)

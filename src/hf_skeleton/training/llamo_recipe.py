@@ -19,6 +19,7 @@ import torch
 
 from ..backbone_weights import (
     BackboneSource,
+    BackboneTensors,
     backbone_reference,
     base_model_prefix,
     language_model_entries,
@@ -26,7 +27,7 @@ from ..backbone_weights import (
 )
 from ..cards import write_model_card, write_results
 from ..data import open_vocab_names, open_vocab_split
-from ..errors import HFSkeletonError
+from ..errors import CheckpointError, HFSkeletonError
 from ..evaluation.protocols import open_vocabulary_protocol
 from ..evaluation.recognition import score_candidate_labels
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
@@ -132,8 +133,19 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
             image_processor = AutoImageProcessor.from_pretrained(vision_folder)
             entries = (entries or []) + [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.",
                                           "target": "model.vision_tower."}]
-        else:  # a CLIP / SigLIP checkpoint folder
-            vision_config = source.vision_config
+        else:  # a CLIP / SigLIP checkpoint (the dual encoder or its vision model alone): its vision weights
+            from transformers import AutoImageProcessor
+
+            vision_config = getattr(source, "vision_config", source)
+            # a dual encoder keeps its tower under vision_model.; a vision model alone saved by transformers 5
+            # has flat keys (older ones used vision_model. too); our tower is the vision model alone
+            nested = any(k.startswith("vision_model.") for k in BackboneTensors(vision_folder).keys())
+            entries = (entries or []) + [{"backbone": vision_ref, "source": "vision_model." if nested else "",
+                                          "target": "model.vision_tower."}]
+            try:
+                image_processor = AutoImageProcessor.from_pretrained(vision_folder)
+            except OSError:  # no preprocessor_config.json: the processor's default for the tower
+                image_processor = None
     config = LlamoConfig(
         format=format, motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
         motion_intermediate_size=2 * args.hidden, max_motion_frames=args.frames, motion_temporal_stride=4,
@@ -142,8 +154,13 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
         motion_token_id=tok.convert_tokens_to_ids("<motion>"), video_token_id=tok.convert_tokens_to_ids("<video>"),
         tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)), backbone_weights=entries)
     model = LlamoForConditionalGeneration(config)
-    if entries:  # the pretrained LLM (added tokens: the mean embedding, as a reload rebuilds them)
-        BackboneSource(entries).fill(model, list(model.state_dict()))
+    if entries:  # the pretrained LLM (added tokens: the mean embedding, as a reload rebuilds them) and tower
+        left = BackboneSource(entries).fill(model, list(model.state_dict()))
+        filled = tuple(e["target"] for e in entries if e["target"].startswith("model."))
+        missing = [k for k in left if k.startswith(filled)]
+        if missing:
+            raise CheckpointError(args.vision_model if "vision_tower" in missing[0] else args.text_model,
+                                  f"no backbone tensor for {missing[:3]}")
     return model, LlamoProcessor.from_config(config, tok, image_processor=image_processor, align_view=args.align_view)
 
 
