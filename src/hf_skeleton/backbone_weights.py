@@ -126,7 +126,7 @@ class BackboneTensors:
             raise CheckpointError(folder, "no safetensors weights in the backbone folder")
         self._where = {k: f for f in self._files for k in f.keys()}
 
-    def keys(self) -> list[str]:
+    def names(self) -> list[str]:
         return list(self._where)
 
     def get(self, key: str) -> torch.Tensor | None:

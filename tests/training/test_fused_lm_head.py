@@ -78,7 +78,12 @@ def test_skeleton_llm_stages(nucla_clips, tmp_path, stage):
 
 
 def test_llamo_stage2_with_lora(nucla_clips, tmp_path):
-    from hf_skeleton.training.llamo_stages import LlamoSFTCollator, build_examples, to_sft_dataset, train_stage
+    from hf_skeleton.training.llamo_stages import (
+        LlamoSFTCollator,
+        build_examples,
+        to_sft_dataset,
+        train_stage,
+    )
 
     torch.manual_seed(0)
     model, proc = tiny_llamo(use_video=False, max_motion_frames=16, motion_temporal_stride=4)

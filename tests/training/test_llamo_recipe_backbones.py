@@ -34,8 +34,14 @@ def test_efficientnet_lite0_video_tower_by_backbone_name(nucla_dir):
 def test_clip_video_tower_folder_loads_its_weights(nucla_dir, tmp_path, whole):
     """``--vision-model <CLIP folder>``: the tower holds the checkpoint's weights (it used to keep only the
     config, with random weights), takes the folder's image processor, and a saved LLaMo folder reloads them."""
-    from transformers import AutoModelForImageTextToText, CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPVisionConfig
-    from transformers import CLIPVisionModel
+    from transformers import (
+        AutoModelForImageTextToText,
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPVisionConfig,
+        CLIPVisionModel,
+    )
 
     vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                               image_size=56, patch_size=14)

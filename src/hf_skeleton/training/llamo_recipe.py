@@ -139,7 +139,7 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
             vision_config = getattr(source, "vision_config", source)
             # a dual encoder keeps its tower under vision_model.; a vision model alone saved by transformers 5
             # has flat keys (older ones used vision_model. too); our tower is the vision model alone
-            nested = any(k.startswith("vision_model.") for k in BackboneTensors(vision_folder).keys())
+            nested = any(k.startswith("vision_model.") for k in BackboneTensors(vision_folder).names())
             entries = (entries or []) + [{"backbone": vision_ref, "source": "vision_model." if nested else "",
                                           "target": "model.vision_tower."}]
             try:

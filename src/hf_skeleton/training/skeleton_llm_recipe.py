@@ -41,8 +41,8 @@ from ..evaluation.protocols import load_protocol_clips, open_vocabulary_protocol
 from ..processing.collators import SkeletonSFTCollator
 from ..skeletons.io import load_skeleton
 from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
-from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .projector_warmup import warm_up_projector
+from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
