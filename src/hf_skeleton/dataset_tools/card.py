@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from .sources import Scan, Source
 
 CARD_NAME = "README.md"
+# source -> (license_name, license_link): with ``license: other`` the Hub asks for an id of the terms and where
+# to read them (a Source may also set ``license_terms``)
+LICENSE_TERMS = {
+    "nucla": ("nucla-research-only", "https://wangjiangb.github.io/my_data.html"),
+    "cmu": ("cmu-mocap", "http://mocap.cs.cmu.edu/faqs.php"),
+    "humanml3d": ("amass-non-commercial", "https://amass.is.tue.mpg.de/license.html"),
+    "ntu": ("ntu-rgbd-release-agreement", "https://rose1.ntu.edu.sg/dataset/actionRecognition/"),
+}
 
 
 def _size_category(n: int) -> str:
@@ -49,7 +57,10 @@ def write_card(result: ConversionResult, source: Source, scan: Scan, tasks: list
     skeleton = {"source": source.name, "configs": {
         c: {"format": lay["format"], "num_joints": len(lay["joints"]), "units": lay["units"], "fps": lay["fps"]}
         for c, lay in result.layouts.items()}}
-    data = DatasetCardData(license=source.license, task_categories=list(source.task_categories),
+    lic_name, lic_link = getattr(source, "license_terms", None) or LICENSE_TERMS.get(source.name, (None, None))
+    terms = ({"license_name": lic_name, "license_link": lic_link} if source.license == "other" and lic_name
+             else {})
+    data = DatasetCardData(license=source.license, **terms, task_categories=list(source.task_categories),
                            tags=list(source.tags), pretty_name=source.pretty_name,
                            size_categories=_size_category(total), configs=configs, hf_skeleton=skeleton)
     _dataset_infos(result, source, scan, Path(folder if folder is not None else result.out_dir)).to_dataset_card_data(data)
@@ -112,7 +123,8 @@ Skipped clips ({len(result.skipped)}):{skipped}
 ## Source
 
 {source.upstream}. This card describes a conversion of the raw files; the data keeps the license of
-its source (`{source.license}` here: see the upstream terms).
+its source (`{source.license}` here{f": {lic_name}, {lic_link}" if terms else ""}; see the
+upstream terms).
 """
     card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body}")
     path = Path(folder if folder is not None else result.out_dir) / CARD_NAME
@@ -157,4 +169,4 @@ def read_card_configs(out_dir: str | Path) -> dict[str, dict[str, list[str]]]:
     return out
 
 
-__all__ = ["CARD_NAME", "read_card_configs", "write_card"]
+__all__ = ["CARD_NAME", "LICENSE_TERMS", "read_card_configs", "write_card"]
