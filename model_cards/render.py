@@ -3,9 +3,12 @@
     python model_cards/render.py                      # every embedded checkpoint, copied here too
     python model_cards/render.py path/to/folder ...   # any save_pretrained folder
 
-A card's numbers come from the folder's eval_results.json (written by the recipes and by
-`hf-skeleton evaluate --write-card`) and its training command from training_command.txt: nothing in
-a card is typed by hand. The renderer itself is hf_skeleton.cards.write_model_card.
+A card's numbers (its results table and Hub model-index) come from the folder's eval_results.json (written
+by the recipes and by `hf-skeleton evaluate --write-card`) and its training command from
+training_command.txt: nothing in a card is typed by hand. A folder that already has a card keeps what only
+the card says (repository id, description, datasets, license, base models): see
+hf_skeleton.cards.refresh_model_card. Every card is checked with hf_skeleton.cards.validate_card_metadata
+(the Hub's metadata checks that need no network).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import shutil
 from pathlib import Path
 
 from hf_skeleton import embedded_model_path, list_embedded_models
-from hf_skeleton.cards import write_model_card
+from hf_skeleton.cards import refresh_model_card, validate_card_metadata
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,13 +29,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.folders:
         for folder in args.folders:
-            print(f"wrote {write_model_card(folder)}")
+            card = refresh_model_card(folder)
+            validate_card_metadata(card)
+            print(f"wrote {card}")
         return
     for name in list_embedded_models():
         folder = Path(embedded_model_path(name))
-        card = folder / "README.md"
-        if not card.is_file():  # keep the descriptions written when the checkpoint was made
-            write_model_card(folder, repo_id=f"hf-skeleton/{name}")
+        card = refresh_model_card(folder, **({} if (folder / "README.md").is_file() else
+                                             {"repo_id": f"hf-skeleton/{name}"}))
+        validate_card_metadata(card)
         shutil.copy(card, HERE / f"{name}.md")
         print(f"{name}: {card} -> {HERE / f'{name}.md'}")
 

@@ -70,7 +70,7 @@ def test_train_skeleton_llm_writes_a_folder_that_loads(tmp_path, data_dir, capsy
     assert stored["clips"] == 3 and stored == results["nucla-view3"]
     assert (out / "training_command.txt").read_text().startswith("hf-skeleton train skeleton-llm --data")
     card = (out / "README.md").read_text()
-    assert "| nucla-view3 | top1_likelihood |" in card and "pipeline_tag: skeleton-understanding" in card
+    assert "| nucla-view3 | top1_likelihood |" in card and "pipeline_tag: video-text-to-text" in card
     # what `hf-skeleton evaluate` and the pipeline load
     model = AutoModelForImageTextToText.from_pretrained(out)
     assert model.config.model_type == "skeleton_llm" and model.config.lora["r"] == 32  # adapters kept unmerged
@@ -101,7 +101,7 @@ def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
     stored = json.loads((folder / "eval_results.json").read_text())
     row = stored["CMU held-out prediction (20 fps, free decoding)"]
     assert row["zero_velocity_mm@080ms"] == unified["free"]["predict"]["zero_velocity_mm"]["80"]
-    assert "pipeline_tag: skeleton-generation" in (folder / "README.md").read_text()
+    assert "pipeline_tag: any-to-any" in (folder / "README.md").read_text()
     assert AutoModelForImageTextToText.from_pretrained(folder).config.model_type == "superman"
     # a raw CMU BVH clip goes in (converted to H36M-17 by joint name) and comes back in its own format
     seq = hs.load_skeleton(cmu_dir / "02_01.bvh")
