@@ -19,8 +19,8 @@ from typing import Any
 from ..data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
 from ..errors import CheckpointError, HFSkeletonError, SkeletonFileError
 from .convert import add_convert as _add_convert
+from .evaluate import add_evaluate as _add_evaluate
 from .options import int_in as _int_in
-from .options import positive_int as _positive_int
 
 
 # ---------------------------------------------------------------------- shared helpers
@@ -349,61 +349,6 @@ def _add_train(sub) -> None:
     p.add_argument("model", choices=["llamo", "skeleton-llm", "superman", "vgmt"], help="which recipe")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own options")
     p.set_defaults(func=_cmd_train)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from ..cards import write_model_card, write_results
-    from ..data import action_labels
-    from ..evaluation.protocols import load_protocol_clips, recognition_protocol
-
-    if args.data:
-        data_dir = Path(args.data)
-    else:
-        clip = find_demo_clip()
-        if clip is None:
-            raise HFSkeletonError("no data folder found: pass --data pointing at the folder that holds nw_ucla/")
-        data_dir = clip.parents[2]  # .../data/nw_ucla/all_sqe/<clip>.json
-    folder = _model_folder(args.model)
-    if args.write_card and folder != args.model:
-        raise HFSkeletonError(f"--write-card: {args.model!r} is an embedded model, shipped read-only with the "
-                              "package; save a copy with save_pretrained and evaluate that folder")
-    # the model first: a damaged folder fails (CheckpointError, exit 2) before any data is read
-    model = _load_model(AutoModelForImageTextToText, folder)
-    processor = AutoProcessor.from_pretrained(folder)
-    clips = load_protocol_clips(args.protocol, data_dir, limit=args.limit, seed=args.seed)
-    labels = args.labels.split(",") if args.labels else list(action_labels("nucla").values())
-    sample = f"a class-balanced sample (seed {args.seed}) of " if args.limit else ""
-    print(f"evaluating {args.model} on {sample}{len(clips)} clips ({args.protocol}), "
-          f"{len(labels)} candidate labels")
-    result = recognition_protocol(model, processor, clips, labels, batch_size=args.batch_size,
-                                  generate=not args.no_generate, progress=lambda it: tqdm(it, desc="generate"))
-    for key, value in result.items():
-        print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
-    if args.write_card:
-        write_results(args.model, {args.protocol: result})
-        print(f"wrote {write_model_card(args.model)}")
-    return 0
-
-
-def _add_evaluate(sub) -> None:
-    p = sub.add_parser("evaluate", help="score a saved understanding model on a recognition protocol",
-                       description="Top-1 by candidate likelihood and strict/lenient accuracy of greedy answers "
-                                   "on labelled clips (nucla-view3: the N-UCLA cross-view test set).")
-    p.add_argument("model", help="a saved SkeletonLLM or LLaMo folder, or an embedded model's name "
-                                 "(llamo-nucla, skeleton-llm-nucla: read offline)")
-    p.add_argument("--protocol", default="nucla-view3", help="nucla-view3 (default) or nucla-all")
-    p.add_argument("--data", default=None, help="the data folder holding nw_ucla/ (default: ../shared/data)")
-    p.add_argument("--labels", default=None, help="comma-separated candidate labels (default: the 10 N-UCLA actions)")
-    p.add_argument("--limit", type=_positive_int, default=None,
-                   help="evaluate a seeded, class-balanced sample of N clips (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
-    p.add_argument("--batch-size", type=_int_in(1, 4096), default=32)
-    p.add_argument("--no-generate", action="store_true", help="skip the generated-answer scores")
-    p.add_argument("--write-card", action="store_true", help="store the results in the folder and re-render its card")
-    p.set_defaults(func=_cmd_evaluate)
 
 
 # ---------------------------------------------------------------------- entry point

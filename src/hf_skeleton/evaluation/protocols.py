@@ -43,27 +43,29 @@ def load_protocol_clips(protocol: str, data_dir: str | Path, limit: int | None =
 def balanced_sample(clips: Sequence[Any], limit: int, *, seed: int = 0, key: str = "label_name") -> list:
     """``limit`` clips drawn round-robin over the classes (``meta[key]``), each class in a seeded random
     order, returned in their original order: every class is represented as evenly as ``limit`` allows."""
+    return [clips[i] for i in balanced_indices([seq.meta.get(key) for seq in clips], limit, seed=seed)]
+
+
+def balanced_indices(classes: Sequence[Any], limit: int, *, seed: int = 0) -> list[int]:
+    """The sorted positions of ``limit`` items drawn round-robin over ``classes`` (one class per item),
+    each class in a seeded random order (what :func:`balanced_sample` keeps)."""
     rng = np.random.default_rng(seed)
     by_class: dict[Any, list[int]] = {}
-    for i, seq in enumerate(clips):
-        by_class.setdefault(seq.meta.get(key), []).append(i)
+    for i, name in enumerate(classes):
+        by_class.setdefault(name, []).append(i)
     queues = [list(rng.permutation(idx)) for _, idx in sorted(by_class.items(), key=lambda kv: str(kv[0]))]
     chosen: list[int] = []
-    while len(chosen) < min(limit, len(clips)):
+    while len(chosen) < min(limit, len(classes)):
         for queue in queues:
             if queue and len(chosen) < limit:
                 chosen.append(int(queue.pop()))
-    return [clips[i] for i in sorted(chosen)]
+    return sorted(chosen)
 
 
 def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candidate_labels: Sequence[str], *,
                          question: str = RECOGNITION_QUESTION, batch_size: int = 32, generate: bool = True,
                          max_new_tokens: int = 12, progress: Callable | None = None) -> dict[str, Any]:
     """Top-1 by likelihood over ``candidate_labels``, plus strict/lenient accuracy of greedy answers."""
-    import torch
-
-    from ..processing.collators import chat_prompt, left_padding
-
     references = [seq.meta.get("label_name") for seq in clips]
     if any(r is None for r in references):
         raise SkeletonInputError("clips", "clips whose meta has a label_name", "a clip without one")
@@ -73,20 +75,33 @@ def recognition_protocol(model: Any, processor: Any, clips: Sequence[Any], candi
     result: dict[str, Any] = {"clips": len(clips), "chance": 1.0 / len(candidate_labels),
                               "top1_likelihood": sum(p == r for p, r in zip(predicted, references)) / len(clips)}
     if generate:
-        answers: list[str] = []
-        steps = range(0, len(clips), batch_size)
-        for start in (progress(steps) if progress else steps):
-            chunk = list(clips[start:start + batch_size])
-            with left_padding(processor):  # batched greedy answers continue every prompt from its end
-                enc = processor(skeletons=chunk, text=[chat_prompt(processor, question)] * len(chunk),
-                                return_tensors="pt", padding=True)
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
-            answers += processor.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        accuracy = recognition_accuracy([a.strip() for a in answers], references)
+        answers = generate_answers(model, processor, clips, question, batch_size=batch_size,
+                                   max_new_tokens=max_new_tokens, progress=progress)
+        accuracy = recognition_accuracy(answers, references)
         result["generated_strict"] = accuracy["strict"]
         result["generated_lenient"] = accuracy["lenient"]
     return result
+
+
+def generate_answers(model: Any, processor: Any, clips: Sequence[Any], prompt: str, *, batch_size: int = 32,
+                     max_new_tokens: int = 12, progress: Callable | None = None) -> list[str]:
+    """Greedy answers of ``model`` to ``prompt`` about each clip (batched, prompts padded on the left so
+    every answer continues its prompt from the end), decoded without special tokens and stripped."""
+    import torch
+
+    from ..processing.collators import chat_prompt, left_padding
+
+    answers: list[str] = []
+    steps = range(0, len(clips), batch_size)
+    for start in (progress(steps) if progress else steps):
+        chunk = list(clips[start:start + batch_size])
+        with left_padding(processor):
+            enc = processor(skeletons=chunk, text=[chat_prompt(processor, prompt)] * len(chunk),
+                            return_tensors="pt", padding=True)
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
+        answers += processor.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    return [a.strip() for a in answers]
 
 
 def open_vocabulary_protocol(model: Any, processor: Any, clips: Sequence[Any], seen: Sequence[str],
