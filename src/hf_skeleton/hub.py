@@ -78,3 +78,64 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, toke
     except (OSError, ConnectionError) as err:
         raise HubUnavailableError(f"cannot push {folder} to {repo_id}: {type(err).__name__}: {err}") from None
     return str(getattr(info, "commit_url", info))
+
+
+def dataset_files_to_push(folder: str | Path) -> list[str]:
+    """The relative paths :func:`push_dataset_folder` would upload: the card (``README.md``) and every data
+    file its ``configs`` list, after checking the folder is a complete conversion whose card metadata passes
+    the offline Hub checks (:func:`~hf_skeleton.cards.check_card_metadata`). Other files in the folder (raw
+    clips, notes, the conversion's lock) are not uploaded.
+
+    Raises:
+        SkeletonFileError: not a folder, no card, a card without configs, a listed data file missing, a
+            data file outside the folder or pickle-based, card metadata the Hub would reject.
+    """
+    from .cards import validate_card_metadata
+    from .dataset_tools.card import CARD_NAME, read_card_configs
+    from .errors import SkeletonFileError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SkeletonFileError(folder, None, "a folder converted by hf-skeleton convert", "not a folder")
+    card = folder / CARD_NAME
+    configs = read_card_configs(folder)  # a typed error without a card or configs
+    validate_card_metadata(card, "dataset", source=card)
+    root = folder.resolve()
+    files = {CARD_NAME}
+    for config, splits in configs.items():
+        for split, paths in splits.items():
+            for path in paths:
+                resolved, field = Path(path).resolve(), f"configs[{config}].data_files[{split}]"
+                if not resolved.is_relative_to(root):
+                    raise SkeletonFileError(card, field, "data files inside the dataset folder", path)
+                rel = Path(path).absolute().relative_to(folder.absolute()).as_posix()
+                if not resolved.is_file():
+                    raise SkeletonFileError(card, field, "data files that exist", f"{rel}: no such file")
+                if resolved.name.endswith(_FORBIDDEN_SUFFIXES):
+                    raise SkeletonFileError(card, field, "parquet data files (pickle-based files are not "
+                                            "published)", rel)
+                files.add(rel)
+    return sorted(files)
+
+
+def push_dataset_folder(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
+                        commit_message: str = "Upload dataset with hf_skeleton") -> str:
+    """Create the dataset repository ``repo_id`` (if needed) and upload exactly
+    :func:`dataset_files_to_push` in one commit; return the commit URL."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    folder = Path(folder)
+    files = dataset_files_to_push(folder)
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.create_commit(repo_id, repo_type="dataset", commit_message=commit_message,
+                                 operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
+                                             for name in files])
+    except OfflineModeIsEnabled as err:
+        raise HubUnavailableError(f"cannot push dataset {folder} to {repo_id}: the Hub is offline here "
+                                  f"(HF_HUB_OFFLINE is set): {err}") from None
+    except (OSError, ConnectionError) as err:
+        raise HubUnavailableError(f"cannot push dataset {folder} to {repo_id}: {type(err).__name__}: {err}") from None
+    return str(getattr(info, "commit_url", info))
