@@ -7,6 +7,7 @@ at 20 fps; their captions live in a sibling ``texts/<id>.txt`` in the official l
 
 from __future__ import annotations
 
+import json
 import struct
 import tokenize
 import zipfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SkeletonFileError
+from ...errors import HFSkeletonError, SkeletonFileError
 from ..formats import SkeletonFormat, get_format
 from ..sequence import SkeletonSequence
 from ._common import check_expansion, open_regular, read_side_text
@@ -27,6 +28,22 @@ HUMANML3D_FPS = 20.0
 def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(array, other arrays) from a ``.npy`` (other = {}) or ``.npz`` (``key``, else ``positions``,
     else its only array). Object arrays (pickles) are refused."""
+    path = Path(path)
+    arrays = load_arrays(path)
+    if "" in arrays:
+        return arrays[""], {}
+    if key is None:
+        key = "positions" if "positions" in arrays else next(iter(arrays)) if len(arrays) == 1 else None
+    if key not in arrays:
+        raise SkeletonFileError(path, "key", f"one of {sorted(arrays)} (pass key=; 'positions' is the default)",
+                                key)
+    arr = arrays.pop(key)
+    return arr, arrays
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` by member name (at least one), or ``{"": array}`` for a ``.npy``.
+    Object arrays (pickles) are refused."""
     path = Path(path)
     f = open_regular(path, "rb")  # closed by the `with f` below
     try:
@@ -52,17 +69,9 @@ def load_array(path: Path, key: str | None = None) -> tuple[np.ndarray, dict[str
     not_arrays = sorted(k for k, v in arrays.items() if not isinstance(v, np.ndarray))
     if not_arrays:  # an .npz member without a .npy header comes back as raw bytes
         raise SkeletonFileError(path, not_arrays[0], "an .npy array in every .npz member", "raw bytes")
-    if "" in arrays:
-        return arrays[""], {}
     if not arrays:
         raise SkeletonFileError(path, None, "an .npz holding at least one array", "an empty archive")
-    if key is None:
-        key = "positions" if "positions" in arrays else next(iter(arrays)) if len(arrays) == 1 else None
-    if key not in arrays:
-        raise SkeletonFileError(path, "key", f"one of {sorted(arrays)} (pass key=; 'positions' is the default)",
-                                key)
-    arr = arrays.pop(key)
-    return arr, arrays
+    return arrays
 
 
 def _check_npy_header(path: Path, f) -> None:
@@ -127,13 +136,18 @@ def _positions(path: Path, arr: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:
 def read_array(path: Path, *, format: str | SkeletonFormat | None = None, fps: float = 30.0,
                key: str | None = None) -> SkeletonSequence:
     """A ``.npy`` array (T, J, 3) / (T, P, J, 3), or an ``.npz`` with ``positions`` and optional ``mask``
-    (T, P, J) and ``fps`` entries. ``format=`` names the joint layout (required)."""
+    (T, P, J), ``fps``, ``orientations`` (T, P, J, 3, 3), ``format`` (a JSON ``SkeletonFormat`` dict)
+    and ``meta`` (a JSON object) entries, as ``save_skeleton(seq, "clip.npz")`` writes them.
+    ``format=`` names the joint layout; required unless the file carries it."""
     path = Path(path)
-    if format is None:
+    arr, extra = load_array(path, key)
+    if format is None and "format" in extra:
+        fmt = _json_format(path, extra["format"])
+    elif format is None:
         raise SkeletonFileError(path, "format", "format= naming the joint layout of a plain array "
                                                 "(e.g. load_skeleton(path, format='kinect_v2'))", None)
-    fmt = get_format(format)
-    arr, extra = load_array(path, key)
+    else:
+        fmt = get_format(format)
     pos = _positions(path, arr, fmt)
     mask = None
     if "mask" in extra:
@@ -144,10 +158,41 @@ def read_array(path: Path, *, format: str | SkeletonFormat | None = None, fps: f
             raise SkeletonFileError(path, "mask", f"a boolean array of shape {pos.shape[:3]}",
                                     f"{m.dtype} {m.shape}")
         mask = m.astype(bool)
+    orientations = None
+    if "orientations" in extra:
+        o = extra["orientations"]
+        if o.shape != pos.shape[:3] + (3, 3) or o.dtype.kind not in "biuf":
+            raise SkeletonFileError(path, "orientations", f"a numeric array of shape {pos.shape[:3] + (3, 3)}",
+                                    f"{o.dtype} {o.shape}")
+        with np.errstate(all="ignore"):
+            orientations = np.nan_to_num(o.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if "fps" in extra:
         fps = _scalar(path, "fps", extra["fps"])
     fps = _positive(path, "fps", fps)
-    return SkeletonSequence(positions=pos, mask=mask, fps=fps, format=fmt, meta={"clip": path.stem})
+    meta = _json_text(path, "meta", extra["meta"]) if "meta" in extra else {}
+    if not isinstance(meta, dict):
+        raise SkeletonFileError(path, "meta", "a JSON object", type(meta).__name__)
+    meta = {k: v for k, v in meta.items() if k not in ("source", "reader")}
+    meta.setdefault("clip", path.stem)
+    return SkeletonSequence(positions=pos, mask=mask, fps=fps, format=fmt, meta=meta, orientations=orientations)
+
+
+def _json_text(path: Path, name: str, value: np.ndarray) -> Any:
+    if value.dtype.kind != "U" or value.size != 1:
+        raise SkeletonFileError(path, name, "a JSON string", f"{value.dtype} {value.shape}")
+    try:
+        return json.loads(str(value.reshape(())))
+    except (ValueError, RecursionError) as e:
+        raise SkeletonFileError(path, name, "valid JSON", f"{type(e).__name__}: {e}"[:120]) from None
+
+
+def _json_format(path: Path, value: np.ndarray) -> SkeletonFormat:
+    data = _json_text(path, "format", value)
+    try:
+        return SkeletonFormat.from_dict(data)
+    except (HFSkeletonError, TypeError, ValueError) as e:
+        raise SkeletonFileError(path, "format", "a SkeletonFormat dict (SkeletonFormat.to_dict())",
+                                str(e)[:120]) from None
 
 
 def _scalar(path: Path, name: str, value: np.ndarray) -> float:
