@@ -26,7 +26,8 @@ __version__ = "0.1.0"
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
     **dict.fromkeys(["BODY_PARTS", "SkeletonFormat", "SkeletonSequence", "get_format", "list_formats",
-                     "list_readers", "load_skeleton", "register_format", "register_reader"], ".skeletons"),
+                     "list_readers", "list_writers", "load_skeleton", "register_format", "register_reader",
+                     "register_writer", "save_skeleton"], ".skeletons"),
     **dict.fromkeys(["VGMTConfig", "VGMTModel"], ".models.vgmt"),
     **dict.fromkeys(["SupermanConfig", "SupermanForConditionalGeneration", "SupermanModel", "SupermanProcessor"],
                     ".models.superman"),
@@ -101,9 +102,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         get_format,
         list_formats,
         list_readers,
+        list_writers,
         load_skeleton,
         register_format,
         register_reader,
+        register_writer,
+        save_skeleton,
     )
     from .video import load_video, sample_frame_indices, video_info
     from .viz import save_animation, save_frame_grid

@@ -3,6 +3,7 @@
 from .convert import canonical_joint_names, convert, joint_correspondence, joint_name_convention
 from .formats import BODY_PARTS, SkeletonFormat, get_format, list_formats, register_format
 from .io import list_readers, load_skeleton, register_reader
+from .save import list_writers, register_writer, save_skeleton
 from .sequence import SkeletonSequence
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "joint_name_convention",
     "list_formats",
     "list_readers",
+    "list_writers",
     "load_skeleton",
     "register_format",
     "register_reader",
+    "register_writer",
+    "save_skeleton",
 ]
