@@ -19,6 +19,7 @@ from typing import Any
 from ..data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
 from ..errors import CheckpointError, HFSkeletonError, SkeletonFileError
 from .convert import add_convert as _add_convert
+from .convert_file import add_convert_file as _add_convert_file
 from .evaluate import add_evaluate as _add_evaluate
 from .options import int_in as _int_in
 from .push_dataset import add_push_dataset as _add_push_dataset
@@ -354,7 +355,8 @@ def _add_train(sub) -> None:
 
 # ---------------------------------------------------------------------- entry point
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
-                                               _add_train, _add_evaluate, _add_push, _add_push_dataset]
+                                               _add_convert_file, _add_train, _add_evaluate, _add_push,
+                                               _add_push_dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:
