@@ -8,6 +8,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -100,3 +101,114 @@ def test_llamo_head_takes_the_language_models_dtype():
     with torch.no_grad():
         out = bf16(**inputs, labels=inputs["input_ids"])
     assert out.logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+
+
+LLAVA = QWEN.with_name("llava_1_5_7b_hf.json")
+
+
+def published_clip_tower_folder(folder: Path) -> Path:
+    """LLaVA-1.5's video tower as a folder: CLIP ViT-L/14 at 336 px (width 1024, 577 tokens a frame), one
+    layer, random bfloat16 weights, with LLaVA-1.5's image processor."""
+    from transformers import CLIPVisionModel
+
+    from hf_skeleton.testing_published import published_config, published_image_processor
+
+    torch.manual_seed(1)
+    CLIPVisionModel(published_config(LLAVA, vision_layers=1).vision_config).to(torch.bfloat16).save_pretrained(folder)
+    published_image_processor(LLAVA).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads(nucla_dir, data_dir, tmp_path):
+    """LLaMo with both towers of a GPU run (Qwen2.5-7B's text model and LLaVA-1.5's CLIP ViT-L/14-336 as the
+    video tower) on a real clip and 8 frames of a real video: the tower holds the folder's weights, the video
+    tokens are what the config says, gradients reach only the trained parts, and the saved folder (trained
+    parts only; the towers are referenced) reloads to the same logits."""
+    from safetensors import safe_open
+    from transformers import AutoModelForImageTextToText, AutoProcessor, CLIPVisionModel
+
+    from hf_skeleton.testing_published import PeakRSS, published_text_folder
+    from hf_skeleton.training.llamo_recipe import LlamoRecipeConfig, build
+    from hf_skeleton.video import iter_frames
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        text_folder = published_text_folder(QWEN, tmp_path / "qwen2_5_7b", text_layers=1)
+        clip_folder = published_clip_tower_folder(tmp_path / "clip_vit_l_336")
+        clip = hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json")
+        video = data_dir / "pose2sim_demo" / "videos" / "cam01.mp4"
+        frames = np.stack([rgb for _, _, rgb in iter_frames(video, stride=12, max_frames=8)])
+        with PeakRSS() as memory:
+            torch.manual_seed(0)
+            model, processor = build(LlamoRecipeConfig(text_model=str(text_folder), vision_model=str(clip_folder),
+                                                       hidden=512, layers=4, frames=64), format="kinect_v1")
+            config = model.config
+            assert config.use_video and config.vision_config.hidden_size == 1024
+            reference = CLIPVisionModel.from_pretrained(clip_folder).state_dict()
+            ours = model.model.vision_tower.state_dict()
+            assert all(torch.equal(ours[k], v) for k, v in reference.items())  # the folder's weights
+            del reference
+
+            model.requires_grad_(False)
+            trained = [model.model.motion_projector, model.model.video_projector]
+            for part in trained:
+                part.requires_grad_(True)
+            model.train()
+            batch = SkeletonSFTCollator(processor)([{"skeleton": clip, "prompt": QUESTION, "video": frames,
+                                                     "answer": clip.meta["label_name"]}])
+            assert batch["pixel_values_videos"].shape == (1, config.num_video_frames, 3, 336, 336)
+            video_tokens = int((batch["input_ids"] == config.video_token_id).sum())
+            assert video_tokens == config.num_video_tokens > 0
+            keep = label_positions(batch["labels"])
+            start = time.perf_counter()
+            out = model(**batch, logits_to_keep=keep)
+            out.loss.backward()
+            step_s = time.perf_counter() - start
+            assert math.isfinite(float(out.loss))
+            assert all(p.grad is not None and p.grad.abs().sum() > 0 for part in trained for p in part.parameters())
+            assert all(p.grad is None for p in model.model.language_model.parameters())
+            assert all(p.grad is None for p in model.model.vision_tower.parameters())
+            with torch.no_grad():
+                for part in trained:  # a "trained" projector: the reload must carry these, not a fresh init
+                    for p in part.parameters():
+                        p.add_(0.01 * p.grad.sign().to(p.dtype))
+            model.zero_grad(set_to_none=True)
+            model.eval()
+            with torch.no_grad():
+                expected = model(**batch, logits_to_keep=keep).logits.float()
+
+            model.save_pretrained(tmp_path / "llamo")
+            processor.save_pretrained(tmp_path / "llamo")
+            saved_mb = sum(f.stat().st_size for f in (tmp_path / "llamo").glob("*.safetensors")) / 1e6
+            with safe_open(str(tmp_path / "llamo" / "model.safetensors"), "pt") as fh:
+                saved = list(fh.keys())
+            del model, out
+            start = time.perf_counter()
+            again = AutoModelForImageTextToText.from_pretrained(tmp_path / "llamo").eval()
+            load_s = time.perf_counter() - start
+            # transformers 5 loads a model in one dtype (float32 unless dtype= is given): put the backbones back in
+            # the bfloat16 they were built in, the trained parts stay float32, and the logits must be identical
+            assert again.dtype == torch.float32
+            for part in (again.model.language_model, again.model.vision_tower, again.lm_head):
+                for param in part.parameters():  # parameters only: RoPE's inv_freq buffer stays float32
+                    param.data = param.data.to(torch.bfloat16)
+            reprocessor = AutoProcessor.from_pretrained(tmp_path / "llamo")
+            rebatch = SkeletonSFTCollator(reprocessor)([{"skeleton": clip, "prompt": QUESTION, "video": frames,
+                                                         "answer": clip.meta["label_name"]}])
+            assert all(torch.equal(rebatch[k], batch[k]) for k in batch)
+            with torch.no_grad():
+                got = again(**rebatch, logits_to_keep=keep).logits.float()
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        # the towers and the LLM are referenced, not copied: what is saved is the motion encoder, the projectors
+        # and the fusion (~100 M parameters at width 3,584), plus the two added token rows
+        assert not any(k.startswith(("model.vision_tower.", "model.language_model.layers.")) for k in saved)
+        assert {k.split(".")[1] for k in saved if k.startswith("model.")} >= {"motion_encoder", "motion_projector",
+                                                                             "video_projector"}
+        print(f"\nllamo + CLIP ViT-L/14-336 video tower (Qwen2.5-7B text, 1 layer each): {video_tokens} video tokens, "
+              f"sequence {batch['input_ids'].shape[1]}, forward+backward {step_s:.1f} s, saved {saved_mb:.0f} MB, "
+              f"reload {load_s:.1f} s, peak RSS {memory.peak / 1e9:.2f} GB")
+        assert memory.peak < 14e9  # the reload is float32 (transformers' one-dtype load): twice the bf16 LLM
+    finally:
+        torch.set_num_threads(previous)

@@ -152,6 +152,8 @@ class LlamoModel(LlamoPreTrainedModel):
             feats = patches.mean(1, keepdim=True)
         else:
             feats = patches
+        # a bfloat16 tower (a published checkpoint) feeds a projector trained in float32
+        feats = feats.to(self.video_projector.linear_1.weight.dtype)
         return self.video_projector(feats.reshape(B, -1, feats.shape[-1]))
 
     def _placeholder_mask(self, input_ids, inputs_embeds, token_id: int | None, name: str) -> torch.Tensor:
