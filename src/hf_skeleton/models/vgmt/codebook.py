@@ -50,16 +50,25 @@ class HybridCodebook(nn.Module):
         super().__init__()
         self.num_codes, self.skeletal_dim, self.visual_dim = num_codes, skeletal_dim, visual_dim
         self.decay, self.reset_every, self.eps = decay, reset_every, eps
-        self.register_buffer("embed_s", torch.randn(num_codes, skeletal_dim))
-        self.register_buffer("ema_count_s", torch.ones(num_codes))
+        self.register_buffer("embed_s", torch.randn(num_codes, skeletal_dim, dtype=torch.float32))
+        self.register_buffer("ema_count_s", torch.ones(num_codes, dtype=torch.float32))
         self.register_buffer("ema_sum_s", self.embed_s.clone())
         if visual_dim:
-            self.register_buffer("embed_v", torch.randn(num_codes, visual_dim))
-            self.register_buffer("ema_count_v", torch.ones(num_codes))
+            self.register_buffer("embed_v", torch.randn(num_codes, visual_dim, dtype=torch.float32))
+            self.register_buffer("ema_count_v", torch.ones(num_codes, dtype=torch.float32))
             self.register_buffer("ema_sum_v", self.embed_v.clone())
-        self.register_buffer("window_usage", torch.zeros(num_codes))
+        self.register_buffer("window_usage", torch.zeros(num_codes, dtype=torch.float32))
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+
+    def _apply(self, fn, recurse=True):
+        """``.to(dtype)`` / ``.half()`` move the codebook but keep its EMA state in float32: bfloat16 sums of
+        thousands of assignments would lose the updates (the model's layers still take the new dtype)."""
+        super()._apply(fn, recurse)
+        for name, buf in self._buffers.items():
+            if buf is not None and buf.is_floating_point() and buf.dtype != torch.float32:
+                self._buffers[name] = buf.float()
+        return self
 
     # ------------------------------------------------------------------ lookup
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
@@ -74,9 +83,9 @@ class HybridCodebook(nn.Module):
 
     def distances(self, z_s: torch.Tensor, z_v: torch.Tensor | None = None) -> torch.Tensor:
         """(N, K) summed squared distances; the skeletal term alone when ``z_v`` is None."""
-        d = squared_distances(z_s, self.embed_s)
+        d = squared_distances(z_s.float(), self.embed_s.float())  # float32 whatever the model's dtype (bf16)
         if z_v is not None:
-            d = d + squared_distances(z_v, self.embed_v)
+            d = d + squared_distances(z_v.float(), self.embed_v.float())
         return d
 
     # ------------------------------------------------------------------ forward
@@ -97,11 +106,11 @@ class HybridCodebook(nn.Module):
             self._init_from(zs_d[valid], None if zv_d is None else zv_d[valid])
         with torch.no_grad():
             codes = self.distances(zs_d, zv_d).argmin(1)
-        c_s = self.embed_s[codes]
+        c_s = self.embed_s[codes].to(z_s.dtype)
         q_s = z_s + (c_s - z_s).detach()
         commit_s = _masked_mse(z_s, c_s, valid)
         if self.visual_dim:
-            c_v = self.embed_v[codes]
+            c_v = self.embed_v[codes].to(z_s.dtype if z_v is None else z_v.dtype)
             if z_v is not None:
                 q_v = z_v + (c_v - z_v).detach()
                 commit_v = _masked_mse(z_v, c_v, valid)
