@@ -56,6 +56,12 @@ class DrActionPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
     input_modalities = ("skeletons",)
     supports_gradient_checkpointing = True
     _no_split_modules = ("GaussianColor", "NeuralFeatureModulator", "LinearBlendSkinning")
+    # no attention layers: any implementation a composite model asks for (SkeletonLLM's VLM with sdpa,
+    # flash or flex attention) is fine for the renderer, which used to make such a load fail
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
