@@ -30,7 +30,8 @@ from .motion_encoder import LlamoMotionEncoder
 @dataclass
 class LlamoModelOutputWithPast(BaseModelOutputWithPast):
     """Backbone output: transformers' fields (the KV cache under the installed version's name) plus
-    ``motion_hidden_states``: (N_real, D) projected (fused) motion tokens and
+    ``motion_hidden_states``: (N_real, D) projected (fused) motion tokens (``None`` under ``torch.compile``:
+    its shape depends on the data) and
     ``video_hidden_states``: (B, M, D) projected video tokens."""
 
     motion_hidden_states: torch.FloatTensor | None = None
@@ -165,12 +166,19 @@ class LlamoModel(LlamoPreTrainedModel):
         ref = self.get_input_embeddings()(torch.tensor(token_id, device=inputs_embeds.device))
         return (inputs_embeds == ref).all(-1)
 
-    def _scatter(self, inputs_embeds, input_ids, feats: torch.Tensor, token_id, name: str) -> torch.Tensor:
+    def _scatter(self, inputs_embeds, input_ids, feats: torch.Tensor, token_id, name: str,
+                 count: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Put ``feats`` (N, D), in order, at the placeholders; only the first ``count`` (default N) are used.
+
+        The count check reads a tensor value, so it is skipped under ``torch.compile`` (a graph break), as
+        transformers' own VLMs do."""
         mask = self._placeholder_mask(input_ids, inputs_embeds, token_id, name)
-        if int(mask.sum()) != feats.shape[0]:
-            raise SkeletonInputError(f"<{name}> placeholders",
-                                     f"as many placeholder tokens as {name} features ({feats.shape[0]}); "
-                                     f"build inputs with LlamoProcessor", int(mask.sum()))
+        if not torch.compiler.is_compiling():
+            expected = feats.shape[0] if count is None else int(count)
+            if int(mask.sum()) != expected:
+                raise SkeletonInputError(f"<{name}> placeholders",
+                                         f"as many placeholder tokens as {name} features ({expected}); "
+                                         f"build inputs with LlamoProcessor", int(mask.sum()))
         return inputs_embeds.masked_scatter(mask[..., None], feats.to(inputs_embeds.dtype))
 
     def forward(
@@ -202,8 +210,13 @@ class LlamoModel(LlamoPreTrainedModel):
                     raise SkeletonInputError("pixel_values_videos", f"one video per motion clip ({motion_feats.shape[0]})",
                                              video_feats.shape[0])
                 motion_feats = self.fusion(motion_feats, video_feats)
-            motion_out = motion_feats[token_mask]
-            inputs_embeds = self._scatter(inputs_embeds, input_ids, motion_out, self.config.motion_token_id, "motion")
+            # the real tokens first, in clip order, then the padding ones, which masked_scatter never reaches:
+            # the same as motion_feats[token_mask] without a data-dependent shape (no graph break)
+            first = torch.argsort((~token_mask).flatten().to(torch.uint8), stable=True)
+            inputs_embeds = self._scatter(inputs_embeds, input_ids, motion_feats.flatten(0, 1)[first],
+                                          self.config.motion_token_id, "motion", count=token_mask.sum())
+            if not torch.compiler.is_compiling():
+                motion_out = motion_feats[token_mask]
         if video_feats is not None:
             inputs_embeds = self._scatter(inputs_embeds, input_ids, video_feats.flatten(0, 1),
                                           self.config.video_token_id, "video")
