@@ -23,19 +23,24 @@ import threading
 _PACKAGE = __package__  # "hf_skeleton"
 
 # (module path, config class, [(auto class name, model class), ...], processor class or None)
+# The three language models map skeletons (+ video) + text to text: the same contract as transformers' VLMs
+# (LLaVA, Video-LLaVA), hence AutoModelForImageTextToText. They are also registered with
+# AutoModelForCausalLM because that is where PEFT looks: an adapter saved with task_type="CAUSAL_LM" (what
+# LoRA fine-tuning with TRL writes) reloads through AutoPeftModelForCausalLM, which builds its base with it.
 _MODEL_ENTRIES: list[tuple[str, str, list[tuple[str, str]], str | None]] = [
     (".models.vgmt", "VGMTConfig", [("AutoModel", "VGMTModel")], "VGMTProcessor"),
     (".models.superman", "SupermanConfig",
-     [("AutoModel", "SupermanModel"), ("AutoModelForImageTextToText", "SupermanForConditionalGeneration")],
+     [("AutoModel", "SupermanModel"), ("AutoModelForImageTextToText", "SupermanForConditionalGeneration"),
+      ("AutoModelForCausalLM", "SupermanForConditionalGeneration")],
      "SupermanProcessor"),
     (".models.draction", "DrActionConfig", [("AutoModel", "DrActionModel")], None),
     (".models.skeleton_llm", "SkeletonLLMConfig",
-     [("AutoModel", "SkeletonLLMModel"), ("AutoModelForImageTextToText", "SkeletonLLMForConditionalGeneration")],
+     [("AutoModel", "SkeletonLLMModel"), ("AutoModelForImageTextToText", "SkeletonLLMForConditionalGeneration"),
+      ("AutoModelForCausalLM", "SkeletonLLMForConditionalGeneration")],
      "SkeletonLLMProcessor"),
-    # LLaMo maps motion (+ video) + text to text: the same contract as transformers' VLMs (LLaVA,
-    # Video-LLaVA), hence AutoModelForImageTextToText rather than the text-only AutoModelForCausalLM.
     (".models.llamo", "LlamoConfig",
-     [("AutoModel", "LlamoModel"), ("AutoModelForImageTextToText", "LlamoForConditionalGeneration")],
+     [("AutoModel", "LlamoModel"), ("AutoModelForImageTextToText", "LlamoForConditionalGeneration"),
+      ("AutoModelForCausalLM", "LlamoForConditionalGeneration")],
      "LlamoProcessor"),
     # the ImageNet EfficientNet-Lite backbones (hs.backbone_path), written here since timm needs torchvision
     (".models.efficientnet_lite", "EfficientNetLiteConfig",
