@@ -24,7 +24,7 @@ from hf_skeleton.training.recipe_config import recipe_parser
 def main() -> None:
     parser = recipe_parser(llamo_recipe.LlamoRecipeConfig, description=__doc__.splitlines()[0])
     (config,) = parser.parse_args_into_dataclasses()
-    llamo_recipe.run(config, command="python examples/train_llamo.py " + " ".join(sys.argv[1:]))
+    llamo_recipe.run(config, command="python examples/train_llamo.py " + " ".join(sys.argv[1:]), log=print)
 
 
 if __name__ == "__main__":

@@ -193,7 +193,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    result = run_cmu(args) if args.experiment == "cmu" else run_pose2sim(args)
+    result = run_cmu(args, log=print) if args.experiment == "cmu" else run_pose2sim(args)
     result["args"] = vars(args)
     (Path(args.output_dir) / "results.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "split"}, indent=2))

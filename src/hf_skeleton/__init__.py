@@ -9,6 +9,7 @@ and every config, model, processor and pipeline is registered with transformers 
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from . import _registration
@@ -22,6 +23,10 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+# the library logs through logging.getLogger(__name__) under "hf_skeleton"; nothing is printed unless the
+# application configures logging (``logging.basicConfig(level=logging.INFO)``; the CLI's ``-v``)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
@@ -72,12 +77,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load on first use
     from .backbones import BackboneNotInstalledError, backbone_path, list_backbones
     from .embedded import embedded_model_path, list_embedded_models
+    from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
     from .models.efficientnet_lite import (
         EfficientNetLiteConfig,
         EfficientNetLiteForImageClassification,
         EfficientNetLiteModel,
     )
-    from .models.draction import DrActionConfig, DrActionModel, DrActionOutput
     from .models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoModel, LlamoProcessor
     from .models.skeleton_llm import (
         ImageAdapterConfig,

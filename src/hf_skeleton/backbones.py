@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, HFSkeletonError
+
+logger = logging.getLogger(__name__)
 
 _MARKER = "hf_skeleton_backbone.json"  # written last, inside the temporary folder, before the rename
 _BUILD_VERSION = 1  # bump when a builder's output changes: older folders are rebuilt
@@ -274,6 +277,7 @@ def backbone_path(name: str, cache_dir: str | os.PathLike | None = None, force_r
         staging = Path(tempfile.mkdtemp(prefix=f".{backbone.name}.building-", dir=root))
         try:
             start = time.perf_counter()
+            logger.info("building backbone %s from %s into %s (once)", backbone.name, weights, final)
             backbone.builder(backbone, weights, staging)
             marker = {"build_version": _BUILD_VERSION, "name": backbone.name, "package": backbone.package,
                       "package_version": _package_version(backbone.package), "source": weights.name,

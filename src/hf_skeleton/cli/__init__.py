@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -336,7 +337,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     argv = list(args.recipe_args)
     recipe = recipes[args.model]
     config = parse_recipe(recipe.RECIPE_CONFIG, argv, prog=f"hf-skeleton train {args.model}")
-    recipe.run(config, command=f"hf-skeleton train {args.model} " + " ".join(argv))
+    recipe.run(config, command=f"hf-skeleton train {args.model} " + " ".join(argv), log=print)
     return 0
 
 
@@ -364,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="hf-skeleton", description="Human skeleton data on the Hugging Face stack.")
     parser.add_argument("--version", action="version", version=f"hf_skeleton {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the library's log (backbone builds, skipped files) at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in SUBCOMMANDS:
@@ -374,6 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the library logs under "hf_skeleton" and is silent in Python by default; the CLI shows its warnings
+    # (a file skipped by --skip-bad) and, with -v, its progress notes
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="hf-skeleton: %(message)s")
     try:
         return int(args.func(args) or 0)
     except HFSkeletonError as err:

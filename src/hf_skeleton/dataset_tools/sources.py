@@ -7,6 +7,7 @@ dataset-level facts (label sets, official splits). A source is registered in :da
 
 from __future__ import annotations
 
+import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -61,7 +62,7 @@ class _Skips:
             if not self.skip_bad:
                 raise err from None
             self.skipped.append((Path(path).name, str(err)))
-            return None
+            return logging.getLogger(__name__).warning("skipped %s: %s", path, err)  # None: the file is left out
 
 
 class Source(ABC):

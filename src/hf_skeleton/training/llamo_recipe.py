@@ -10,10 +10,12 @@ projector trained, 200 steps), stage 2 (the instruction mixture: projector + enc
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -39,6 +41,8 @@ from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset,
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .rationales import RationaleBuilder, kinematic_teacher
 from .recipe_config import as_config, require
+
+logger = logging.getLogger(__name__)
 
 NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
          "donning", "doffing", "throw", "carry"]
@@ -164,9 +168,10 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
     return model, LlamoProcessor.from_config(config, tok, image_processor=image_processor, align_view=args.align_view)
 
 
-def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log=print) -> dict:
+def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: Callable[[str], Any] | None = None) -> dict:
     """Train, evaluate on N-UCLA view 3, save the model, processor, results and card; return the results.
     ``args``: a :class:`LlamoRecipeConfig` (or parsed options with its fields)."""
+    log = log or logger.info  # the CLI passes print
     args = as_config(LlamoRecipeConfig, args)
     if args.data:
         data = Path(args.data)

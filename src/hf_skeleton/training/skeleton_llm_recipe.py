@@ -25,6 +25,7 @@ are written, and the ``skeleton-understanding`` pipeline reloads the folder.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ from .projector_warmup import warm_up_projector
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
+
+logger = logging.getLogger(__name__)
 
 NAMES = action_labels("nucla")
 PROTOCOL = "nucla-view3"
@@ -209,9 +212,10 @@ def eval_loss(model, processor, examples, batch_size: int = 16) -> float:
 
 
 def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleton-llm",
-        log: Callable[[str], Any] = print) -> dict:
+        log: Callable[[str], Any] | None = None) -> dict:
     """Train through the stages, evaluate on N-UCLA view 3, save the folder; return the results.
     ``args``: a :class:`SkeletonLLMRecipeConfig` (or parsed options with its fields)."""
+    log = log or logger.info  # the CLI passes print
     args = as_config(SkeletonLLMRecipeConfig, args)
     from transformers import pipeline
 

@@ -22,6 +22,7 @@ Shared by ``examples/train_superman.py`` and ``hf-skeleton train superman`` (sam
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ from .superman_tasks import (
     normalize_like,
     superman_sft_config,
 )
+
+logger = logging.getLogger(__name__)
 
 TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
 
@@ -148,9 +151,10 @@ def vgmt_training_clips(windows_2t: list[np.ndarray], clip: int, keyframes: int 
     return torch.stack(out)
 
 
-def train_vgmt(clips: torch.Tensor, steps: int, seed: int = 0, log: Callable[[str], Any] = print) -> VGMTModel:
+def train_vgmt(clips: torch.Tensor, steps: int, seed: int = 0, log: Callable[[str], Any] | None = None) -> VGMTModel:
     """A small skeleton-only H36M-17 VGMT (256 codes, x2 temporal compression), AdamW 1e-3, batch 32,
     on already normalised clips (N, T, J, 3) (:func:`vgmt_training_clips`)."""
+    log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
     cfg = VGMTConfig(format="h36m17", num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3], norm_groups=8,
                      use_vision=False, reset_every=20)
@@ -297,8 +301,9 @@ def build_examples(vgmt, train_pred, train_mib, hidden):
     }
 
 
-def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] = print):
+def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] | None = None):
     """A fresh tiny Superman on the shared VGMT, trained with SFTTrainer on the examples of ``tasks``."""
+    log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
     model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
     model.vgmt.load_state_dict(vgmt.state_dict())
@@ -330,9 +335,10 @@ def _card_results(unified: dict, fps: float) -> dict:
 
 
 def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
-        log: Callable[[str], Any] = print) -> dict:
+        log: Callable[[str], Any] | None = None) -> dict:
     """Train the VGMT and the Superman runs, score them, save ``OUT/unified`` and ``OUT/results.json``.
     ``args``: a :class:`SupermanRecipeConfig` (or parsed options with its fields)."""
+    log = log or logger.info  # the CLI passes print
     args = as_config(SupermanRecipeConfig, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

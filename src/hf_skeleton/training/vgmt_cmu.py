@@ -8,10 +8,13 @@ and mapped back before scoring MPJPE in mm.
 from __future__ import annotations
 
 import glob
+import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +27,8 @@ from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..skeletons.io import load_skeleton
 from .recipe_config import as_config, require
 from .vgmt_recipe import vgmt_trainer, vgmt_training_args
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -140,8 +145,9 @@ def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, vis
             "codebook": health}
 
 
-def run_cmu(args, log=print) -> dict:
+def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
     """Train a skeleton-only VGMT on CMU (12 whole trials held out), evaluate, save ``output_dir/model``."""
+    log = log or logger.info  # the CLI passes print
     train_clips, test_clips, fmt, units, split = load_cmu(_data_dir(args), args.fps, args.clip_len, args.stride)
     log(f"CMU: format {fmt.name} ({fmt.num_joints} joints, {units}); {len(train_clips)} train clips from "
           f"{len(split['train'])} trials, {len(test_clips)} test clips from held-out trials {split['test']}")
@@ -159,9 +165,10 @@ def run_cmu(args, log=print) -> dict:
     return result
 
 
-def run(args: VGMTRecipeConfig, command: str = "hf-skeleton train vgmt", log=print) -> dict:
+def run(args: VGMTRecipeConfig, command: str = "hf-skeleton train vgmt", log: Callable[[str], Any] | None = None) -> dict:
     """``run_cmu`` plus what a published folder needs: results.json, eval_results.json and the card.
     ``args``: a :class:`VGMTRecipeConfig` (or parsed options with its fields)."""
+    log = log or logger.info  # the CLI passes print
     import json
 
     from ..cards import write_model_card, write_results
