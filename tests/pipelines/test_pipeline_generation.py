@@ -148,3 +148,43 @@ def test_arrays_and_dataset_rows_read_by_the_skeleton_processor(pipe):
         np.testing.assert_array_equal(out.positions, ref.positions)
     with pytest.raises(hs.SkeletonInputError, match="skeleton_format"):
         pipe(seq.positions, task="predict", num_frames=4)
+
+
+def test_lists_generators_and_batch_size_give_the_single_call_results(pipe, cmu_dir):
+    """Transformers' batching machinery (issue 20): a list with batch_size=2 used to fail; a generator
+    and a list give what one call per clip gives, and the pipeline's own batch size is not changed."""
+    from hf_skeleton.training.superman_tasks import cmu_to_h36m
+
+    real = cmu_to_h36m(hs.load_skeleton(cmu_dir / "02_01.bvh"))
+    clips = [real.frame_range(s, s + 8) for s in (0, 40, 80)]
+    single = [pipe(c, task="predict", num_frames=6) for c in clips]
+    batch_size_before = pipe._batch_size
+    for got in (pipe(clips, task="predict", num_frames=6, batch_size=2),
+                list(pipe((c for c in clips), task="predict", num_frames=6, batch_size=2))):
+        assert len(got) == 3
+        for a, b in zip(got, single):
+            np.testing.assert_array_equal(a.meta["motion_codes"][0], b.meta["motion_codes"][0])
+            np.testing.assert_allclose(a.positions, b.positions, atol=1e-6)
+    assert pipe._batch_size == batch_size_before
+
+
+def test_sampling_arguments_reach_generate(pipe, monkeypatch):
+    seen = []
+    generate = pipe.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("do_sample", "temperature", "top_p")})
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(pipe.model, "generate", spy)
+    pipe(_seq(8), task="predict", num_frames=4)
+    torch.manual_seed(0)
+    a = pipe(_seq(8), task="predict", num_frames=4, do_sample=True, temperature=1.5, top_p=0.9)
+    torch.manual_seed(0)
+    b = pipe(_seq(8), task="predict", num_frames=4, do_sample=True, temperature=1.5, top_p=0.9)
+    assert seen[0] == {"do_sample": False, "temperature": None, "top_p": None}
+    assert seen[1] == {"do_sample": True, "temperature": 1.5, "top_p": 0.9}
+    np.testing.assert_array_equal(a.meta["motion_codes"][0], b.meta["motion_codes"][0])  # seeded
+    for bad in ({"temperature": 0}, {"top_p": 1.5}, {"temperature": "hot"}):
+        with pytest.raises(hs.SkeletonInputError):
+            pipe(_seq(8), task="predict", num_frames=4, do_sample=True, **bad)

@@ -35,6 +35,7 @@ from ..models.superman.processing_superman import SupermanTaskBuilder, keyframe_
 from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
 from ..processing.skeleton_processor import SkeletonProcessor
 from ..skeletons.sequence import SkeletonSequence
+from .batching import ListBatchingMixin
 from .typed_loading import install as _install_typed_loading
 
 _install_typed_loading()  # pipeline(task, model=folder) raises the checkpoint's typed error
@@ -50,7 +51,7 @@ def _bounded(name: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
-class SkeletonGenerationPipeline(Pipeline):
+class SkeletonGenerationPipeline(ListBatchingMixin, Pipeline):
     """Motion generation with a :class:`~hf_skeleton.SupermanForConditionalGeneration` and its processor."""
 
     _load_processor = True
@@ -68,6 +69,9 @@ class SkeletonGenerationPipeline(Pipeline):
         max_new_tokens: int | None = None,
         frame_size: int | None = None,
         skeleton_format: str | None = None,
+        do_sample: bool | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
         **kwargs: Any,
     ):
         if task is not None and task not in TASKS:
@@ -88,11 +92,21 @@ class SkeletonGenerationPipeline(Pipeline):
         fwd = {} if constrained is None else {"constrained": bool(constrained)}
         if max_new_tokens is not None:
             fwd["max_new_tokens"] = _bounded("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
+        sampling = {k: v for k, v in (("do_sample", do_sample), ("temperature", temperature), ("top_p", top_p))
+                    if v is not None}
+        for name in ("temperature", "top_p"):
+            value = sampling.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value <= (1 if name == "top_p" else 100)):
+                raise SkeletonInputError(name, "a number in (0, 1]" if name == "top_p" else "a number in (0, 100]",
+                                         value)
+        if sampling:
+            fwd["sampling"] = sampling
         if kwargs:
             raise SkeletonInputError(
                 "skeleton-generation arguments",
                 "task, num_frames, keyframes, history_frames, constrained, max_new_tokens, frame_size, "
-                "skeleton_format",
+                "skeleton_format, do_sample, temperature, top_p",
                 sorted(kwargs),
             )
         return pre, fwd, {}
@@ -180,8 +194,17 @@ class SkeletonGenerationPipeline(Pipeline):
 
     # ------------------------------------------------------------------ generation
     def _forward(
-        self, model_inputs: dict[str, Any], constrained: bool = True, max_new_tokens: int | None = None
+        self, model_inputs: dict[str, Any], constrained: bool = True, max_new_tokens: int | None = None,
+        sampling: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """One preprocessed clip, or ``{"batch": [...]}`` of them (``batch_size`` > 1): every person of every
+        clip is generated on its own (their constraints differ in length), the outputs kept per clip."""
+        items = model_inputs.get("batch", [model_inputs])
+        results = [self._generate_clip(item, constrained, max_new_tokens, sampling or {}) for item in items]
+        return {"result": results if "batch" in model_inputs else results[0]}
+
+    def _generate_clip(self, model_inputs: dict[str, Any], constrained: bool, max_new_tokens: int | None,
+                       sampling: dict[str, Any]):
         rows = model_inputs["rows"]
         texts, decoded = [], []
         for row in rows:
@@ -190,7 +213,7 @@ class SkeletonGenerationPipeline(Pipeline):
                 self.model.device
             )
             plen = enc["input_ids"].shape[1]
-            gen_kwargs: dict[str, Any] = {"do_sample": False}
+            gen_kwargs: dict[str, Any] = {"do_sample": False, **sampling}  # sampling: among the allowed tokens
             constraint = MotionTemplateConstraint(self.processor, row["num_steps"], plen)
             context = getattr(self.model.config.get_text_config(), "max_position_embeddings", None)
             if context and plen + len(constraint) > context:
@@ -210,6 +233,7 @@ class SkeletonGenerationPipeline(Pipeline):
         return {**model_inputs, "texts": texts, "decoded": decoded}
 
     def postprocess(self, model_outputs: dict[str, Any]) -> SkeletonSequence:
+        model_outputs = model_outputs["result"]
         rows, decoded = model_outputs["rows"], model_outputs["decoded"]
         persons = []
         for row, (_, motion) in zip(rows, decoded):
