@@ -86,18 +86,17 @@ class SupermanModel(SupermanPreTrainedModel):
                     "a VLM with a Qwen2-VL / Qwen2.5-VL style vision tower (visual.merger)",
                     config.vlm_config.model_type,
                 )
-            vision = config.vlm_config.vision_config
-            width = getattr(vision, "hidden_size", None) or vision.embed_dim
-            self.maft = MAFT(
-                width,
-                config.vgmt_config.num_joints,
-                config.maft_num_heads,
-                config.maft_num_points,
-                config.maft_mlp_ratio,
-                config.maft_offset_scale,
-            )
+            self.maft = self.build_maft(config)
             visual.merger.register_forward_pre_hook(self._apply_maft)
         self.post_init()
+
+    @staticmethod
+    def build_maft(config: SupermanConfig) -> MAFT:
+        """A new MAFT for the VLM's vision width and the VGMT's joints (the config's MAFT options)."""
+        vision = config.vlm_config.vision_config
+        width = getattr(vision, "hidden_size", None) or vision.embed_dim
+        return MAFT(width, config.vgmt_config.num_joints, config.maft_num_heads, config.maft_num_points,
+                    config.maft_mlp_ratio, config.maft_offset_scale)
 
     def get_input_embeddings(self) -> nn.Module:
         return self.vlm.get_input_embeddings()
@@ -261,6 +260,60 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
     @property
     def motion_formatter(self) -> MotionTextFormatter:
         return MotionTextFormatter.from_vgmt_config(self.config.vgmt_config)
+
+    @classmethod
+    def from_backbone_pretrained(cls, vlm_name_or_path: str, vgmt: Any, *, use_maft: bool = False,
+                                 mean_resizing: bool = True, **from_pretrained_kwargs: Any):
+        """Build Superman around a pretrained Qwen2-VL / Qwen2.5-VL checkpoint (a Hub id or a local folder,
+        as the paper starts from Qwen2.5-VL) and a motion tokenizer; returns ``(model, processor)``.
+
+        Args:
+            vlm_name_or_path: the VLM checkpoint; its tokenizer gains the VGMT's motion tokens and the
+                embeddings grow for them (never shrink: see :meth:`resize_for_motion_tokens`).
+            vgmt: a trained :class:`~hf_skeleton.VGMTModel`, a folder holding one, or a ``VGMTConfig``
+                (a fresh tokenizer to train first).
+            use_maft: add the MAFT module to the vision tower (initialised as the identity).
+            mean_resizing: new embedding rows drawn around the mean embedding (transformers' default).
+            from_pretrained_kwargs: go to ``AutoModelForImageTextToText.from_pretrained`` (``dtype``, ...).
+
+        The VLM's weights are adopted, not copied: the model is built on the meta device and the loaded
+        tensors are assigned, so the peak memory is one VLM.
+        """
+        from accelerate import init_empty_weights
+        from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+
+        from ..vgmt.configuration_vgmt import VGMTConfig
+        from .processing_superman import build_superman_processor
+
+        if isinstance(vgmt, VGMTConfig):
+            vgmt = VGMTModel(vgmt)
+        elif not isinstance(vgmt, VGMTModel):
+            vgmt = VGMTModel.from_pretrained(vgmt)
+        vlm = AutoModelForImageTextToText.from_pretrained(vlm_name_or_path, **from_pretrained_kwargs)
+        if not hasattr(vlm.model, "visual"):
+            raise SkeletonInputError("vlm_name_or_path", "a Qwen2-VL / Qwen2.5-VL checkpoint (Superman's VLM)",
+                                     vlm.config.model_type)
+        config = SupermanConfig(vlm_config=vlm.config, vgmt_config=vgmt.config, use_maft=use_maft)
+        with init_empty_weights():  # parameters on the meta device, replaced below
+            model = cls(config)
+        model.model.vlm.load_state_dict(vlm.model.state_dict(), assign=True, strict=True)
+        model.lm_head.load_state_dict(vlm.lm_head.state_dict(), assign=True, strict=True)
+        model.vgmt.load_state_dict(vgmt.state_dict(), assign=True, strict=True)
+        if model.model.maft is not None:  # new, built for real (the hook on the merger calls self.maft)
+            model.model.maft = SupermanModel.build_maft(config).to(device=vlm.device, dtype=vlm.dtype)
+            model.model.maft.apply(model._init_weights)  # ends with MAFT's identity-start reset
+        if config.freeze_vgmt:
+            model.vgmt.requires_grad_(False)
+        model.generation_config = vlm.generation_config
+        model.tie_weights()
+        tokenizer = AutoTokenizer.from_pretrained(vlm_name_or_path)
+        try:
+            image_processor = AutoImageProcessor.from_pretrained(vlm_name_or_path)
+        except (OSError, ValueError):  # no preprocessor_config.json: the small-frame default
+            image_processor = None
+        processor = build_superman_processor(tokenizer, vgmt.config, image_processor=image_processor)
+        model.resize_for_motion_tokens(processor.tokenizer, mean_resizing=mean_resizing)
+        return model, processor
 
     def resize_for_motion_tokens(self, tokenizer, mean_resizing: bool = True) -> int:
         """Make room for the motion tokens of ``tokenizer`` (``build_superman_processor`` added them) and set
