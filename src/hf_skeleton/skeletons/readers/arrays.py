@@ -262,6 +262,12 @@ def read_humanml3d(path: Path, *, format: str | SkeletonFormat = "smpl22",
     fmt = get_format(format)
     arr, _ = load_array(path)
     pos = _positions(path, arr, fmt)
+    return SkeletonSequence(positions=pos, fps=_positive(path, "fps", fps), format=fmt, meta=humanml3d_meta(path))
+
+
+def humanml3d_meta(path: Path) -> dict[str, Any]:
+    """A HumanML3D clip's meta: its id, its captions (``texts/<id>.txt`` beside the motion folder) and the
+    split listing it, where those files exist."""
     meta: dict[str, Any] = {"dataset": "humanml3d", "id": path.stem, "clip": path.stem}
     texts = _texts(path)
     if texts:
@@ -270,4 +276,4 @@ def read_humanml3d(path: Path, *, format: str | SkeletonFormat = "smpl22",
     split = _split(path)
     if split is not None:
         meta["split"] = split
-    return SkeletonSequence(positions=pos, fps=_positive(path, "fps", fps), format=fmt, meta=meta)
+    return meta

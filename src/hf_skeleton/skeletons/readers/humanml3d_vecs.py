@@ -33,7 +33,7 @@ from ...errors import SkeletonFileError
 from ..formats import get_format
 from ..sequence import SkeletonSequence
 from ._common import open_regular
-from .arrays import HUMANML3D_FPS, _positive, _split, _texts, load_array
+from .arrays import HUMANML3D_FPS, _positive, humanml3d_meta, load_array
 
 HUMANML3D_DIMS = 263
 NUM_JOINTS = 22
@@ -134,16 +134,9 @@ def read_humanml3d_vecs(path: Path, *, fps: float = HUMANML3D_FPS) -> SkeletonSe
         pos = recover_from_ric(np.where(np.isfinite(data), data, 0.0))
         ok &= np.isfinite(pos).all((1, 2)) & (np.abs(pos) < 1e30).all((1, 2))
     mask = np.broadcast_to(ok[:, None, None], (len(data), 1, NUM_JOINTS)).copy()
-    meta = {"dataset": "humanml3d", "id": path.stem, "clip": path.stem, "representation": "humanml3d263",
+    meta = {**humanml3d_meta(path), "representation": "humanml3d263",
             "rot6d": arr[:, slice(*ROT6D)].reshape(-1, NUM_JOINTS - 1, 6).astype(np.float32),
             "local_velocity": arr[:, slice(*LOCAL_VEL)].reshape(-1, NUM_JOINTS, 3).astype(np.float32),
             "foot_contact": arr[:, slice(*FEET)].astype(np.float32)}
-    texts = _texts(path)
-    if texts:
-        meta["texts"] = texts
-        meta["text"] = texts[0]["caption"]
-    split = _split(path)
-    if split is not None:
-        meta["split"] = split
     return SkeletonSequence(positions=np.where(mask[..., None], pos[:, None], 0.0).astype(np.float32), mask=mask,
                             fps=_positive(path, "fps", fps), format=get_format("smpl22"), meta=meta)
