@@ -8,6 +8,7 @@ transformers' inherited ``push_to_hub``.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import CheckpointError, HFSkeletonError
@@ -19,6 +20,20 @@ _FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 class HubUnavailableError(HFSkeletonError, ConnectionError):
     """The Hub cannot be reached (offline mode, no network, no credentials)."""
+
+
+@contextmanager
+def _hub_errors(what: str):
+    """An offline Hub or a network failure during an upload as one line: :class:`HubUnavailableError`."""
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    try:
+        yield
+    except OfflineModeIsEnabled as err:
+        raise HubUnavailableError(f"cannot push {what}: the Hub is offline here (HF_HUB_OFFLINE is set): "
+                                  f"{err}") from None
+    except (OSError, ConnectionError) as err:
+        raise HubUnavailableError(f"cannot push {what}: {type(err).__name__}: {err}") from None
 
 
 def files_to_push(folder: str | Path) -> list[str]:
@@ -59,7 +74,6 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, toke
                 commit_message: str = "Upload with hf_skeleton") -> str:
     """Upload a saved model folder (with its card, rendered if absent) to ``repo_id``; return its URL."""
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import OfflineModeIsEnabled
 
     from .cards import write_model_card
 
@@ -68,15 +82,10 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, toke
     if not (folder / "README.md").is_file():
         write_model_card(folder, repo_id=repo_id)
     api = HfApi(token=token)
-    try:
+    with _hub_errors(f"{folder} to {repo_id}"):
         api.create_repo(repo_id, private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message,
                                  ignore_patterns=[".*"])
-    except OfflineModeIsEnabled as err:
-        raise HubUnavailableError(f"cannot push {folder} to {repo_id}: the Hub is offline here "
-                                  f"(HF_HUB_OFFLINE is set): {err}") from None
-    except (OSError, ConnectionError) as err:
-        raise HubUnavailableError(f"cannot push {folder} to {repo_id}: {type(err).__name__}: {err}") from None
     return str(getattr(info, "commit_url", info))
 
 
@@ -123,19 +132,13 @@ def push_dataset_folder(folder: str | Path, repo_id: str, *, private: bool = Fal
     """Create the dataset repository ``repo_id`` (if needed) and upload exactly
     :func:`dataset_files_to_push` in one commit; return the commit URL."""
     from huggingface_hub import CommitOperationAdd, HfApi
-    from huggingface_hub.errors import OfflineModeIsEnabled
 
     folder = Path(folder)
     files = dataset_files_to_push(folder)
     api = HfApi(token=token)
-    try:
+    with _hub_errors(f"dataset {folder} to {repo_id}"):
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         info = api.create_commit(repo_id, repo_type="dataset", commit_message=commit_message,
                                  operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
                                              for name in files])
-    except OfflineModeIsEnabled as err:
-        raise HubUnavailableError(f"cannot push dataset {folder} to {repo_id}: the Hub is offline here "
-                                  f"(HF_HUB_OFFLINE is set): {err}") from None
-    except (OSError, ConnectionError) as err:
-        raise HubUnavailableError(f"cannot push dataset {folder} to {repo_id}: {type(err).__name__}: {err}") from None
     return str(getattr(info, "commit_url", info))
