@@ -26,7 +26,7 @@ def test_h36m_parts_match_superman():
 
 
 @pytest.mark.parametrize("kwargs,field", [
-    (dict(joints=["a", "b"], parents=[-1, -1]), "parents"),
+    (dict(joints=["a", "b"], parents=[1, 0]), "parents"),  # no root (several roots are a valid forest)
     (dict(joints=["a", "b"], parents=[-1]), "parents"),
     (dict(joints=["a", "a"], parents=[-1, 0]), "joints"),
     (dict(joints=["a", "b", "c"], parents=[-1, 2, 1]), "parents"),

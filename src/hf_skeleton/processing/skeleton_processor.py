@@ -38,6 +38,7 @@ from transformers.feature_extraction_utils import FeatureExtractionMixin
 
 from ..errors import SkeletonInputError
 from ..skeletons.formats import SkeletonFormat, format_for_config, get_format
+from ..skeletons.geometry import check_view_alignment
 from ..skeletons.sequence import SkeletonSequence
 from ..skeletons.transforms import (
     CENTER_MODES,
@@ -71,7 +72,9 @@ class SkeletonProcessor(FeatureExtractionMixin):
         max_frames: longer clips are resampled uniformly to this many frames (``None``: no limit).
         normalization: ``"root"``, ``"box"`` or ``"none"`` (see the module docstring).
         center, scale, align_view: the ``"root"`` normalisation's options
-            (:func:`hf_skeleton.skeletons.transforms.normalize`).
+            (:func:`hf_skeleton.skeletons.transforms.normalize`). An ``align_view`` the format cannot
+            support (``"upright"`` without hips and shoulders, ``"facing"`` without mirror pairs or for 2D
+            data) is a :class:`~hf_skeleton.errors.SkeletonFormatError` naming what the format lacks.
         persons: ``"all"`` (outputs (B, T, P, J, 3)) or ``"first"`` (person 0, outputs (B, T, J, 3)).
         arrays_in_model_format: a bare array without ``skeleton_format`` is read in the model's format
             (otherwise such an array is an error).
@@ -97,6 +100,8 @@ class SkeletonProcessor(FeatureExtractionMixin):
         self.center = center
         self.scale = bool(scale)
         self.align_view = align_view_mode(align_view)
+        if normalization == "root":  # a fixed alignment the model's format cannot support is a typed error
+            check_view_alignment(self.skeleton_format, self.align_view)
         if persons not in PERSONS:
             raise SkeletonInputError("SkeletonProcessor.persons", f"one of {PERSONS}", persons)
         self.persons = persons

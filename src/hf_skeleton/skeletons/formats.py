@@ -26,7 +26,9 @@ class SkeletonFormat:
     Args:
         name: registry name, e.g. ``"kinect_v2"``.
         joints: joint names, index = joint id.
-        parents: parent joint id of each joint, ``-1`` for the single root.
+        parents: parent joint id of each joint, ``-1`` for a root. Usually one root (a tree); several
+            roots make a forest of disconnected parts (two hands only; the arms and hands without a
+            torso), each part a tree hanging from its own root.
         parts: body part -> joint ids. Every joint belongs to exactly one part; part names are
             usually :data:`BODY_PARTS` (used to group tokens in text).
         mirror_pairs: (left, right) joint id pairs swapped by mirroring.
@@ -69,16 +71,15 @@ class SkeletonFormat:
             self._fail(f"expected unique joint names, found duplicates {dup}", "joints")
         if len(self.parents) != J:
             self._fail(f"expected one parent per joint ({J}), found {len(self.parents)}", "parents")
-        roots = [i for i, p in enumerate(self.parents) if p == -1]
-        if len(roots) != 1:
-            self._fail(f"expected exactly one root (parent -1), found {len(roots)}: {roots}", "parents")
+        if -1 not in self.parents:
+            self._fail("expected at least one root (parent -1), found none", "parents")
         for i, p in enumerate(self.parents):
             if p != -1 and not 0 <= p < J:
                 self._fail(f"joint {i} ({self.joints[i]}) has parent {p}, expected -1 or 0..{J - 1}",
                            "parents")
             if p == i:
                 self._fail(f"joint {i} ({self.joints[i]}) is its own parent", "parents")
-        reaches_root = [False] * J  # every chain must reach the root; linear in J, so deep chains stay cheap
+        reaches_root = [False] * J  # every chain must reach a root; linear in J, so deep chains stay cheap
         for i in range(J):
             walk, on_walk, j = [], set(), i
             while j != -1 and not reaches_root[j]:
@@ -117,17 +118,44 @@ class SkeletonFormat:
         return len(self.joints)
 
     @property
+    def roots(self) -> tuple[int, ...]:
+        """The joints without a parent, in joint order: one for a tree, several for a forest."""
+        return tuple(i for i, p in enumerate(self.parents) if p == -1)
+
+    @property
+    def is_tree(self) -> bool:
+        """True when every joint hangs from one root (False: disconnected parts)."""
+        return len(self.roots) == 1
+
+    @property
     def root(self) -> int:
-        return self.parents.index(-1)
+        """The single root joint; a :class:`SkeletonFormatError` for a forest, which has none (use
+        :attr:`roots`: centring then takes the mean of the roots, see
+        :func:`hf_skeleton.skeletons.transforms.root_positions`)."""
+        roots = self.roots
+        if len(roots) != 1:
+            self._fail(f"no single root: {len(roots)} disconnected parts rooted at "
+                       f"{[self.joints[r] for r in roots]} (use .roots)", "parents")
+        return roots[0]
 
     @property
     def bones(self) -> tuple[tuple[int, int], ...]:
-        """(parent, child) joint ids, one per non-root joint, in child order. E = J - 1."""
+        """(parent, child) joint ids, one per non-root joint, in child order. E = J - number of roots."""
         return tuple((p, c) for c, p in enumerate(self.parents) if p != -1)
 
     @property
     def num_bones(self) -> int:
-        return self.num_joints - 1
+        return self.num_joints - len(self.roots)
+
+    def components(self) -> list[tuple[int, ...]]:
+        """The joints of each disconnected part (one per root, in root order), each in joint order."""
+        top = []
+        for i in range(self.num_joints):
+            j = i
+            while self.parents[j] != -1:
+                j = self.parents[j]
+            top.append(j)
+        return [tuple(i for i in range(self.num_joints) if top[i] == r) for r in self.roots]
 
     def index(self, joint: str) -> int:
         try:

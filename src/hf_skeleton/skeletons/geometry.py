@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SkeletonInputError
+from ..errors import SkeletonFormatError, SkeletonInputError
 from .formats import UP_AXES, SkeletonFormat
 
 _AXES = {"x": 0, "y": 1, "z": 2}
@@ -95,18 +95,21 @@ def median_bone_length(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonFor
     return float(np.median(lengths)) if lengths.size else None
 
 
-def root_positions(positions: np.ndarray, mask: np.ndarray, root: int) -> tuple[np.ndarray, np.ndarray]:
+def root_positions(positions: np.ndarray, mask: np.ndarray, root: "int | tuple[int, ...] | list[int]"
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame reference point (T, 3) of a clip (T, P, J, 3) and whether it was found (T,).
 
-    The ``root`` joint of the first person observing it; where no person observes the root, the mean
-    of all observed joints of that frame; frames with nothing observed are marked not found.
+    ``root``: one joint id, or several (the roots of a forest format): the mean of those joints of the
+    first person observing all of them. Where no person observes them, the mean of all observed joints
+    of that frame; frames with nothing observed are marked not found.
     """
+    roots = [int(root)] if np.ndim(root) == 0 else [int(r) for r in root]
     T = positions.shape[0]
     ref = np.zeros((T, 3))
-    has_root = mask[:, :, root]  # (T, P)
+    has_root = mask[:, :, roots].all(axis=-1)  # (T, P)
     first = np.argmax(has_root, axis=1)
     rows = has_root.any(axis=1)
-    ref[rows] = positions[np.flatnonzero(rows), first[rows], root]
+    ref[rows] = positions[np.flatnonzero(rows), first[rows]][:, roots].mean(axis=1)
     found = rows.copy()
     counts = mask.sum(axis=(1, 2))
     fallback = ~rows & (counts > 0)
@@ -196,6 +199,49 @@ def _mean_vector(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonFormat,
     return vec.mean(0)
 
 
+# ---------------------------------------------------------------------- what a format allows
+UPRIGHT_JOINTS = ("left_hip", "right_hip", "left_shoulder", "right_shoulder")
+VIEW_ALIGNMENTS = ("none", "facing", "upright")  # each needs what the previous one needs, and more
+
+
+def view_alignment_lacks(fmt: SkeletonFormat, mode: str) -> tuple[str, str] | None:
+    """What format ``fmt`` lacks for view alignment ``mode`` (:data:`VIEW_ALIGNMENTS`), as ``(field, what)``,
+    or None when it has it. Facing needs 3D data and mirror pairs (left/right joints); upright also needs
+    joints named as in :data:`UPRIGHT_JOINTS` (both hips and both shoulders). A format-level fact: whether a
+    given clip observes those joints is decided per clip (:func:`facing_rotation`, :func:`upright_rotation`)."""
+    if mode not in VIEW_ALIGNMENTS:
+        raise SkeletonInputError("align_view", f"one of {VIEW_ALIGNMENTS}", mode)
+    if mode == "none":
+        return None
+    if fmt.dims != 3:
+        return "dims", "3D positions (the format is 2D)"
+    if mode == "upright":
+        missing = [n for n in UPRIGHT_JOINTS if n not in fmt.joints]
+        if missing:
+            return "joints", f"joints named {list(UPRIGHT_JOINTS)} (it has no {', '.join(missing)})"
+    if not fmt.mirror_pairs:
+        return "mirror_pairs", "mirror pairs (left/right joints) to find the body's facing"
+    return None
+
+
+def supported_view_alignment(fmt: SkeletonFormat, requested: str) -> str:
+    """The strongest view alignment, no stronger than ``requested``, that ``fmt`` allows: upright, else
+    facing, else none (a forest of two arms has shoulders and mirror pairs but no hips: facing)."""
+    allowed = VIEW_ALIGNMENTS[: VIEW_ALIGNMENTS.index(requested) + 1] if requested in VIEW_ALIGNMENTS else ()
+    return next((m for m in reversed(allowed) if view_alignment_lacks(fmt, m) is None), "none")
+
+
+def check_view_alignment(fmt: SkeletonFormat, mode: str) -> None:
+    """A :class:`SkeletonFormatError` naming what ``fmt`` lacks when it cannot support view alignment ``mode``
+    (and the strongest alignment it does support)."""
+    lacks = view_alignment_lacks(fmt, mode)
+    if lacks is not None:
+        field, what = lacks
+        raise SkeletonFormatError(f"align_view={mode!r} needs {what}; this format allows at most "
+                                  f"align_view={supported_view_alignment(fmt, mode)!r}",
+                                  format_name=fmt.name, field=field)
+
+
 def upright_rotation(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonFormat) -> tuple[np.ndarray | None, str]:
     """Rotation (3, 3) that makes the body of a clip (T, P, J, 3) upright and face the sensor, and its source.
 
@@ -207,6 +253,9 @@ def upright_rotation(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonForma
     """
     if fmt.dims != 3:
         return None, "2D data"
+    missing = [n for n in UPRIGHT_JOINTS if n not in fmt.joints]
+    if missing:
+        return None, f"format {fmt.name!r} has no {', '.join(missing)}"
     hips, shoulders = ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder")
     spine = _mean_vector(positions, mask, fmt, (("left_shoulder", "left_hip"), ("right_shoulder", "right_hip")),
                          (0.5, 0.5))
@@ -230,9 +279,12 @@ def upright_rotation(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonForma
 
 
 __all__ = [
+    "UPRIGHT_JOINTS",
+    "VIEW_ALIGNMENTS",
     "body_facing",
     "bone_lengths",
     "canonical_pose",
+    "check_view_alignment",
     "facing_rotation",
     "lateral_axis",
     "median_bone_length",
@@ -240,5 +292,7 @@ __all__ = [
     "rotation_about",
     "sensor_forward",
     "up_vector",
+    "supported_view_alignment",
     "upright_rotation",
+    "view_alignment_lacks",
 ]

@@ -86,13 +86,18 @@ def _rotate(seq: SkeletonSequence, rot: np.ndarray, centre: np.ndarray) -> tuple
 def root_positions(seq: SkeletonSequence, root: int | str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame reference point (T, 3) and whether it was found (T,) (:func:`.geometry.root_positions`).
 
-    The root joint of the first person observing it; where no person observes the root, the mean
-    of all observed joints of that frame; frames with nothing observed are marked not found.
+    The root joint of the first person observing it (``root``: a joint id or name overriding the
+    format's); a forest format (several roots, e.g. two arms without a torso) uses the mean of its
+    roots. Where no person observes the root(s), the mean of all observed joints of that frame;
+    frames with nothing observed are marked not found.
     """
     _check_seq(seq)
-    r = seq.format.root if root is None else (seq.format.index(root) if isinstance(root, str) else int(root))
-    if not 0 <= r < seq.num_joints:
-        raise SkeletonInputError("root", f"a joint id in 0..{seq.num_joints - 1} or a joint name", root)
+    if root is None:
+        r: int | tuple[int, ...] = seq.format.roots
+    else:
+        r = seq.format.index(root) if isinstance(root, str) else int(root)
+        if not 0 <= r < seq.num_joints:
+            raise SkeletonInputError("root", f"a joint id in 0..{seq.num_joints - 1} or a joint name", root)
     return geometry.root_positions(seq.positions, seq.mask, r)
 
 
@@ -149,15 +154,22 @@ def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool
     """Root-centred, scale-normalised (and optionally view-aligned) copy.
 
     ``x' = R (x - c) / s`` with
-      - ``c``: the root joint (:func:`root_positions`) of the first frame that has one
+      - ``c``: the root joint (:func:`root_positions`; the mean of the roots for a forest format with
+        several) of the first frame that has one
         (``center="first_frame"``, one (3,) point for the whole clip, so motion is kept), of every
         frame (``"per_frame"``, (T, 3)), or 0 (``"none"``);
       - ``s = median_bone_length / target_bone_length`` (``scale=True``; 1 when no bone is observed);
       - ``R``: rotation about the up axis that makes the body face the camera (``align_view=True``
         or ``"facing"``, :func:`facing_rotation`; DrAction's ``front`` view of the raw clip then sees
         what the sensor's view of the aligned clip shows), or the full rotation that
-        also makes the spine vertical (``"upright"``, :func:`upright_rotation`); identity when the
-        joints it needs are not observed or the data is 2D.
+        also makes the spine vertical (``"upright"``, :func:`upright_rotation`).
+
+    View alignment never fails on a clip: ``"upright"`` falls back to ``"facing"`` when the clip (or its
+    format: a forest of two arms has no hips) lacks hips and shoulders, and ``"facing"`` to the identity
+    when no mirror pair is observed or the data is 2D; ``view_source`` in the record says which was used
+    and why. A model's processor, whose alignment is fixed for its format, instead refuses a mode the
+    format cannot support (:func:`.geometry.check_view_alignment`), and the training recipes pick the
+    strongest supported one (:func:`.geometry.supported_view_alignment`).
 
     Persons share one centre (their relative placement is kept). The record in
     ``meta["transforms"]`` holds ``c``, ``s`` and ``R``; :func:`denormalize` inverts it.
@@ -185,7 +197,9 @@ def normalize(seq: SkeletonSequence, *, center: str = "first_frame", scale: bool
     if mode != "none" and seq.format.dims == 3:
         found_rot, view_source = upright_rotation(seq) if mode == "upright" else facing_rotation(seq)
         if found_rot is None and mode == "upright":
+            why_not = view_source
             found_rot, view_source = facing_rotation(seq)
+            view_source = f"{view_source} (upright impossible: {why_not})"
         if found_rot is not None:
             rot = found_rot
     elif mode != "none":

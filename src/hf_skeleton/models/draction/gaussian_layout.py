@@ -146,7 +146,8 @@ def isotropic_scales(
     # median of the observed incident bones of each joint (mean of the two middle values when even)
     incident = [[e for e, (p, c) in enumerate(fmt.bones) if j in (p, c)] for j in range(J)]
     width = max(len(ids) for ids in incident)
-    idx = torch.tensor([ids + [ids[0]] * (width - len(ids)) for ids in incident], device=dev)
+    # a joint without bones (a lone root of a forest format) pads with bone 0, never used (``real`` False)
+    idx = torch.tensor([ids + [(ids or [0])[0]] * (width - len(ids)) for ids in incident], device=dev)
     real = torch.tensor([[i < len(ids) for i in range(width)] for ids in incident], device=dev)
     use = real & bone_ok[..., idx]  # (..., J, width)
     vals = torch.where(use, ratio[..., idx], torch.full_like(ratio[..., idx], float("inf"))).sort(dim=-1).values

@@ -103,7 +103,8 @@ class _Tokens:
 
 
 def parse_hierarchy(path: Path, lines: list[str]) -> BVHHierarchy:
-    """Parse the lines before ``MOTION`` (iteratively: deep files cannot exhaust the stack)."""
+    """Parse the lines before ``MOTION`` (iteratively: deep files cannot exhaust the stack). Several ``ROOT``
+    blocks (disconnected parts) give a forest: each block's first joint has parent -1."""
     toks = _Tokens(path, lines)
     h = BVHHierarchy()
     toks.expect("HIERARCHY")
@@ -131,14 +132,18 @@ def parse_hierarchy(path: Path, lines: list[str]) -> BVHHierarchy:
         else:  # "}"
             stack.pop()
             if not stack:
-                break
+                if _peek(toks) != "ROOT":
+                    break
+                toks.next("ROOT")  # another ROOT block: a disconnected part, with its own position
+                keyword = "ROOT"
+                continue
         tok, line = toks.next("JOINT, End Site or '}'")
         keyword = tok.upper()
         if keyword not in ("JOINT", "END", "}"):
             raise SkeletonFileError(path, f"line {line}", "JOINT, End Site or '}'", tok)
     if toks.i != len(toks.items):
         tok, line = toks.items[toks.i]
-        raise SkeletonFileError(path, f"line {line}", "MOTION after the root's closing '}'", tok)
+        raise SkeletonFileError(path, f"line {line}", "MOTION or another ROOT after the root's closing '}'", tok)
     return h
 
 

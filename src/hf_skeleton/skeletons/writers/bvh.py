@@ -13,7 +13,9 @@ The choices, and the error each leaves (:func:`fit_bvh` reports it per joint):
   with one child gets the shortest-arc rotation taking the child's rest offset onto its observed bone
   (positions say nothing about twist about a bone, so none is invented); a joint with several
   children gets the least-squares rotation of all their offsets onto their bones (Kabsch, the same
-  fit as ``scipy.spatial.transform.Rotation.align_vectors``). The root carries its position.
+  fit as ``scipy.spatial.transform.Rotation.align_vectors``). The root carries its position. A forest
+  format (several roots: two arms without a torso) becomes several ``ROOT`` blocks, each with its
+  position channels, as the BVH grammar allows; :func:`hf_skeleton.load_skeleton` reads them back.
 - A BVH joint has one rotation and fixed offsets, so rotations alone reproduce a joint exactly when its
   bone keeps its length and, under a joint with several children, when those children keep their
   layout relative to each other (true of anything made by forward kinematics: BVH, SMPL/HumanML3D;
@@ -240,7 +242,8 @@ def _hierarchy_text(h: BVHHierarchy) -> str:
             out.extend([f"{pad}  End Site", f"{pad}  {{", f"{pad}    OFFSET 0 0 0", f"{pad}  }}"])
         out.append(f"{pad}}}")
 
-    block(0, 0)
+    for root in kids.get(-1, []):  # one ROOT block per disconnected part of a forest format
+        block(root, 0)
     return "\n".join(out) + "\n"
 
 
