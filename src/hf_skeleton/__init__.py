@@ -31,8 +31,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 # public name -> the module that defines it
 _LAZY: dict[str, str] = {
     **dict.fromkeys(["BODY_PARTS", "SkeletonFormat", "SkeletonSequence", "get_format", "list_formats",
-                     "list_readers", "list_writers", "load_skeleton", "register_format", "register_reader",
-                     "register_writer", "save_skeleton"], ".skeletons"),
+                     "list_readers", "list_writers", "load_calibration", "load_skeleton", "register_format",
+                     "register_reader", "register_writer", "save_skeleton", "triangulate"], ".skeletons"),
     **dict.fromkeys(["VGMTConfig", "VGMTModel"], ".models.vgmt"),
     **dict.fromkeys(["SupermanConfig", "SupermanForConditionalGeneration", "SupermanModel", "SupermanProcessor"],
                     ".models.superman"),
@@ -108,11 +108,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
         list_formats,
         list_readers,
         list_writers,
+        load_calibration,
         load_skeleton,
         register_format,
         register_reader,
         register_writer,
         save_skeleton,
+        triangulate,
     )
     from .video import load_video, sample_frame_indices, video_info
     from .viz import save_animation, save_frame_grid

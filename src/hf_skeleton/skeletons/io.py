@@ -99,6 +99,12 @@ def _ensure_builtins() -> None:
 
         register_reader("video_pose", VIDEO_EXTENSIONS, read_video_pose,
                         description="a video (any PyAV decodes): BlazePose blazepose33, world metres, y up")
+        # a multi-view trial folder (videos + calibration): BlazePose per video, then triangulation
+        from .readers.multiview import is_multiview_folder, read_multiview
+
+        register_reader("multiview", ("/",), read_multiview, sniff=is_multiview_folder,
+                        description="a folder of synchronised videos and a calibration (.toml/.qca.txt): "
+                                    "triangulated blazepose33, metres, the calibration's world frame")
 
 
 def list_readers() -> dict[str, tuple[str, ...]]:
