@@ -32,6 +32,20 @@ def test_decoded_frames_match_imageio(cam01):
     assert np.array_equal(frames[1], ref)
 
 
+def test_decoding_chosen_frame_numbers(cam01):
+    import imageio.v3 as iio
+
+    frames = hs.load_video(cam01, indices=[37, 5, 37])  # in the order asked, repeats allowed
+    assert frames.shape == (3, 1920, 1080, 3)
+    assert np.array_equal(frames[0], iio.imread(cam01, index=37, plugin="pyav")) and np.array_equal(frames[0], frames[2])
+    assert np.array_equal(frames[1], iio.imread(cam01, index=5, plugin="pyav"))
+    for bad in ({"indices": [1], "num_frames": 2}, {"indices": []}, {"indices": [-1]}, {"indices": [0.5]}):
+        with pytest.raises(hs.SkeletonInputError, match="indices"):
+            hs.load_video(cam01, **bad)
+    with pytest.raises(hs.SkeletonFileError, match="below the video's 100 frames"):
+        hs.load_video(cam01, indices=[100])
+
+
 def _same_picture(small, full):
     """small is full downscaled: it follows PIL's box-filtered resize, and keeps the mean colour."""
     from PIL import Image

@@ -78,7 +78,8 @@ def video_info(path: str | Path) -> dict[str, Any]:
 
 
 def load_video(path: str | Path, num_frames: int | None = None, *, mode: str | None = None,
-               seed: int | None = None, size: int | tuple[int, int] | None = None) -> np.ndarray:
+               seed: int | None = None, size: int | tuple[int, int] | None = None,
+               indices: Any = None) -> np.ndarray:
     """Decode a video and return frames (F, H, W, 3) uint8 RGB.
 
     Args:
@@ -87,9 +88,17 @@ def load_video(path: str | Path, num_frames: int | None = None, *, mode: str | N
         mode, seed: sampling rule; a seed without a mode gives seeded random segment sampling.
         size: optional resize: ``(height, width)``, or an int for the shorter side (aspect kept).
             Resizing is done by FFmpeg's scaler while decoding, so full-HD frames are never held.
+        indices: decode exactly these frame numbers (0-based, in this order; repeats allowed) instead of
+            sampling ``num_frames`` (e.g. ``seq.meta["frame_indices"]`` of a skeleton read from the video).
     """
     if size is not None:
         _target_size(size, 1, 1)  # validate before decoding anything
+    if indices is not None:
+        if num_frames is not None:
+            raise SkeletonInputError("indices", "either indices or num_frames, not both", "both")
+        picked = np.asarray(indices)
+        if picked.ndim != 1 or not len(picked) or not np.issubdtype(picked.dtype, np.integer) or picked.min() < 0:
+            raise SkeletonInputError("indices", "a non-empty list of frame numbers >= 0", indices)
     container = _open(path)
     try:
         stream = container.streams.video[0]
@@ -100,8 +109,14 @@ def load_video(path: str | Path, num_frames: int | None = None, *, mode: str | N
             container.seek(0)
         if total <= 0:
             raise SkeletonFileError(path, "frames", "at least one decodable frame", 0)
-        wanted = (np.arange(total) if num_frames is None
-                  else sample_frame_indices(total, num_frames, mode=mode, seed=seed))
+        if indices is not None:
+            wanted = picked.astype(np.int64)
+            if wanted.max() >= total:
+                raise SkeletonFileError(path, "frames", f"frame numbers below the video's {total} frames",
+                                        int(wanted.max()))
+        else:
+            wanted = (np.arange(total) if num_frames is None
+                      else sample_frame_indices(total, num_frames, mode=mode, seed=seed))
         need = {int(i) for i in wanted}
         last = int(wanted.max())
         h0, w0 = int(stream.codec_context.height), int(stream.codec_context.width)

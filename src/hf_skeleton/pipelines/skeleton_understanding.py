@@ -9,8 +9,11 @@
 Model-agnostic: any model whose processor is a
 :class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (SkeletonLLM, LLaMo); inputs (paths,
 sequences, arrays with ``skeleton_format``, dataset rows) are read by its ``skeleton_processor``.
-``videos=`` (one per clip) is passed through to the processor for models that also read video. Recognition scores every candidate label's likelihood as the answer to the
-question (:func:`~hf_skeleton.evaluation.recognition.score_candidate_labels`) and returns the
+``videos=`` (one per clip) is passed through to the processor for models that also read video; for such a
+model (LLaMo with ``config.use_video``) a clip read from a video (a video path, or a sequence
+``load_skeleton("clip.mp4", ...)`` returned) brings its own frames when ``videos=`` is not given: the model
+receives the frames and the estimated motion together (:func:`video_frames_of`). Recognition scores every
+candidate label's likelihood as the answer to the question (:func:`~hf_skeleton.evaluation.recognition.score_candidate_labels`) and returns the
 softmax over candidates.
 """
 
@@ -67,6 +70,30 @@ def checked_clip(seq: SkeletonSequence, person: int = 0, allow_2d: bool = False)
     return seq
 
 
+def video_frames_of(item: Any, seq: SkeletonSequence, num_frames: int) -> np.ndarray | None:
+    """The frames (F, H, W, 3) uint8 of the video a clip was estimated from, or ``None``.
+
+    ``item`` is the pipeline's input and ``seq`` the sequence read from it: a video path, or a sequence
+    whose ``meta`` holds ``frame_indices`` and a ``source`` video file (what ``load_skeleton("clip.mp4")``
+    returns). The ``num_frames`` frames are sampled uniformly among the frames the skeleton was estimated
+    on (``meta["frame_indices"]``: a ``max_frames``/``stride``/``start`` read gives the matching frames),
+    and only those are decoded.
+    """
+    from pathlib import Path
+
+    from ..skeletons.readers.video_pose import VIDEO_EXTENSIONS
+    from ..video import load_video, sample_frame_indices
+
+    source = item if isinstance(item, (str, Path)) else seq.meta.get("source")
+    ids = seq.meta.get("frame_indices")
+    if source is None or ids is None or not len(ids) or Path(str(source)).suffix.lower() not in VIDEO_EXTENSIONS:
+        return None
+    if not Path(str(source)).is_file():
+        return None
+    ids = np.asarray(ids, dtype=np.int64)
+    return load_video(source, indices=ids[sample_frame_indices(len(ids), num_frames)])
+
+
 GENERATE_KWARGS = ("do_sample", "temperature", "top_p", "top_k", "num_beams", "repetition_penalty",
                    "no_repeat_ngram_size", "min_new_tokens", "generation_config")
 
@@ -80,6 +107,8 @@ class SkeletonUnderstandingPipeline(ListBatchingMixin, Pipeline):
     Inputs: a clip (path, sequence, array with ``skeleton_format``, dataset row), a list of them, a
     generator or a ``KeyDataset``, with transformers' ``batch_size`` / ``num_workers``; ``videos=`` gives
     one video per clip (a list beside a list of clips), or pass ``{"skeleton": clip, "video": frames}``.
+    For a model that reads video, a clip estimated from a video (a video path, or the sequence
+    ``load_skeleton("clip.mp4", max_frames=...)`` returned) is given its own frames unless ``videos=`` is.
     Recognition: ``top_k`` keeps the k best labels (default all); ``hypothesis_template`` (default
     ``"{}"``) turns each label into the answer that is scored, e.g. ``"The person is {}."``, as in
     zero-shot classification. Text: ``max_new_tokens`` and the generation options in
@@ -176,7 +205,10 @@ class SkeletonUnderstandingPipeline(ListBatchingMixin, Pipeline):
                    allow_2d: bool = False) -> dict[str, Any]:
         if isinstance(inputs, dict) and set(inputs) <= {"skeleton", "video"} and "skeleton" in inputs:
             inputs, videos = inputs["skeleton"], inputs.get("video", videos)
-        return {"sequence": self._to_sequence(inputs, skeleton_format, person, allow_2d), "video": videos}
+        seq = self._to_sequence(inputs, skeleton_format, person, allow_2d)
+        if videos is None and getattr(self.model.config, "use_video", False):
+            videos = video_frames_of(inputs, seq, int(getattr(self.processor, "num_video_frames", 8)))
+        return {"sequence": seq, "video": videos}
 
     # ------------------------------------------------------------------ model
     def _recognise(self, sequences, videos, candidate_labels, answers, question, length_normalize=False):
