@@ -61,15 +61,30 @@ def _print_info(info: dict[str, Any], out=None) -> None:
         print(f"{key:<{width}}  {value}", file=out)
 
 
-def _load(path: str, fmt: str | None = None):
-    from ..skeletons.io import load_skeleton
+def _load(path: str, fmt: str | None = None, read_frames: int | None = None):
+    """``load_skeleton(path, format=fmt)``; ``read_frames``: only the first frames (a video or multi-view
+    folder: the pose is estimated on those only, about 50 ms per full-HD frame; any other file: cut after
+    reading)."""
+    from ..skeletons.io import load_skeleton, reader_for
 
-    return load_skeleton(path, format=fmt)
+    if read_frames is None or not Path(path).exists():
+        return load_skeleton(path, format=fmt)
+    options = reader_for(path, fmt).options()
+    if options is not None and "max_frames" in options:
+        return load_skeleton(path, format=fmt, max_frames=read_frames)
+    seq = load_skeleton(path, format=fmt)
+    return seq.frame_range(0, read_frames) if seq.num_frames > read_frames else seq
+
+
+def _add_read_frames(p) -> None:
+    p.add_argument("--read-frames", type=_int_in(1, 10_000_000), default=None, metavar="N",
+                   help="read only the first N frames (for a video or a multi-view folder, BlazePose runs on "
+                        "those only: about 50 ms per full-HD frame)")
 
 
 # ---------------------------------------------------------------------- info
 def _cmd_info(args: argparse.Namespace) -> int:
-    info = clip_info(_load(args.file, args.format))
+    info = clip_info(_load(args.file, args.format, args.read_frames))
     if args.json:
         print(json.dumps(info))
     else:
@@ -84,6 +99,7 @@ def _add_info(sub) -> None:
     p.add_argument("file", help="a skeleton file or per-frame folder (N-UCLA .json, .bvh, .npy, .trc, .skeleton, ...)")
     p.add_argument("--format", default=None, help="force a reader or skeleton format name")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _add_read_frames(p)
     p.set_defaults(func=_cmd_info)
 
 
@@ -91,7 +107,7 @@ def _add_info(sub) -> None:
 def _cmd_viz(args: argparse.Namespace) -> int:
     from ..viz import save_animation, save_frame_grid
 
-    seq = _load(args.file, args.format)
+    seq = _load(args.file, args.format, args.read_frames)
     if args.normalize:
         seq = seq.normalized(align_view=True)
     view: Any = args.view
@@ -120,12 +136,13 @@ def _add_viz(sub) -> None:
     p.add_argument("--normalize", action="store_true", help="root-centre, scale and face the camera first")
     p.add_argument("--grid", default=None, help="also write a PNG grid of frames here")
     p.add_argument("--grid-frames", type=_int_in(1, 256), default=8, help="frames in the grid")
+    _add_read_frames(p)
     p.set_defaults(func=_cmd_viz)
 
 
 # ---------------------------------------------------------------------- demo
 def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
-             top_k: int = 5, log: Callable[[str], Any] = print) -> dict[str, Any]:
+             top_k: int = 5, log: Callable[[str], Any] = print, read_frames: int | None = None) -> dict[str, Any]:
     """The demo: load a clip (``path``; else a real N-UCLA clip; else a generated one, labelled
     SYNTHETIC), print its summary, normalise it (root-centred, unit median bone, facing the camera),
     resample it, write an animation GIF, a frame-grid PNG and the DrAction frames to ``out_dir``, and
@@ -138,7 +155,7 @@ def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_
     from ..viz import save_animation, save_frame_grid
 
     if path is not None:
-        seq, kind = _load(str(path)), "file"
+        seq, kind = _load(str(path), None, read_frames), "file"  # read_frames: only the first frames
     else:
         found = find_demo_clip()
         if found is not None:
@@ -201,7 +218,7 @@ def _understand(seq, *, top_k: int, log: Callable[[str], Any]) -> dict[str, Any]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    run_demo(args.path, args.out_dir, num_frames=args.num_frames)
+    run_demo(args.path, args.out_dir, num_frames=args.num_frames, read_frames=args.read_frames)
     return 0
 
 
@@ -214,6 +231,7 @@ def _add_demo(sub) -> None:
     p.add_argument("path", nargs="?", default=None, help="a skeleton file (optional)")
     p.add_argument("--out-dir", default="hf_skeleton_demo", help="output folder (default: ./hf_skeleton_demo)")
     p.add_argument("--num-frames", type=_int_in(1, 10_000), default=32, help="frames after resampling")
+    _add_read_frames(p)
     p.set_defaults(func=_cmd_demo)
 
 
@@ -264,7 +282,7 @@ def _load_config(folder: str):
 def _cmd_render(args: argparse.Namespace) -> int:
     from ..models.draction.preview import save_render_grid
 
-    seq = _load(args.path, args.format)
+    seq = _load(args.path, args.format, args.read_frames)
     model = None
     if args.model:
         from transformers import AutoModel
@@ -295,6 +313,7 @@ def _add_render(sub) -> None:
     p.add_argument("--size", type=_int_in(16, 2048), default=224, help="image size in pixels")
     p.add_argument("--views", nargs="+", default=None, help="views (front side top ...), tiled")
     p.add_argument("--seed", type=int, default=0, help="seed of an untrained renderer")
+    _add_read_frames(p)
     p.set_defaults(func=_cmd_render)
 
 
