@@ -44,7 +44,7 @@ def test_a_forest_is_a_valid_format_with_its_roots_and_bones():
     assert fmt.components() == [(0, 1, 2, 3), (4, 5, 6, 7)]
     assert fmt.topological_order()[:2] == [0, 4]
     with pytest.raises(SkeletonFormatError, match="no single root") as info:
-        fmt.root
+        _ = fmt.root
     assert info.value.field == "parents" and "left_shoulder" in str(info.value)
     assert hs.get_format("kinect_v1").root == 0 and hs.get_format("kinect_v1").roots == (0,)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,21 +114,23 @@ def _evaluate_protocol(args: argparse.Namespace, log) -> int:
     return 0
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "dataset"
-
-
 def _evaluate_dataset(args: argparse.Namespace, log) -> int:
     from tqdm import tqdm
 
-    from ..cards import INDEX_KEY, is_hub_id, refresh_model_card, update_results
-    from ..evaluation.dataset_eval import evaluate_dataset, load_split, save_confusion_matrix
+    from ..cards import refresh_model_card, update_results
+    from ..evaluation.dataset_eval import (
+        dataset_name,
+        evaluate_dataset,
+        load_split,
+        save_confusion_matrix,
+        slug,
+        stored_result,
+    )
 
     if args.protocol is not None or args.data is not None:
         raise HFSkeletonError("--protocol/--data: not with --dataset (the dataset's split is the test set)")
     split = args.split or "test"
-    local = Path(args.dataset).is_dir()
-    name = Path(args.dataset).resolve().name if local else args.dataset
+    name = dataset_name(args.dataset)
     folder = _resolve(args)
     if args.output_dir is None and not _writable_folder(folder):
         raise HFSkeletonError(f"--output-dir: {_why_not_writable(args.model, folder)}; pass --output-dir for the "
@@ -143,20 +144,14 @@ def _evaluate_dataset(args: argparse.Namespace, log) -> int:
         candidate_labels=args.labels.split(",") if args.labels else None, captioning=not args.no_generate,
         batch_size=args.batch_size, limit=args.limit, seed=args.seed, source=args.dataset,
         progress=lambda it: tqdm(it, desc="evaluate", file=sys.stderr))
-    png = save_confusion_matrix(result, out_dir / f"confusion_matrix_{_slug(name)}_{_slug(split)}.png",
+    png = save_confusion_matrix(result, out_dir / f"confusion_matrix_{slug(name)}_{slug(split)}.png",
                                 title=f"{Path(str(args.model)).name} on {name} ({split}): top-1 {result['top1']:.3f}")
     result = {"model": args.model, "dataset": args.dataset, "split": split, **result, "confusion_matrix_png": str(png)}
     log(f"wrote {png}")
     if args.write_card:
-        index = {"dataset_type": args.dataset if is_hub_id(args.dataset) and not local else _slug(name).lower(),
-                 "dataset_name": name, "dataset_split": split,
-                 **({"dataset_config": args.config} if args.config else {})}
-        if png.parent.resolve() == Path(folder).resolve():
-            index["confusion_matrix"] = png.name
-        stored = {"top1": result["top1"], "chance": result["chance"], "num_clips": result["num_clips"],
-                  **{k: result["captioning"][k] for k in ("bleu4", "rougeL_f1") if "captioning" in result},
-                  INDEX_KEY: index}
-        update_results(folder, {f"{name} ({split})": stored})
+        in_folder = png.parent.resolve() == Path(folder).resolve()
+        update_results(folder, stored_result(result, args.dataset, split, config=args.config,
+                                             confusion_matrix=png.name if in_folder else None))
         log(f"wrote {refresh_model_card(folder)}")
     _report(result, args, log)
     return 0

@@ -12,6 +12,7 @@ text (corpus BLEU-4 with sacrebleu, mean ROUGE-L F1 with rouge-score, both 0-100
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,15 +61,17 @@ def load_split(source: str | Path, split: str, config: str | None = None):
                               f"{reason[:300]})") from None
 
 
-def _column_names(dataset) -> list[str]:
+def column_names(dataset) -> list[str]:
+    """The columns of a dataset split (of its first row when it has no ``column_names``)."""
     names = getattr(dataset, "column_names", None)
     if names is None and len(dataset):
         names = list(dataset[0])
     return list(names or [])
 
 
-def _label_names(dataset, label_column: str, source: str) -> tuple[list[str], list[str]]:
-    """(every row's label as text, the split's label set): a ClassLabel's names, else the sorted values."""
+def split_labels(dataset, label_column: str, source: str) -> tuple[list[str], list[str]]:
+    """(every row's label as text, the split's label set): a ClassLabel's names, else the sorted values.
+    An empty text label is a :class:`SkeletonFileError` naming ``source`` and the column."""
     feature = (getattr(dataset, "features", None) or {}).get(label_column)
     values = dataset[label_column]
     names = getattr(feature, "names", None)
@@ -138,7 +141,7 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
         SkeletonFileError: a missing label or text column, an empty split, a label outside the candidates.
     """
     source = str(source or "dataset")
-    columns = _column_names(dataset)
+    columns = column_names(dataset)
     if label_column not in columns:
         raise SkeletonFileError(source, f"column {label_column}", f"one of the split's columns {columns}",
                                 "no such column")
@@ -148,7 +151,7 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
     if len(dataset) == 0:
         raise SkeletonFileError(source, None, "a split with at least one clip", "0 rows")
     text_column = text_column or ("text" if "text" in columns else None)
-    labels, names = _label_names(dataset, label_column, source)
+    labels, names = split_labels(dataset, label_column, source)
     if candidate_labels is not None:
         names = list(candidate_labels)
     outside = sorted(set(labels) - set(names))
@@ -197,6 +200,36 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
     return result
 
 
+def slug(text: str) -> str:
+    """``text`` as a file-name and dataset-type fragment (letters, digits, ``._-``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "dataset"
+
+
+def dataset_name(source: str | Path) -> str:
+    """How a dataset is named in results: a local folder's name, else the Hub id as given."""
+    path = Path(source)
+    return path.resolve().name if path.is_dir() else str(source)
+
+
+def stored_result(result: Mapping[str, Any], source: str | Path, split: str, *, config: str | None = None,
+                  confusion_matrix: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{"NAME (SPLIT)": entry}``: what ``eval_results.json`` keeps of an :func:`evaluate_dataset` result
+    (top-1, chance, clips, captioning scores) with how it enters the card's model-index (the dataset's Hub id,
+    or its folder name, the split, the configuration, the confusion matrix PNG's name in the folder)."""
+    from ..cards import INDEX_KEY, is_hub_id
+
+    name = dataset_name(source)
+    local = Path(source).is_dir()
+    index = {"dataset_type": str(source) if is_hub_id(str(source)) and not local else slug(name).lower(),
+             "dataset_name": name, "dataset_split": split, **({"dataset_config": config} if config else {})}
+    if confusion_matrix:
+        index["confusion_matrix"] = confusion_matrix
+    captions = result.get("captioning") or {}
+    entry = {"top1": result["top1"], "chance": result["chance"], "num_clips": result["num_clips"],
+             **{k: captions[k] for k in ("bleu4", "rougeL_f1") if k in captions}, INDEX_KEY: index}
+    return {f"{name} ({split})": entry}
+
+
 def save_confusion_matrix(result: Mapping[str, Any], path: str | Path, *, title: str | None = None) -> Path:
     """Draw ``result["confusion_matrix"]`` (from :func:`evaluate_dataset`) as a PNG: rows are the true
     labels, columns the predictions, each cell its count, shaded by the row's share."""
@@ -230,4 +263,5 @@ def save_confusion_matrix(result: Mapping[str, Any], path: str | Path, *, title:
     return path
 
 
-__all__ = ["CAPTION_PROMPT", "captioning_metrics", "evaluate_dataset", "load_split", "save_confusion_matrix"]
+__all__ = ["CAPTION_PROMPT", "captioning_metrics", "column_names", "dataset_name", "evaluate_dataset", "load_split",
+           "save_confusion_matrix", "slug", "split_labels", "stored_result"]

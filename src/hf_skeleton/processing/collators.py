@@ -110,7 +110,8 @@ class SkeletonSFTCollator:
 
     Args:
         processor: a :class:`~hf_skeleton.processing.base.SkeletonTextProcessor` (see the module docstring).
-        skeleton_format: format name for examples given as bare arrays.
+        skeleton_format: the format of examples given as bare arrays (a name, or a user-defined format's
+            definition dict).
         system: optional system message for every prompt.
         keys: names of the (skeleton, prompt, answer) fields in each example.
         processor_kwargs: extra keyword arguments for every processor call (e.g. ``num_frames``).
@@ -121,7 +122,7 @@ class SkeletonSFTCollator:
         seed: first augmentation seed.
     """
 
-    def __init__(self, processor: Any, *, skeleton_format: str | None = None, system: str | None = None,
+    def __init__(self, processor: Any, *, skeleton_format: str | dict | None = None, system: str | None = None,
                  keys: tuple[str, str, str] = ("skeleton", "prompt", "answer"),
                  processor_kwargs: Mapping[str, Any] | None = None, augment: Mapping[str, Any] | None = None,
                  seed: int = 0):

@@ -1,6 +1,9 @@
-"""The LLaMo N-UCLA recipe: two SFT stages on views 1-2, evaluation on view 3, a folder with its card.
+"""The LLaMo recipe: two SFT stages on N-UCLA views 1-2, evaluation on view 3, a folder with its card; or the
+same stages on any converted dataset (``--dataset DIR_OR_HUB_ID``, :mod:`~hf_skeleton.training.recipe_data`),
+evaluated on its ``--eval-split`` with :func:`~hf_skeleton.evaluation.dataset_eval.evaluate_dataset`.
 
-Shared by ``examples/train_llamo.py`` and ``hf-skeleton train llamo`` (same arguments, same code).
+Shared by ``examples/train_llamo.py``, ``hf-skeleton train llamo`` and :func:`train_llamo` (same arguments,
+same code).
 The embedded ``llamo-nucla`` checkpoint was made by it, with its defaults: SmolLM2-135M-Instruct
 (``hs.backbone_path``) with LoRA r=16 on q/v, a 2-layer motion encoder (hidden 128) warmed up with a
 classification head (:mod:`~hf_skeleton.training.motion_encoder_warmup`), stage 1 (encoder and LLM frozen,
@@ -35,12 +38,22 @@ from ..evaluation.recognition import score_candidate_labels
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
 from ..models.skeleton_llm.image_adapters import VISION_TOWER_FAMILIES
 from ..models.skeleton_llm.pretrained_vlm import vision_tower_config
+from ..skeletons.formats import get_format
+from ..skeletons.geometry import supported_view_alignment
 from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
 from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .rationales import RationaleBuilder, kinematic_teacher
 from .recipe_config import as_config, require
+from .recipe_data import (
+    DatasetOptions,
+    RecipeData,
+    alignment_note,
+    card_datasets,
+    evaluate_recipe_data,
+    recipe_data,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +62,9 @@ NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk 
 
 
 @dataclass
-class LlamoRecipeConfig:
-    """Options of the LLaMo N-UCLA recipe (``hf-skeleton train llamo --help`` lists them)."""
+class LlamoRecipeConfig(DatasetOptions):
+    """Options of the LLaMo recipe (``hf-skeleton train llamo --help`` lists them): N-UCLA by default, or
+    ``dataset`` with its split and column options (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`)."""
 
     data: str | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
     output_dir: str = "llamo-nucla"
@@ -84,7 +98,8 @@ class LlamoRecipeConfig:
     recognition_repeats: int = field(default=4, metadata={
         "help": "copies of the recognition examples in the stage-2 mixture (other templates each time)"})
     align_view: Literal["none", "facing", "upright"] = field(default="upright", metadata={
-        "help": "view normalisation of every clip (processor): upright also removes the camera tilt"})
+        "help": "view normalisation of every clip (processor): upright also removes the camera tilt; a format "
+                "without hips and shoulders (or mirror pairs) gets the strongest alignment it allows"})
     augment_angle: float = field(default=30.0, metadata={"help": "training yaw augmentation (degrees, 0: off)"})
     augment_tilt: float = field(default=15.0, metadata={"help": "training tilt augmentation (degrees)"})
     unseen_split: str | None = field(default=None, metadata={
@@ -165,14 +180,12 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
         if missing:
             raise CheckpointError(args.vision_model if "vision_tower" in missing[0] else args.text_model,
                                   f"no backbone tensor for {missing[:3]}")
-    return model, LlamoProcessor.from_config(config, tok, image_processor=image_processor, align_view=args.align_view)
+    align_view = supported_view_alignment(get_format(format), args.align_view)  # the strongest the format allows
+    return model, LlamoProcessor.from_config(config, tok, image_processor=image_processor, align_view=align_view)
 
 
-def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: Callable[[str], Any] | None = None) -> dict:
-    """Train, evaluate on N-UCLA view 3, save the model, processor, results and card; return the results.
-    ``args``: a :class:`LlamoRecipeConfig` (or parsed options with its fields)."""
-    log = log or logger.info  # the CLI passes print
-    args = as_config(LlamoRecipeConfig, args)
+def nucla_data(args: LlamoRecipeConfig) -> RecipeData:
+    """The recipe's own data: N-UCLA views 1-2 to train, view 3 to test, the 10 N-UCLA label names."""
     if args.data:
         data = Path(args.data)
     else:
@@ -183,23 +196,40 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
     files = sorted((data / "nw_ucla" / "all_sqe").glob("*.json"))
     if not files:
         raise HFSkeletonError(f"no N-UCLA clips under {data / 'nw_ucla' / 'all_sqe'}: pass --data")
-    torch.manual_seed(args.seed)
-    random.seed(args.seed)
     seqs = [load_skeleton(f) for f in files]
     train = [s for s in seqs if s.meta["view"] in (1, 2)]
     test = [s for s in seqs if s.meta["view"] == 3]
-    seen, unseen = NUCLA, []
+    return RecipeData(train=train, labels=[s.meta["label_name"] for s in train], names=list(NUCLA),
+                      format=get_format("kinect_v1"), test=test)
+
+
+def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: Callable[[str], Any] | None = None) -> dict:
+    """Train, evaluate (N-UCLA view 3, or the dataset's ``eval_split``), save the model, processor, results,
+    confusion matrix (datasets) and card; return the results (``top1``, ``clips``, ``folder``, and
+    ``evaluation``: the :func:`~hf_skeleton.evaluation.dataset_eval.evaluate_dataset` result for a dataset).
+    ``args``: a :class:`LlamoRecipeConfig` (or parsed options with its fields)."""
+    log = log or logger.info  # the CLI passes print
+    args = as_config(LlamoRecipeConfig, args)
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    data = recipe_data(args, lambda: nucla_data(args), log=log)
+    seen, unseen = data.names, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
         seen, unseen = open_vocab_names("nucla", args.unseen_split)
-        train = [s for s in train if s.meta["label_name"] in seen]
+        data = data.subset([i for i, y in enumerate(data.labels) if y in seen])
     if args.max_clips:
-        train = random.sample(train, min(args.max_clips, len(train)))
-    if args.eval_clips:
-        test = random.sample(test, min(args.eval_clips, len(test)))
-    labels = [s.meta["label_name"] for s in train]
+        data = data.subset(random.sample(range(len(data.train)), min(args.max_clips, len(data.train))))
+    if args.eval_clips and data.test is not None:
+        data.test = random.sample(data.test, min(args.eval_clips, len(data.test)))
+    train, test, labels = data.train, data.test, data.labels
     if args.init_from:  # continue from a saved LLaMo (its processor too); the stages given steps run on it
         model = LlamoForConditionalGeneration.from_pretrained(args.init_from)
         proc = LlamoProcessor.from_pretrained(args.init_from)
+    elif data.is_dataset:  # the dataset's format; a tiny LLM's tokenizer also learns its names and captions
+        model, proc = build(args, format=data.format, extra_texts=data.names + [t for t in data.texts or [] if t])
+        note = alignment_note(data.format, args.align_view, proc.align_view)
+        if note:
+            log(note)
     else:
         model, proc = build(args)
 
@@ -228,22 +258,38 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
         model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
                                max_steps=args.stage2_steps, learning_rate=args.lr, **common)
         model = unwrap_peft(model)  # adapters stay unmerged: the folder then ships them, not the base weights
-    if args.caption_steps:  # describing: kinematic descriptions of each clip, recognition replayed beside them
-        captions = RationaleBuilder(kinematic_teacher, cache=Path(args.output_dir) / "descriptions.jsonl")(
-            train, labels)
-        describe = (build_examples(train, "captioning", captions=captions, seed=args.seed + 4)
-                    + build_examples(train, "recognition", labels=labels, seed=args.seed + 5))
+    if args.caption_steps:  # describing: the data's captions, else kinematic descriptions; recognition replayed
+        if data.captioned():
+            keep = data.captioned()
+            described = build_examples([train[i] for i in keep], "captioning", captions=[data.texts[i] for i in keep],
+                                       seed=args.seed + 4)
+        else:
+            captions = RationaleBuilder(kinematic_teacher, cache=Path(args.output_dir) / "descriptions.jsonl")(
+                train, labels, keys=[f"{k}|{y}" for k, y in zip(data.keys, labels)])
+            described = build_examples(train, "captioning", captions=captions, seed=args.seed + 4)
+        describe = described + build_examples(train, "recognition", labels=labels, seed=args.seed + 5)
         model, _ = train_stage(model, proc, to_sft_dataset(describe), 2, args.output_dir, lora=args.lora,
                                max_steps=args.caption_steps, learning_rate=args.caption_lr, **common)
         model = unwrap_peft(model)
 
     model.eval()
+    export = args.export_dir or args.output_dir
     question = INSTRUCTION_TEMPLATES["recognition"][0]
-    scores = score_candidate_labels(model, proc, test, question, NUCLA, batch_size=64)
-    truth = torch.tensor([NUCLA.index(s.meta["label_name"]) for s in test])
-    top1 = float((scores.argmax(-1) == truth).float().mean())
-    log(f"N-UCLA view 3 top-1: {top1:.4f} ({len(test)} clips)")
-    results = {"N-UCLA view 3 (trained on views 1-2)": {"top1": top1, "clips": len(test), "chance": 1 / len(NUCLA)}}
+    evaluation, top1, results = None, None, {}
+    if data.eval_split is not None:  # a dataset: its eval split, as `hf-skeleton evaluate --dataset` scores it
+        evaluation, results = evaluate_recipe_data(model, proc, data, export, limit=args.eval_clips, seed=args.seed,
+                                                   batch_size=64, log=log)
+        top1, clips = evaluation["top1"], evaluation["num_clips"]
+    elif test is not None:
+        scores = score_candidate_labels(model, proc, test, question, NUCLA, batch_size=64)
+        truth = torch.tensor([NUCLA.index(s.meta["label_name"]) for s in test])
+        top1, clips = float((scores.argmax(-1) == truth).float().mean()), len(test)
+        log(f"N-UCLA view 3 top-1: {top1:.4f} ({len(test)} clips)")
+        results = {"N-UCLA view 3 (trained on views 1-2)": {"top1": top1, "clips": len(test),
+                                                            "chance": 1 / len(NUCLA)}}
+    else:
+        clips = 0
+        log(f"{data.source}: no evaluation split (--eval-split none)")
     if unseen:
         split = open_vocabulary_protocol(model, proc, test, seen, unseen, question=question, batch_size=64)
         for part in ("seen", "unseen", "all_names"):
@@ -254,12 +300,15 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
     model.save_pretrained(export)
     proc.save_pretrained(export)
     write_results(export, results, training_command=command)
-    write_model_card(export, datasets=["N-UCLA"],
+    trained_on = (f"for action recognition on {card_datasets(data)[0]} ({data.format.num_joints}-joint format "
+                  f"`{data.format.name}`), trained on its `{args.train_split}` split." if data.is_dataset
+                  else "for N-UCLA action recognition, trained on views 1 and 2 only.")
+    write_model_card(export, datasets=card_datasets(data),
                      description=(f"LLaMo (a continuous motion encoder projected into `{args.text_model}`, LoRA) "
                                   if args.text_model else "A small LLaMo (continuous motion encoder + tiny LLM "
-                                  "trained from scratch) ") + "for N-UCLA action recognition, trained on views 1 "
-                                 "and 2 only.")
+                                  "trained from scratch) ") + trained_on)
     log(f"saved to {export}: pipeline('skeleton-understanding', model='{export}')")
-    return {"top1": top1, "clips": len(test), "folder": str(export), **({"open_vocabulary": split} if unseen else {})}
+    return {"top1": top1, "clips": clips, "folder": str(export), **({"open_vocabulary": split} if unseen else {}),
+            **({"evaluation": evaluation} if evaluation is not None else {})}
 
 

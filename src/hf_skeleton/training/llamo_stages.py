@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import SkeletonInputError
 from ..processing.collators import SkeletonSFTCollator, chat_prompt
+from ..skeletons.formats import format_for_config
 from ..skeletons.sequence import SkeletonSequence
 
 INSTRUCTION_TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -250,8 +251,8 @@ def train_stage(model, processor, examples: Iterable[Mapping[str, Any]], stage: 
 
     data, fmt = examples if isinstance(examples, tuple) else to_sft_dataset(examples)
     collator_kwargs = dict(collator_kwargs or {})
-    if fmt is not None:
-        collator_kwargs.setdefault("skeleton_format", fmt.name if hasattr(fmt, "name") else fmt)
+    if fmt is not None:  # a registered format by name, a user-defined one (FORMAT.json) by its definition
+        collator_kwargs.setdefault("skeleton_format", format_for_config(fmt))
     model = configure_stage(model, stage, train_motion_encoder=train_motion_encoder, lora=lora)
     trainer = atomic(SFTTrainer)(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
                          train_dataset=data, data_collator=LlamoSFTCollator(processor, **collator_kwargs),

@@ -1,7 +1,11 @@
-"""The SkeletonLLM N-UCLA recipe: the paper's four stages on real clips, a view-3 evaluation, a folder.
+"""The SkeletonLLM recipe: the paper's four stages on real clips, a view-3 evaluation, a folder; or the same
+stages on any converted dataset (``--dataset DIR_OR_HUB_ID``, :mod:`~hf_skeleton.training.recipe_data`: its
+label names are the answers, confusable pairs come from label similarity, its captions are the rationales
+where it has them), evaluated on its ``--eval-split`` with
+:func:`~hf_skeleton.evaluation.dataset_eval.evaluate_dataset`.
 
-Shared by ``examples/train_skeleton_llm.py`` and ``hf-skeleton train skeleton-llm`` (same options,
-same code). The default VLM is composed from two pretrained backbones that install offline
+Shared by ``examples/train_skeleton_llm.py``, ``hf-skeleton train skeleton-llm`` and
+:func:`~hf_skeleton.training.train_skeleton_llm` (same options, same code). The default VLM is composed from two pretrained backbones that install offline
 (EfficientNet-Lite0 -> 2 x 2 tokens per frame -> projector -> SmolLM2-135M-Instruct; 8 frames rendered
 and read at 112 px, upright view alignment); ``--vision-model none --text-model none`` builds the tiny
 random Qwen2.5-VL of the tests. Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a
@@ -40,11 +44,27 @@ from ..data import action_labels, confusable_pairs, open_vocab_names, open_vocab
 from ..errors import HFSkeletonError, SkeletonInputError
 from ..evaluation.protocols import load_protocol_clips, open_vocabulary_protocol, recognition_protocol
 from ..processing.collators import SkeletonSFTCollator
+from ..skeletons.formats import get_format
+from ..skeletons.geometry import supported_view_alignment
 from ..skeletons.io import load_skeleton
-from .confusable_pairs import multiple_choice_examples, named_pairs, recognition_examples, yes_no_examples
+from .confusable_pairs import (
+    multiple_choice_examples,
+    named_pairs,
+    pairs_from_label_similarity,
+    recognition_examples,
+    yes_no_examples,
+)
 from .projector_warmup import warm_up_projector
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
+from .recipe_data import (
+    DatasetOptions,
+    RecipeData,
+    alignment_note,
+    card_datasets,
+    evaluate_recipe_data,
+    recipe_data,
+)
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
 logger = logging.getLogger(__name__)
@@ -54,8 +74,10 @@ PROTOCOL = "nucla-view3"
 
 
 @dataclass
-class SkeletonLLMRecipeConfig:
-    """Options of the SkeletonLLM N-UCLA recipe (``hf-skeleton train skeleton-llm --help`` lists them)."""
+class SkeletonLLMRecipeConfig(DatasetOptions):
+    """Options of the SkeletonLLM recipe (``hf-skeleton train skeleton-llm --help`` lists them): N-UCLA by
+    default, or ``dataset`` with its split and column options
+    (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`)."""
 
     data: Path | None = field(default=None, metadata={"help": "folder holding nw_ucla/all_sqe (default: ../shared/data)"})
     output_dir: Path = Path("skeleton-llm-nucla")
@@ -156,9 +178,17 @@ def nucla_clips(data: Path, per_class: int, views=("v01", "v02")):
     return clips, [c.meta["label_name"] for c in clips]
 
 
-def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
-    """A SkeletonLLM and its processor: composed from ``--vision-model`` + ``--text-model`` (pretrained
-    backbones), from ``--vlm`` (a pretrained VLM checkpoint) or a tiny random Qwen2.5-VL."""
+def nucla_data(args: "SkeletonLLMRecipeConfig") -> RecipeData:
+    """The recipe's own data: the ``per_class`` first clips of each action from views 1-2, the N-UCLA names
+    (view 3 is read for the evaluation, :data:`PROTOCOL`)."""
+    clips, labels = nucla_clips(data_dir(args), args.per_class)
+    return RecipeData(train=clips, labels=labels, names=list(NAMES.values()), format=get_format("kinect_v1"))
+
+
+def build_model(args: "SkeletonLLMRecipeConfig", names: list[str], format: Any = "kinect_v1"):
+    """A SkeletonLLM and its processor for clips of skeleton ``format``: composed from ``--vision-model`` +
+    ``--text-model`` (pretrained backbones), from ``--vlm`` (a pretrained VLM checkpoint) or a tiny random
+    Qwen2.5-VL. ``args.align_view`` is lowered to the strongest alignment the format allows."""
     from ..models.draction import DrActionConfig
     from ..models.skeleton_llm import (
         SkeletonLLMConfig,
@@ -166,17 +196,18 @@ def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
         SkeletonLLMProcessor,
     )
 
+    align_view = supported_view_alignment(get_format(format), args.align_view)
     if args.text_model:
-        draction = DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size)
+        draction = DrActionConfig(format=format, num_frames=args.frames, image_size=args.size)
         model, processor = SkeletonLLMForConditionalGeneration.from_backbones(
             args.vision_model, args.text_model, draction, token_grid=args.token_grid, image_size=args.tower_size)
         return model, SkeletonLLMProcessor.from_model_config(model.config, processor.tokenizer,
-                                                             align_view=args.align_view)
+                                                             align_view=align_view)
     if args.vlm:
         from transformers import AutoTokenizer
 
         model = SkeletonLLMForConditionalGeneration.from_backbone_pretrained(
-            args.vlm, draction_config=DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size))
+            args.vlm, draction_config=DrActionConfig(format=format, num_frames=args.frames, image_size=args.size))
         tokenizer = AutoTokenizer.from_pretrained(args.vlm)
         tokenizer.add_special_tokens({"additional_special_tokens": [model.config.skeleton_token]})
         # grow only: published vocabularies are padded (Qwen2.5-VL: 152,064 rows for 151,665 tokens), and
@@ -189,7 +220,7 @@ def build_model(args: "SkeletonLLMRecipeConfig", names: list[str]):
     tokenizer = build_tiny_tokenizer(extra_texts=names, extra_special_tokens=QWEN_VISION_TOKENS + ("<skeleton>",))
     torch.manual_seed(0)
     # bigger Gaussians than the paper's metre-scale defaults so that 56 px frames show the limbs
-    draction = DrActionConfig(format="kinect_v1", num_frames=args.frames, image_size=args.size, backend="torch",
+    draction = DrActionConfig(format=format, num_frames=args.frames, image_size=args.size, backend="torch",
                               train_sampling="uniform", joint_scale_base=0.06, bone_scale_base=0.045,
                               joint_scale_clamp=(0.02, 0.08), bone_scale_clamp=(0.015, 0.07))
     config = SkeletonLLMConfig(draction, tiny_qwen2_5_vl_config(tokenizer))
@@ -213,27 +244,39 @@ def eval_loss(model, processor, examples, batch_size: int = 16) -> float:
 
 def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleton-llm",
         log: Callable[[str], Any] | None = None) -> dict:
-    """Train through the stages, evaluate on N-UCLA view 3, save the folder; return the results.
+    """Train through the stages, evaluate (N-UCLA view 3, or the dataset's ``eval_split`` with a confusion
+    matrix), save the folder; return the results.
     ``args``: a :class:`SkeletonLLMRecipeConfig` (or parsed options with its fields)."""
     log = log or logger.info  # the CLI passes print
     args = as_config(SkeletonLLMRecipeConfig, args)
     from transformers import pipeline
 
-    data = data_dir(args)
-    names = list(NAMES.values())
-    clips, labels = nucla_clips(data, args.per_class)
-    model, processor = build_model(args, names)
+    data = recipe_data(args, lambda: nucla_data(args), log=log)
+    names, clips, labels = data.names, data.train, data.labels
+    if data.is_dataset:  # the dataset's format; a tiny VLM's tokenizer also learns its captions
+        model, processor = build_model(args, names + [t for t in data.texts or [] if t], format=data.format)
+        note = alignment_note(data.format, args.align_view, processor.align_view)
+        if note:
+            log(note)
+    else:
+        model, processor = build_model(args, names)
     seen, unseen = names, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
         seen, unseen = open_vocab_names("nucla", args.unseen_split)
         kept = [i for i, y in enumerate(labels) if y in seen]
         clips, labels = [clips[i] for i in kept], [labels[i] for i in kept]
     out = Path(args.output_dir)
-    rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(clips, labels)
+    if data.is_dataset:  # its captions where it has them, the kinematic teacher elsewhere
+        rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(
+            clips, labels, keys=[f"{k}|{y}" for k, y in zip(data.keys, labels)])
+        rationales = [t if t.strip() else r for t, r in zip(data.texts or [""] * len(clips), rationales)]
+        pairs = pairs_from_label_similarity(names, min_similarity=0.0)
+    else:
+        rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(clips, labels)
+        pairs = [p for p in named_pairs(confusable_pairs("nucla"), NAMES) if set(p) <= set(seen)]
     stage_examples = {
         1: multiple_choice_examples(clips, labels, seen),
-        2: yes_no_examples(clips, labels, [p for p in named_pairs(confusable_pairs("nucla"), NAMES)
-                                           if set(p) <= set(seen)]),
+        2: yes_no_examples(clips, labels, pairs),
         3: rationale_examples(clips, labels, rationales),
         4: recognition_examples(clips, labels),
     }
@@ -270,39 +313,55 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
             f"loss {before:.3f} -> {after:.3f} ({'falls' if after < before else 'DOES NOT FALL'})")
     model = unwrap_peft(model)  # adapters stay unmerged: a composed model's folder ships only what trained
 
-    test = load_protocol_clips(PROTOCOL, data, limit=args.eval_clips or None)
-    protocol = PROTOCOL
-    if unseen:
+    export = Path(args.export_dir or out)
+    protocol, stored = PROTOCOL, None
+    if data.is_dataset:  # its eval split, as `hf-skeleton evaluate --dataset` scores it
+        evaluation, stored = ({}, {}) if data.eval_split is None else evaluate_recipe_data(
+            model, processor, data, export, limit=args.eval_clips, batch_size=32, log=log)
+        protocol = next(iter(stored), "no evaluation split")
+    elif unseen:
+        test = load_protocol_clips(PROTOCOL, data_dir(args), limit=args.eval_clips or None)
         protocol = f"{PROTOCOL} open-vocabulary {args.unseen_split}"
         evaluation = open_vocabulary_protocol(model, processor, test, seen, unseen, generate=True)
         for part in ("seen", "unseen", "all_names"):
             log(f"N-UCLA view 3, {part} ({evaluation[part]['clips']} clips): " + ", ".join(
                 f"{k} {v:.4f}" for k, v in evaluation[part].items() if isinstance(v, float)))
     else:
+        test = load_protocol_clips(PROTOCOL, data_dir(args), limit=args.eval_clips or None)
         evaluation = recognition_protocol(model, processor, test, names)
         log(f"N-UCLA view 3 ({len(test)} clips): " + ", ".join(
             f"{k} {v:.4f}" for k, v in evaluation.items() if isinstance(v, float)))
-    export = Path(args.export_dir or out)
     model.save_pretrained(export)
     processor.save_pretrained(export)
     setup = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     results = {"setup": setup, "train_clips": len(clips), "stages": losses, protocol: evaluation}
-    write_results(export, {protocol: evaluation}, training_command=command)
+    write_results(export, stored if stored is not None else {protocol: evaluation}, training_command=command)
     vlm = (f"`{args.vlm}`" if args.vlm else f"`{args.vision_model}` + `{args.text_model}`" if args.text_model
            else "a tiny Qwen2.5-VL trained from scratch")
-    write_model_card(export, datasets=["N-UCLA"], base_model=args.vlm,
+    trained_on = (f"{len(clips)} clips of {card_datasets(data)[0]} (its `{args.train_split}` split, "
+                  f"{data.format.num_joints}-joint format `{data.format.name}`)." if data.is_dataset else
+                  f"{len(clips)} N-UCLA clips of views 1 and 2"
+                  + (f" (seen classes of the {args.unseen_split} split)." if unseen else "."))
+    write_model_card(export, datasets=card_datasets(data), base_model=args.vlm,
                      description=f"A SkeletonLLM (DrAction renderer + {vlm}) trained through the paper's four "
-                                 f"stages on {len(clips)} N-UCLA clips of views 1 and 2"
-                                 + (f" (seen classes of the {args.unseen_split} split)." if unseen else "."))
+                                 f"stages on {trained_on}")
 
     pipe = pipeline("skeleton-understanding", model=str(export))  # the folder reloads as a pipeline
-    sample = min((data / "nw_ucla" / "all_sqe").glob("a05_*_v03.json"))
-    ranked = pipe(str(sample), candidate_labels=names)[:3]
-    text = pipe(str(sample), prompt="What is the person doing? Explain the movement, then give the action name.",
+    if data.is_dataset:  # its first evaluation clip (else its first training clip)
+        from ..dataset_tools.features import example_to_sequence
+
+        sample = (example_to_sequence(data.eval_split.with_format("numpy")[0]) if data.eval_split is not None
+                  and len(data.eval_split) else clips[0])
+        sample_name = str(sample.meta.get("id", "clip 0"))
+    else:
+        sample = str(min((data_dir(args) / "nw_ucla" / "all_sqe").glob("a05_*_v03.json")))
+        sample_name = f"{Path(sample).name} (sit down)"
+    ranked = pipe(sample, candidate_labels=names)[:3]
+    text = pipe(sample, prompt="What is the person doing? Explain the movement, then give the action name.",
                 max_new_tokens=24)["generated_text"]
-    log(f"{sample.name} (sit down): {ranked}")
+    log(f"{sample_name}: {ranked}")
     log(f"description: {text!r}")
-    results["sample"] = {"clip": sample.name, "top3": ranked, "description": text}
+    results["sample"] = {"clip": sample_name.split(" (")[0], "top3": ranked, "description": text}
     (export / "results.json").write_text(json.dumps(results, indent=2))
     log(f"saved to {export}: pipeline('skeleton-understanding', model='{export}')")
     return {**results, "folder": str(export)}

@@ -1,0 +1,65 @@
+"""One Python function per recipe, with the same arguments, for training on one's own data (#15)::
+
+    import hf_skeleton as hs
+
+    hs.training.train_llamo(dataset="my_dataset", output_dir="llamo-mine", text_model="none", stage2_steps=50)
+    hs.training.train_skeleton_llm(dataset="user/skeleton-dataset", output_dir="skllm-mine")
+
+Each is ``hf-skeleton train MODEL --dataset ...`` from Python: the keyword options are the recipe config's
+fields (:class:`~hf_skeleton.training.llamo_recipe.LlamoRecipeConfig`,
+:class:`~hf_skeleton.training.skeleton_llm_recipe.SkeletonLLMRecipeConfig`); ``dataset=None`` runs the
+recipe on N-UCLA, as the CLI does without ``--dataset``. The recipes (and their heavy imports) load on call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import SkeletonInputError
+
+
+def _train(recipe: Any, function: str, dataset: str | None, output_dir: str | None, train_split: str,
+           eval_split: str | None, label_column: str, text_column: str | None, log: Callable[[str], Any] | None,
+           options: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(recipe.RECIPE_CONFIG)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise SkeletonInputError(function, f"options among the recipe's fields {sorted(names)}", unknown)
+    given = {"dataset": dataset, "train_split": train_split, "eval_split": eval_split or "none",
+             "label_column": label_column, "text_column": text_column or "", **options}
+    if output_dir is not None:
+        given["output_dir"] = output_dir
+    config = recipe.RECIPE_CONFIG(**given)
+    defaults = recipe.RECIPE_CONFIG()
+    shown = {k: v for k, v in given.items() if v != getattr(defaults, k)}
+    command = f"hf_skeleton.training.{function}(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+    return recipe.run(config, command=command, log=log)
+
+
+def train_llamo(dataset: str | None = None, output_dir: str | None = None, *, train_split: str = "train",
+                eval_split: str | None = "test", label_column: str = "label", text_column: str | None = "text",
+                log: Callable[[str], Any] | None = None, **options: Any) -> dict[str, Any]:
+    """Train LLaMo on a converted dataset (a folder written by ``hf-skeleton convert`` or a Hub dataset id;
+    None: N-UCLA) and evaluate it on ``eval_split`` (None: no evaluation); ``options`` are
+    :class:`~hf_skeleton.training.llamo_recipe.LlamoRecipeConfig` fields. Returns the recipe's results
+    (``top1``, ``clips``, ``folder``, ``evaluation``)."""
+    from . import llamo_recipe
+
+    return _train(llamo_recipe, "train_llamo", dataset, output_dir, train_split, eval_split, label_column,
+                  text_column, log, options)
+
+
+def train_skeleton_llm(dataset: str | None = None, output_dir: str | None = None, *, train_split: str = "train",
+                       eval_split: str | None = "test", label_column: str = "label", text_column: str | None = "text",
+                       log: Callable[[str], Any] | None = None, **options: Any) -> dict[str, Any]:
+    """Train SkeletonLLM on a converted dataset, as :func:`train_llamo` (same arguments); ``options`` are
+    :class:`~hf_skeleton.training.skeleton_llm_recipe.SkeletonLLMRecipeConfig` fields."""
+    from . import skeleton_llm_recipe
+
+    return _train(skeleton_llm_recipe, "train_skeleton_llm", dataset, output_dir, train_split, eval_split,
+                  label_column, text_column, log, options)
+
+
+__all__ = ["train_llamo", "train_skeleton_llm"]
