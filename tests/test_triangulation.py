@@ -25,7 +25,7 @@ BODY_25B = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shou
             "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
 FRAMES = 6  # real-video tests: the first frames of each camera
 # mean error of the first 6 triangulated frames against the TRC markers on the 15 joints both formats
-# name, without any alignment: measured 44 mm (the whole trial: 46 mm, BENCHMARKS.md); margin for other CPUs
+# name, without any alignment: measured 39 mm (42 mm without cam02; the whole trial: 46 mm, BENCHMARKS.md)
 VIDEO_ERROR_BOUND_M = 0.07
 
 
@@ -165,6 +165,12 @@ def test_four_real_videos_triangulate_to_the_markers_without_alignment(raw_views
     assert ok.mean() > 0.95
     error = np.linalg.norm(ours - theirs, axis=-1)[ok].mean()
     assert error < VIDEO_ERROR_BOUND_M, f"{error * 1000:.1f} mm"
+    # without cam02 (the view whose left/right labels BlazePose swaps later in the trial): 3 views suffice
+    three = triangulate([raw_views[0], *raw_views[2:]], calib)
+    assert three.meta["cameras"] == ["cam01", "cam03", "cam04"] and three.mask[:, 0].mean() > 0.95
+    ok3 = three.mask[:, 0][:, [fmt.index(n) for n in shared]]
+    ours3 = three.positions[:, 0][:, [fmt.index(n) for n in shared]]
+    assert np.linalg.norm(ours3 - theirs, axis=-1)[ok3].mean() < VIDEO_ERROR_BOUND_M
     reproj = seq.meta["reprojection_error"]
     assert reproj.shape == (FRAMES, 33) and np.nanmax(reproj) <= 30.0 and 3.0 < np.nanmean(reproj) < 25.0
     # smoothing is the video reader's filter over triangulated frames, and switches off
