@@ -19,6 +19,7 @@ from typing import Any
 
 from ..data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
 from ..errors import CheckpointError, HFSkeletonError, SkeletonFileError
+from .app import add_app as _add_app
 from .convert import add_convert as _add_convert
 from .convert_file import add_convert_file as _add_convert_file
 from .evaluate import add_evaluate as _add_evaluate
@@ -141,20 +142,25 @@ def _add_viz(sub) -> None:
 
 
 # ---------------------------------------------------------------------- demo
-def run_demo(path: str | Path | None = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
+def run_demo(path: str | Path | Any = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
              top_k: int = 5, log: Callable[[str], Any] = print, read_frames: int | None = None) -> dict[str, Any]:
-    """The demo: load a clip (``path``; else a real N-UCLA clip; else a generated one, labelled
+    """The demo: load a clip (``path``, a file or an already loaded
+    :class:`~hf_skeleton.SkeletonSequence`; else a real N-UCLA clip; else a generated one, labelled
     SYNTHETIC), print its summary, normalise it (root-centred, unit median bone, facing the camera),
     resample it, write an animation GIF, a frame-grid PNG and the DrAction frames to ``out_dir``, and
     print the top-``top_k`` actions and a generated description from the embedded default model.
 
-    Returns ``{"clip", "kind": "file" | "real" | "synthetic", "info", "model", "top_actions",
-    "description", "latency_s", "files": {...}}``.
+    Returns ``{"clip", "kind": "file" | "real" | "synthetic" | "sequence", "info", "model", "top_actions",
+    "description", "latency_s", "files": {...}}`` (``"sequence"``: a given sequence; one made by
+    :func:`~hf_skeleton.skeletons.synthetic.synthetic_clip` is ``"synthetic"``).
     """
+    from ..skeletons.sequence import SkeletonSequence
     from ..skeletons.synthetic import synthetic_clip
     from ..viz import save_animation, save_frame_grid
 
-    if path is not None:
+    if isinstance(path, SkeletonSequence):
+        seq, kind = path, ("synthetic" if path.meta.get("synthetic") else "sequence")
+    elif path is not None:
         seq, kind = _load(str(path), None, read_frames), "file"  # read_frames: only the first frames
     else:
         found = find_demo_clip()
@@ -376,7 +382,7 @@ def _add_train(sub) -> None:
 # ---------------------------------------------------------------------- entry point
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
                                                _add_convert_file, _add_train, _add_evaluate, _add_push,
-                                               _add_push_dataset]
+                                               _add_push_dataset, _add_app]
 
 
 def build_parser() -> argparse.ArgumentParser:
