@@ -45,9 +45,9 @@ py="$work/venv/bin/python"
 echo "== installed:"
 "$py" -m pip freeze | grep -iE '^(torch|transformers|trl|peft|datasets|accelerate|huggingface.hub|tokenizers|safetensors)=='
 
-# Smoke set: everything except the slow end-to-end/CLI/distributed checks (about a minute on 2 cores).
+# Smoke set: everything except the slow end-to-end/CLI/app/distributed checks (about a minute on 2 cores).
 if [ $# -eq 0 ]; then
-  set -- tests --ignore=tests/training/test_skeleton_llm_learns.py --ignore=tests/cli \
+  set -- tests --ignore=tests/training/test_skeleton_llm_learns.py --ignore=tests/cli --ignore=tests/app \
     --ignore=tests/training/test_distributed.py
 fi
 HF_HUB_OFFLINE=1 "$py" -m pytest -q -p no:cacheprovider "$@"

