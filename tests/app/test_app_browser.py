@@ -49,8 +49,12 @@ def _free_port() -> int:
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The server's environment: its temporary files (outputs, gradio's cache) under ``tmp_path``, since a
+    terminated server leaves them behind."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     return {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-            "GRADIO_TEMP_DIR": str(tmp_path / "gradio"), "PYTHONUNBUFFERED": "1", **extra}
+            "TMPDIR": str(tmp_path / "tmp"), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+            "PYTHONUNBUFFERED": "1", **extra}
 
 
 def _serve(cmd: list[str], env: dict[str, str], log: Path, url: str, timeout: float = 90):
