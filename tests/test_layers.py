@@ -16,8 +16,8 @@ RANK = {
     "cards": 2,
     "hub": 3, "models": 3,
     "evaluation": 4, "pipelines": 4,
-    "testing": 5, "testing_published": 5, "training": 5,
-    "cli": 6,
+    "testing": 5, "testing_published": 5, "training": 5, "demo": 5,
+    "cli": 6, "app": 6,  # the two front ends; neither imports the other's modules
 }
 GLUE = {"__init__", "_registration"}  # the lazy public API and the Auto-class registration see everything
 

@@ -1,6 +1,6 @@
 """The web app (``hf-skeleton app``; ``app.py`` at the repository root is the Hugging Face Space entry).
 
-Like the CLI it is a front end at the top of the house: it reuses the demo of :mod:`hf_skeleton.cli`, and
+Like the CLI it is a front end at the top of the house: it reuses :mod:`hf_skeleton.demo` (as the CLI does), and
 nothing in the library imports it.
 
 Upload a skeleton file (anything :func:`~hf_skeleton.load_skeleton` reads, a video included) or pick a
@@ -8,7 +8,7 @@ bundled sample, and see the stick-figure animation, the DrAction frames a Skelet
 N-UCLA actions with their scores and a generated description from the embedded default model, and a
 predicted continuation when a Superman (``skeleton-generation``) model is available.
 
-The work is :func:`analyze`, which runs the demo (:func:`hf_skeleton.cli.run_demo`) and the continuation
+The work is :func:`analyze`, which runs the demo (:func:`hf_skeleton.demo.run_demo`) and the continuation
 and needs no web framework; :func:`build_app` wraps it in a Gradio page. Gradio is the optional ``app``
 extra (``pip install 'hf_skeleton[app]'``) and is imported only by :func:`build_app` / :func:`launch`.
 """
@@ -145,12 +145,12 @@ def analyze(source, out_dir: str | Path, *, generation_model: str | None = None,
     """Everything the app shows for one clip: ``source`` is a file path, a sample's name (a key of
     ``samples``, default :func:`bundled_samples`) or a :class:`~hf_skeleton.SkeletonSequence`.
 
-    Runs :func:`hf_skeleton.cli.run_demo` (animation, frame grid, DrAction frames, top-``top_k`` N-UCLA
+    Runs :func:`hf_skeleton.demo.run_demo` (animation, frame grid, DrAction frames, top-``top_k`` N-UCLA
     actions and a description from the embedded default model) into ``out_dir``, then
     :func:`predict_continuation`. Returns run_demo's dict plus ``"continuation"`` (a GIF path or None),
     ``"continuation_note"`` and ``"log"`` (the demo's printed lines).
     """
-    from .cli import run_demo
+    from .demo import run_demo
     from .skeletons.io import load_skeleton
 
     kind = None

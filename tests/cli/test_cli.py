@@ -83,7 +83,9 @@ def test_demo_on_real_clip_from_repo_root(tmp_path, monkeypatch, capsys):
 def test_demo_with_path_and_synthetic_fallback(cmu_dir, tmp_path, monkeypatch, capsys):
     assert cli.main(["demo", str(cmu_dir / "02_01.bvh"), "--out-dir", str(tmp_path / "d1"), "--num-frames", "8"]) == 0
     assert (tmp_path / "d1" / "clip.gif").is_file()
-    monkeypatch.setattr(cli, "find_demo_clip", lambda start=None: None)
+    from hf_skeleton import demo
+
+    monkeypatch.setattr(demo, "find_demo_clip", lambda start=None: None)
     result = cli.run_demo(out_dir=tmp_path / "d2", num_frames=8)
     assert result["kind"] == "synthetic" and result["info"]["synthetic"]
     assert "SYNTHETIC" in capsys.readouterr().out

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..data.discovery import DEMO_CLIP, find_data_dir, find_demo_clip  # noqa: F401  (public here too)
+from ..demo import clip_info, run_demo  # run_demo: public here too (hf_skeleton.cli.run_demo)
+from ..demo import load_clip as _load
 from ..errors import CheckpointError, HFSkeletonError, SkeletonFileError
 from .app import add_app as _add_app
 from .convert import add_convert as _add_convert
@@ -28,53 +30,11 @@ from .push_dataset import add_push_dataset as _add_push_dataset
 
 
 # ---------------------------------------------------------------------- shared helpers
-def clip_info(seq) -> dict[str, Any]:
-    """Summary of a clip: format, frames, persons, joints, fps, duration, label/text, masked share."""
-    meta = seq.meta
-    text = meta.get("text")
-    if isinstance(text, (list, tuple)):
-        text = text[0] if text else None
-    info = {
-        "source": str(meta.get("source", "")),
-        "format": seq.format.name,
-        "frames": seq.num_frames,
-        "persons": seq.num_persons,
-        "joints": seq.num_joints,
-        "fps": round(float(seq.fps), 4),
-        "duration_s": round(seq.duration, 3),
-        "units": seq.format.units,
-        "masked_share": round(float(1.0 - seq.mask.mean()), 4),
-    }
-    for key in ("label", "label_name", "subject", "view"):
-        if meta.get(key) is not None:
-            info[key] = meta[key]
-    if text:
-        info["text"] = str(text)
-    if meta.get("synthetic"):
-        info["synthetic"] = True
-    return info
-
-
 def _print_info(info: dict[str, Any], out=None) -> None:
     out = out or sys.stdout
     width = max(len(k) for k in info)
     for key, value in info.items():
         print(f"{key:<{width}}  {value}", file=out)
-
-
-def _load(path: str, fmt: str | None = None, read_frames: int | None = None):
-    """``load_skeleton(path, format=fmt)``; ``read_frames``: only the first frames (a video or multi-view
-    folder: the pose is estimated on those only, about 50 ms per full-HD frame; any other file: cut after
-    reading)."""
-    from ..skeletons.io import load_skeleton, reader_for
-
-    if read_frames is None or not Path(path).exists():
-        return load_skeleton(path, format=fmt)
-    options = reader_for(path, fmt).options()
-    if options is not None and "max_frames" in options:
-        return load_skeleton(path, format=fmt, max_frames=read_frames)
-    seq = load_skeleton(path, format=fmt)
-    return seq.frame_range(0, read_frames) if seq.num_frames > read_frames else seq
 
 
 def _add_read_frames(p) -> None:
@@ -142,87 +102,6 @@ def _add_viz(sub) -> None:
 
 
 # ---------------------------------------------------------------------- demo
-def run_demo(path: str | Path | Any = None, out_dir: str | Path = "hf_skeleton_demo", *, num_frames: int = 32,
-             top_k: int = 5, log: Callable[[str], Any] = print, read_frames: int | None = None) -> dict[str, Any]:
-    """The demo: load a clip (``path``, a file or an already loaded
-    :class:`~hf_skeleton.SkeletonSequence`; else a real N-UCLA clip; else a generated one, labelled
-    SYNTHETIC), print its summary, normalise it (root-centred, unit median bone, facing the camera),
-    resample it, write an animation GIF, a frame-grid PNG and the DrAction frames to ``out_dir``, and
-    print the top-``top_k`` actions and a generated description from the embedded default model.
-
-    Returns ``{"clip", "kind": "file" | "real" | "synthetic" | "sequence", "info", "model", "top_actions",
-    "description", "latency_s", "files": {...}}`` (``"sequence"``: a given sequence; one made by
-    :func:`~hf_skeleton.skeletons.synthetic.synthetic_clip` is ``"synthetic"``).
-    """
-    from ..skeletons.sequence import SkeletonSequence
-    from ..skeletons.synthetic import synthetic_clip
-    from ..viz import save_animation, save_frame_grid
-
-    if isinstance(path, SkeletonSequence):
-        seq, kind = path, ("synthetic" if path.meta.get("synthetic") else "sequence")
-    elif path is not None:
-        seq, kind = _load(str(path), None, read_frames), "file"  # read_frames: only the first frames
-    else:
-        found = find_demo_clip()
-        if found is not None:
-            seq, kind = _load(str(found)), "real"
-        else:
-            seq, kind = synthetic_clip("walk", 60, seed=0), "synthetic"
-            log("no recording given and no ../shared/data found: using a SYNTHETIC generated clip")
-    info = clip_info(seq)
-    log(f"clip ({kind}): {info['source']}")
-    for key, value in info.items():
-        if key != "source":
-            log(f"  {key}: {value}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    prepared = seq.normalized(align_view=True).resample(num_frames)
-    rec = prepared.meta["transforms"][0]
-    log(f"normalised: centre {[round(c, 3) for c in rec['center']]}, scale 1/{rec['scale']:.4f}, "
-        f"view from {rec['view_source']}; resampled {seq.num_frames} -> {prepared.num_frames} frames")
-    files = {
-        "animation": save_animation(prepared, out / "clip.gif"),
-        "frame_grid": save_frame_grid(prepared, out / "clip_grid.png", num_frames=8),
-        "original_animation": save_animation(seq, out / "clip_original.gif", max_frames=90),
-    }
-    from ..models.draction.preview import save_render_grid
-
-    files["draction_frames"] = save_render_grid(seq, out / "draction_frames.png", num_frames=8, image_size=160)
-    log("rendered 8 DrAction frames (an untrained renderer for this clip's format: what a SkeletonLLM reads)")
-    result = {"clip": info["source"], "kind": kind, "info": info}
-    result.update(_understand(seq, top_k=top_k, log=log))
-    for name, file in files.items():
-        log(f"wrote {name}: {file}")
-    result["files"] = {k: str(v) for k, v in files.items()}
-    return result
-
-
-def _understand(seq, *, top_k: int, log: Callable[[str], Any]) -> dict[str, Any]:
-    """Top-k actions and a generated description from the embedded default model, timed."""
-    import time
-
-    from transformers import pipeline
-
-    from ..data import action_labels
-    from ..embedded import default_model_for
-
-    folder = default_model_for("skeleton-understanding")
-    pipe = pipeline("skeleton-understanding", model=folder)
-    labels = list(action_labels("nucla").values())
-    start = time.perf_counter()
-    ranked = pipe(seq, candidate_labels=labels)
-    latency = time.perf_counter() - start
-    text = pipe(seq, prompt="Describe the motion.", max_new_tokens=24)["generated_text"]
-    log(f"model: {Path(folder).name} (embedded, offline); {len(labels)} N-UCLA actions; {latency:.3f} s per clip")
-    for row in ranked[:top_k]:
-        log(f"  {row['score']:.3f}  {row['label']}")
-    truth = seq.meta.get("label_name")
-    if truth:
-        log(f"  (recorded label: {truth})")
-    log(f"description: {text!r}")
-    return {"model": folder, "top_actions": ranked[:top_k], "description": text, "latency_s": latency}
-
-
 def _cmd_demo(args: argparse.Namespace) -> int:
     run_demo(args.path, args.out_dir, num_frames=args.num_frames, read_frames=args.read_frames)
     return 0
