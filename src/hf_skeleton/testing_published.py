@@ -305,12 +305,18 @@ def published_text_folder(spec, folder: str | os.PathLike, text_layers: int = 1,
 
 class PeakRSS:
     """``with PeakRSS() as m: ...`` -> ``m.peak``: the peak resident memory (bytes) of this process while the
-    block ran, sampled every 10 ms from ``/proc/self/statm`` (elsewhere: the process's peak so far)."""
+    block ran, sampled every 10 ms from ``/proc/self/statm`` (elsewhere: the process's peak so far), and
+    ``m.growth``: the peak minus the resident memory at the start (what the block itself added; in a test
+    suite the process already holds what earlier tests left)."""
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
 
     def __enter__(self) -> "PeakRSS":
         import threading
 
-        self.peak = self.rss()
+        self.peak = self.start = self.rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
