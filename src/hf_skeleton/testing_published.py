@@ -303,6 +303,16 @@ def published_text_folder(spec, folder: str | os.PathLike, text_layers: int = 1,
     return folder
 
 
+def cast_back_after_reload(model: Any, dtype: Any, keep_prefixes: tuple[str, ...]) -> Any:
+    """A folder reloaded in float32 (transformers 5 loads one dtype unless ``dtype=`` is given) put back in the
+    dtypes it was built in: every parameter to ``dtype`` except those under ``keep_prefixes`` (the parts
+    trained in float32). Buffers stay as loaded (RoPE's ``inv_freq`` is float32 in the built model too)."""
+    for name, param in model.named_parameters():
+        if not name.startswith(keep_prefixes):
+            param.data = param.data.to(dtype)
+    return model
+
+
 class PeakRSS:
     """``with PeakRSS() as m: ...`` -> ``m.peak``: the peak resident memory (bytes) of this process while the
     block ran, sampled every 10 ms from ``/proc/self/statm`` (elsewhere: the process's peak so far), and
@@ -342,6 +352,6 @@ class PeakRSS:
         self.peak = max(self.peak, self.rss())
 
 
-__all__ = ["CHAT_TEMPLATES", "PeakRSS", "cut_config_dict", "load_published_spec", "published_config", "published_image_processor",
+__all__ = ["CHAT_TEMPLATES", "PeakRSS", "cast_back_after_reload", "cut_config_dict", "load_published_spec", "published_config", "published_image_processor",
            "published_parameter_count", "published_text_config", "published_text_folder", "published_tokenizer",
            "published_vlm_folder"]

@@ -128,7 +128,7 @@ def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads
     from safetensors import safe_open
     from transformers import AutoModelForImageTextToText, AutoProcessor, CLIPVisionModel
 
-    from hf_skeleton.testing_published import PeakRSS, published_text_folder
+    from hf_skeleton.testing_published import PeakRSS, cast_back_after_reload, published_text_folder
     from hf_skeleton.training.llamo_recipe import LlamoRecipeConfig, build
     from hf_skeleton.video import iter_frames
 
@@ -191,9 +191,8 @@ def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads
             # transformers 5 loads a model in one dtype (float32 unless dtype= is given): put the backbones back in
             # the bfloat16 they were built in, the trained parts stay float32, and the logits must be identical
             assert again.dtype == torch.float32
-            for part in (again.model.language_model, again.model.vision_tower, again.lm_head):
-                for param in part.parameters():  # parameters only: RoPE's inv_freq buffer stays float32
-                    param.data = param.data.to(torch.bfloat16)
+            cast_back_after_reload(again, torch.bfloat16, keep_prefixes=(
+                "model.motion_encoder.", "model.motion_projector.", "model.video_projector.", "model.fusion."))
             reprocessor = AutoProcessor.from_pretrained(tmp_path / "llamo")
             rebatch = SkeletonSFTCollator(reprocessor)([{"skeleton": clip, "prompt": QUESTION, "video": frames,
                                                          "answer": clip.meta["label_name"]}])

@@ -24,7 +24,7 @@ import hf_skeleton as hs
 from hf_skeleton.evaluation.recognition import score_candidate_labels
 from hf_skeleton.models.lm_head import label_positions
 from hf_skeleton.processing.collators import chat_prompt
-from hf_skeleton.testing_published import PeakRSS
+from hf_skeleton.testing_published import PeakRSS, cast_back_after_reload
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
 QUESTION = "What action is the person doing? Answer with the action name."
@@ -152,9 +152,7 @@ def test_skeleton_llm_at_published_dimensions(family, published_vlm, nucla_dir, 
         processor.save_pretrained(tmp_path / "saved")
         del model
         again = AutoModelForImageTextToText.from_pretrained(tmp_path / "saved", **load_kwargs).eval()
-        for name, param in again.named_parameters():
-            if not name.startswith("model.renderer."):
-                param.data = param.data.to(torch.bfloat16)
+        cast_back_after_reload(again, torch.bfloat16, keep_prefixes=("model.renderer.",))
         reprocessor = AutoProcessor.from_pretrained(tmp_path / "saved")
         again_inputs = reprocessor(skeletons=[clip], text=[chat_prompt(reprocessor, QUESTION)])
         assert torch.equal(again_inputs["input_ids"], inputs["input_ids"])

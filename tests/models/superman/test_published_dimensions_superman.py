@@ -45,7 +45,12 @@ def test_resize_for_motion_tokens_grows_but_never_shrinks(padding):
 @pytest.mark.slow
 def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
     from hf_skeleton.models.superman.processing_superman import build_superman_processor
-    from hf_skeleton.testing_published import PeakRSS, published_config, published_tokenizer
+    from hf_skeleton.testing_published import (
+        PeakRSS,
+        cast_back_after_reload,
+        published_config,
+        published_tokenizer,
+    )
     from hf_skeleton.training.superman_tasks import SupermanCollator, SupermanTaskBuilder
 
     previous = torch.get_num_threads()
@@ -106,9 +111,7 @@ def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
             again = AutoModelForImageTextToText.from_pretrained(tmp_path / "saved").eval()
             assert again.get_input_embeddings().num_embeddings == rows
             assert again.config.motion_token_offset == 151665
-            for name, param in again.named_parameters():
-                if not name.startswith("vgmt."):
-                    param.data = param.data.to(torch.bfloat16)
+            cast_back_after_reload(again, torch.bfloat16, keep_prefixes=("vgmt.",))
             reprocessor = AutoProcessor.from_pretrained(tmp_path / "saved")
             assert len(reprocessor.tokenizer) == rows
             with torch.no_grad():
