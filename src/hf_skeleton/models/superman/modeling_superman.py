@@ -277,7 +277,7 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
             from_pretrained_kwargs: go to ``AutoModelForImageTextToText.from_pretrained`` (``dtype``, ...).
 
         The VLM's weights are adopted, not copied: the model is built on the meta device and the loaded
-        tensors are assigned, so the peak memory is one VLM.
+        tensors are assigned, so no second, randomly initialised VLM is allocated.
         """
         from accelerate import init_empty_weights
         from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
