@@ -1,8 +1,11 @@
-"""The VGMT CMU recipe: 16-frame clips of the 43-joint CMU hierarchy, whole trials held out.
+"""The VGMT recipe: 16-frame clips of the 43-joint CMU hierarchy, whole trials held out; or the same
+windows of any converted dataset (``--dataset DIR_OR_HUB_ID``, #15), evaluated on its ``--eval-split``.
 
-Shared by ``examples/train_vgmt.py cmu`` and ``hf-skeleton train vgmt`` (same options, same code); the
-embedded ``vgmt-cmu`` checkpoint was made by it. Clips are normalised into [-1, 1] as the authors do
-and mapped back before scoring MPJPE in mm.
+Shared by ``examples/train_vgmt.py cmu``, ``hf-skeleton train vgmt`` and
+:func:`~hf_skeleton.training.api_motion.train_vgmt` (same options, same code); the embedded ``vgmt-cmu``
+checkpoint was made by the CMU path. Clips are normalised into [-1, 1] as the authors do and mapped back
+before scoring MPJPE against the raw joints: in mm for CMU, in the data's units (and mm when they are a
+length) for a dataset, whose clips keep their own format (a user ``FORMAT.json`` included).
 """
 
 from __future__ import annotations
@@ -21,20 +24,24 @@ import torch
 from torch.utils.data import Dataset
 from transformers import set_seed
 
-from ..errors import HFSkeletonError
+from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from ..evaluation import codebook_health, mm, mpjpe
-from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
+from ..models.vgmt import VGMTConfig, VGMTModel, VGMTProcessor, normalize_motion
 from ..skeletons.io import load_skeleton
+from ..skeletons.sequence import SkeletonSequence
+from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
+from .recipe_data import DatasetOptions
 from .vgmt_recipe import vgmt_trainer, vgmt_training_args
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class VGMTRecipeConfig:
-    """Options of the VGMT CMU recipe (``hf-skeleton train vgmt --help``; ``examples/train_vgmt.py`` adds
-    its Pose2Sim ones)."""
+class VGMTRecipeConfig(DatasetOptions):
+    """Options of the VGMT recipe (``hf-skeleton train vgmt --help``; ``examples/train_vgmt.py`` adds its
+    Pose2Sim ones): CMU by default, or ``dataset`` with its splits
+    (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`; the label and text columns are not read)."""
 
     data: str | None = field(default=None, metadata={"help": "folder holding cmu_mocap_bvh/ (default: ../shared/data)"})
     max_steps: int = 1500
@@ -45,7 +52,8 @@ class VGMTRecipeConfig:
     channels: list[int] = field(default_factory=lambda: [32, 64])
     clip_len: int = 16
     stride: int = 8
-    fps: float = field(default=30.0, metadata={"help": "CMU: frame rate after subsampling"})
+    fps: float = field(default=30.0, metadata={
+        "help": "frame rate after subsampling (every step-th frame, step = round(clip fps / fps))"})
     seed: int = 0
     threads: int = 1
     output_dir: str = "runs/vgmt"
@@ -124,7 +132,11 @@ def train_vgmt(model, train_set, args, output_dir: Path) -> dict:
 
 
 @torch.no_grad()
-def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, visual: bool) -> dict:
+def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, visual: bool,
+                  data_units: bool = False) -> dict:
+    """Reconstruction of ``test_set`` mapped back to the raw joints: ``mpjpe_mm``, the number of clips and the
+    codebook's health; with ``data_units`` also ``mpjpe`` in ``units`` (``mpjpe_mm`` then only for a length
+    unit: px or normalised data have no millimetres)."""
     model.eval()
     recon, codes = [], []
     for i in range(0, len(test_set), batch_size):
@@ -141,8 +153,15 @@ def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, vis
     health = codebook_health(torch.cat(codes).numpy(), K, model.codebook.lookup(torch.arange(K)).numpy())
     health = health.to_dict()
     health.pop("cosine_histogram")
-    return {"mpjpe_mm": round(float(mm(mpjpe(pred, target), units)), 2), "num_clips": len(test_set),
-            "codebook": health}
+    error = mpjpe(pred, target)
+    if not data_units:
+        return {"mpjpe_mm": round(float(mm(error, units)), 2), "num_clips": len(test_set), "codebook": health}
+    scores = {"mpjpe": float(f"{error:.4g}"), "units": units}
+    try:
+        scores["mpjpe_mm"] = round(float(mm(error, units)), 2)
+    except SkeletonInputError:  # px, normalized: no length unit
+        pass
+    return {**scores, "num_clips": len(test_set), "codebook": health}
 
 
 def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
@@ -165,9 +184,72 @@ def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
     return result
 
 
+def dataset_windows(clips: list[SkeletonSequence], fps: float, clip_len: int, stride: int,
+                    num_joints: int) -> np.ndarray:
+    """Windows of a dataset's clips, cut as :func:`load_cmu` cuts CMU trials: every ``step``-th frame
+    (``step = round(clip fps / fps)``), ``clip_len`` frames every ``stride``, within each person's runs of
+    fully observed frames. Returns (N, clip_len, J, 3) in the data's units."""
+    out = []
+    for seq in clips:
+        step = max(1, round(seq.fps / fps))
+        for pos, mask in person_tracks(seq):
+            for run in observed_runs(pos[::step], mask[::step], clip_len):
+                out += [run[i:i + clip_len] for i in windows(len(run), clip_len, stride)]
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, clip_len, num_joints, 3), np.float32)
+
+
+def _dataset_windows(data: MotionData, split: str, args) -> np.ndarray:
+    clips = data.train if split == data.train_split else data.test
+    cut = dataset_windows(clips, args.fps, args.clip_len, args.stride, data.format.num_joints)
+    if not len(cut):
+        longest = max((c.num_frames for c in clips), default=0)
+        raise SkeletonFileError(data.source, f"split {split}", f"clips with at least {args.clip_len} fully observed "
+                                f"frames at {args.fps:g} fps (--clip-len, --fps)",
+                                f"{len(clips)} clips, the longest {longest} frames")
+    return cut
+
+
+def run_dataset(args, log: Callable[[str], Any] | None = None) -> tuple[dict, MotionData]:
+    """Train a skeleton-only VGMT on the windows of ``args.dataset``'s ``train_split`` in the data's own
+    format, evaluate it on ``eval_split``'s windows, save ``output_dir/model`` with its processor; returns
+    ``(results, data)``."""
+    log = log or logger.info
+    reject_with_dataset(args, data="--data is the CMU folder")
+    data = load_motion_dataset(args.dataset, train_split=args.train_split, eval_split=args.eval_split, log=log)
+    fmt, units = data.format, data.units
+    train_clips = _dataset_windows(data, data.train_split, args)
+    test_clips = _dataset_windows(data, data.eval_split, args) if data.eval_split else None
+    log(f"{data.name}: {len(train_clips)} {data.train_split} windows of {args.clip_len} frames at {args.fps:g} fps"
+        + (f", {len(test_clips)} {data.eval_split} windows" if test_clips is not None else ""))
+    config = VGMTConfig(format=fmt.to_dict(), num_codes=args.num_codes, code_dim=args.code_dim,
+                        channels=args.channels, norm_groups=16, use_vision=False)
+    set_seed(args.seed)
+    model = VGMTModel(config)
+    log_ = train_vgmt(model, ClipDataset(train_clips), args, Path(args.output_dir))
+    result = {"experiment": "dataset", "dataset": data.source, "format": fmt.name, "units": units,
+              "split": {"train": data.train_split, "test": data.eval_split},
+              "windows": {"train": len(train_clips), "test": 0 if test_clips is None else len(test_clips)},
+              "train": log_, "num_parameters": sum(p.numel() for p in model.parameters())}
+    if test_clips is not None:
+        result["held_out"] = evaluate_vgmt(model, ClipDataset(test_clips), units, args.batch_size, visual=False,
+                                           data_units=True)
+    result["train_subset"] = evaluate_vgmt(model, ClipDataset(train_clips[::10]), units, args.batch_size,
+                                           visual=False, data_units=True)
+    folder = Path(args.output_dir) / "model"
+    model.save_pretrained(folder)
+    VGMTProcessor.from_config(config).save_pretrained(folder)
+    return result, data
+
+
+def _card_row(held: dict) -> dict:
+    return {**{k: held[k] for k in ("mpjpe_mm", "mpjpe", "units") if k in held}, "clips": held["num_clips"],
+            "active_codes": held["codebook"]["active"], "perplexity": held["codebook"]["perplexity"]}
+
+
 def run(args: VGMTRecipeConfig, command: str = "hf-skeleton train vgmt", log: Callable[[str], Any] | None = None) -> dict:
-    """``run_cmu`` plus what a published folder needs: results.json, eval_results.json and the card.
-    ``args``: a :class:`VGMTRecipeConfig` (or parsed options with its fields)."""
+    """``run_cmu`` (or :func:`run_dataset` with ``args.dataset``) plus what a published folder needs:
+    results.json, eval_results.json and the card. ``args``: a :class:`VGMTRecipeConfig` (or parsed options
+    with its fields). Returns the results with ``folder``, the saved model's folder."""
     log = log or logger.info  # the CLI passes print
     import json
 
@@ -176,13 +258,28 @@ def run(args: VGMTRecipeConfig, command: str = "hf-skeleton train vgmt", log: Ca
     args = as_config(VGMTRecipeConfig, args)
     torch.set_num_threads(args.threads)
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(args.output_dir) / "model"
+    if args.dataset:
+        result, data = run_dataset(args, log=log)
+        (Path(args.output_dir) / "results.json").write_text(json.dumps(result, indent=2))
+        held = result.get("held_out")
+        rows = {f"{data.name} ({data.eval_split})": {**_card_row(held), "_index": data.index()}} if held else {}
+        write_results(folder, rows, training_command=command)
+        fmt = data.format
+        write_model_card(folder, datasets=[data.name], description=(
+            f"A skeleton-only VGMT (motion tokenizer, {args.num_codes} codes) for the {fmt.num_joints}-joint format "
+            f"`{fmt.name}`, trained on {result['windows']['train']} windows of {args.clip_len} frames at "
+            f"{args.fps:g} fps from the `{data.train_split}` split of {data.name}."))
+        shown = (f"{held['mpjpe']:g} {held['units']}" + (f" ({held['mpjpe_mm']} mm)" if "mpjpe_mm" in held else "")
+                 if held else "not evaluated (--eval-split none)")
+        log(f"{data.eval_split or 'held-out'} MPJPE {shown}; model, processor, results and card in {folder}")
+        return {**result, "folder": str(folder)}
     result = run_cmu(args, log=log)
     (Path(args.output_dir) / "results.json").write_text(json.dumps(result, indent=2))
     held = result["held_out"]
-    folder = Path(args.output_dir) / "model"
     write_results(folder, {f"CMU held-out trials ({len(result['split']['test'])} trials, {held['num_clips']} clips)": {
         "mpjpe_mm": held["mpjpe_mm"], "clips": held["num_clips"], "active_codes": held["codebook"]["active"],
         "perplexity": held["codebook"]["perplexity"]}}, training_command=command)
     write_model_card(folder, datasets=["CMU MoCap"])
     log(f"held-out MPJPE {held['mpjpe_mm']} mm; model, results and card in {folder}")
-    return result
+    return {**result, "folder": str(folder)}
