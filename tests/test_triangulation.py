@@ -19,10 +19,6 @@ from hf_skeleton.skeletons.triangulation import swap_groups
 QCA = "calibration/Calib.qca.txt"
 TRC = "keypoints_2d_3d/pose-3d/S00_P00_T01_BalancingTrial_0-100.trc"
 CAMS = ["cam01", "cam02", "cam03", "cam04"]
-BODY_25B = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-            "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-            "right_knee", "left_ankle", "right_ankle", "neck", "head", "left_big_toe", "left_small_toe",
-            "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
 FRAMES = 6  # real-video tests: the first frames of each camera
 # mean error of the first 6 triangulated frames against the TRC markers on the 15 joints both formats
 # name, without any alignment: measured 39 mm (42 mm without cam02; the whole trial: 46 mm, BENCHMARKS.md)
@@ -127,14 +123,17 @@ def test_a_view_with_left_and_right_swapped_is_relabelled(calib, trc):
 def test_pose2sims_2d_keypoints_give_pose2sims_markers(calib, trc, pose2sim_dir):
     """Peer check: with Pose2Sim's settings (likelihood >= 0.3, 15 px, no undistortion, no swap check:
     the demo's Config.toml) the OpenPose BODY_25B keypoints give the TRC's markers to 0.01 mm. The rest
-    (measured 2 %) are points Pose2Sim dropped and interpolated."""
+    (measured 2 %) are points Pose2Sim dropped and interpolated. The keypoints are matched to the markers by
+    the names the reader gives them (read as BODY_25, 11 of the 21 marker names named other keypoints and
+    ``head`` none)."""
     points = world(trc)
     flat = Calibration(tuple(dataclasses.replace(c, distortion=np.zeros(5)) for c in calib))
-    order = [BODY_25B.index(n) for n in trc.format.joints]
     fmt = pixel_format(trc.format)
     views = []
     for cam in flat:
         op = hs.load_skeleton(pose2sim_dir / "keypoints_2d_3d" / "pose" / f"{cam.name}_json", fps=60)
+        assert op.format.name == "body25b"
+        order = [op.format.index(n) for n in trc.format.joints]
         kp, conf = op.positions[:, :, order, :2], op.meta["confidence"][:, :, order]
         dist = np.where(conf > 0, np.linalg.norm(kp - cam.project(points)[:, None], axis=-1), np.inf)
         who = np.median(dist, axis=-1).argmin(1)  # Pose2Sim's person association picked the demo's subject

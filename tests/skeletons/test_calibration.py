@@ -14,11 +14,6 @@ cv2 = pytest.importorskip("cv2")
 
 QCA = "calibration/Calib.qca.txt"
 TRC = "keypoints_2d_3d/pose-3d/S00_P00_T01_BalancingTrial_0-100.trc"
-# OpenPose BODY_25B order of the demo's 2D JSON files (Pose2Sim's default model then)
-BODY_25B = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-            "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
-            "right_knee", "left_ankle", "right_ankle", "neck", "head", "left_big_toe", "left_small_toe",
-            "left_heel", "right_big_toe", "right_small_toe", "right_heel"]
 
 
 def trc_world(trc) -> np.ndarray:
@@ -52,10 +47,10 @@ def test_the_triangulated_markers_project_onto_the_2d_keypoints_pose2sim_triangu
     a sign error puts them hundreds of pixels away or behind the camera)."""
     trc = hs.load_skeleton(pose2sim_dir / TRC)
     world = trc_world(trc)
-    order = [BODY_25B.index(n) for n in trc.format.joints]
     for cam in calib:
         assert (cam.to_camera(world)[..., 2] > 2.0).all()  # in front of the camera, 2-5 m away
         op = hs.load_skeleton(pose2sim_dir / "keypoints_2d_3d" / "pose" / f"{cam.name}_json", fps=60)
+        order = [op.format.index(n) for n in trc.format.joints]  # the demo's OpenPose BODY_25B, by name
         uv = cam.project(world)  # (T, 21, 2)
         kp = op.positions[..., :2][:, :, order]  # (T, P, 21, 2); two persons per frame: the nearer one
         dist = np.where(op.mask[:, :, order], np.linalg.norm(kp - uv[:, None], axis=-1), np.inf)

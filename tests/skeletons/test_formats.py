@@ -7,7 +7,7 @@ from hf_skeleton.errors import SkeletonFormatError, SkeletonInputError
 
 @pytest.mark.parametrize("name,joints,bones", [("kinect_v2", 25, 24), ("kinect_v1", 20, 19), ("smpl22", 22, 21),
                                                ("h36m17", 17, 16), ("coco17", 17, 16), ("openpose25", 25, 24),
-                                               ("blazepose33", 33, 32)])
+                                               ("body25b", 25, 24), ("blazepose33", 33, 32)])
 def test_builtin_formats(name, joints, bones):
     fmt = hs.get_format(name)
     assert fmt.num_joints == joints and len(fmt.bones) == bones

@@ -136,7 +136,9 @@ def test_openpose_camera_folders(pose2sim_dir):
     for cam in ("cam01", "cam02", "cam03", "cam04"):
         folder = pose2sim_dir / "keypoints_2d_3d" / "pose" / f"{cam}_json"
         s = hs.load_skeleton(folder, fps=60)
-        assert s.meta["reader"] == "openpose_folder" and s.format.name == "openpose25"
+        assert s.meta["reader"] == "openpose_folder" and s.format.name == "body25b" and s.meta["model"] == "BODY_25B"
+        assert s.meta["format_source"].startswith("keypoints:")  # the demo's Config.toml names another model
+        assert "Body_with_feet" in s.meta["format_note"]
         assert s.num_frames == 100 and s.fps == 60 and s.meta["is_2d"] and s.meta["camera"] == cam
         assert (s.positions[..., 2] == 0).all() and s.mask[:, 0].mean() > 0.9
     first = min(folder.glob("*.json"))
@@ -165,6 +167,81 @@ def test_openpose_tracked_ids_and_empty_people(tmp_path):
     assert s.num_frames == 3 and s.num_persons == 2 and s.meta["frames"] == ["f_0.json", "f_1.json", "f_10.json"]
     assert s.positions[0, 0, 0, 0] == 2 and s.positions[1, 0, 0, 0] == 4 and s.positions[0, 1, 0, 0] == 1
     assert not s.mask[1, 1].any() and not s.mask[2].any()
+
+
+def _write_frames(folder, seq):
+    """One OpenPose JSON file per frame of a 2D sequence (confidence 0.9 where observed, else 0)."""
+    folder.mkdir(parents=True)
+    for t in range(seq.num_frames):
+        people = [{"person_id": [-1], "pose_keypoints_2d": np.concatenate(
+            [seq.positions[t, p, :, :2], np.where(seq.mask[t, p], 0.9, 0.0)[:, None]], 1).ravel().tolist()}
+            for p in range(seq.num_persons)]
+        (folder / f"{folder.name[:-5]}.{t:04d}.json").write_text(json.dumps({"people": people}))
+    return folder
+
+
+def test_openpose_body_25_and_body_25b_are_told_apart_by_the_keypoints(pose2sim_dir, tmp_path):
+    """Pose2Sim's real BODY_25B frames, and the same keypoints rewritten in BODY_25's order (no mid-hip):
+    the eyes and ears next to the nose tell the layouts apart, whatever a Config.toml says."""
+    real = hs.load_skeleton(pose2sim_dir / "keypoints_2d_3d" / "pose" / "cam02_json", fps=60)
+    assert real.format.name == "body25b"
+    assert real.format.joints[:5] == ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+    assert real.format.joints[17:19] == ("neck", "head") and real.format.root == real.format.index("neck")
+    nose, eyes = real.positions[:, 0, 0, :2], real.positions[:, 0, 1:3, :2]
+    seen = real.mask[:, 0, 0] & real.mask[:, 0, 1:3].all(-1)
+    assert np.median(np.linalg.norm(eyes - nose[:, None], axis=-1)[seen]) < 40  # pixels: a face, not a limb
+    body25 = real.to_format("openpose25").frame_range(0, 20)
+    folder = _write_frames(tmp_path / "trial" / "pose" / "cam02_json", body25)
+    (tmp_path / "trial" / "Config.toml").write_text("[pose]\npose_model = 'BODY_25B'\n")
+    with pytest.warns(UserWarning, match="laid out as BODY_25 "):
+        back = hs.load_skeleton(folder, fps=60)
+    assert back.format.name == "openpose25" and back.meta["format_source"].startswith("keypoints:")
+    np.testing.assert_allclose(back.positions, body25.positions, atol=1e-3)
+    forced = hs.load_skeleton(folder, fps=60, model="BODY_25B")  # model= and format= override everything
+    assert forced.format.name == "body25b" and forced.meta["format_source"] == "model='BODY_25B'"
+    assert hs.load_skeleton(folder, "body25b").format.name == "body25b"
+
+
+def test_openpose_layout_from_a_pose2sim_config_when_no_face_is_seen(pose2sim_dir, tmp_path):
+    real = hs.load_skeleton(pose2sim_dir / "keypoints_2d_3d" / "pose" / "cam01_json", fps=60).frame_range(0, 3)
+    faceless = real.copy(mask=real.mask.copy())
+    faceless.mask[..., :5] = False  # nobody's nose, eyes or ears: the keypoints cannot tell
+    trial = tmp_path / "session" / "participant" / "trial"
+    folder = _write_frames(trial / "pose" / "cam01_json", faceless)
+    plain = hs.load_skeleton(folder)
+    assert plain.format.name == "openpose25" and plain.meta["format_source"].startswith("default")
+    (tmp_path / "session" / "Config.toml").write_text("[pose]\npose_model = 'BODY_25B'\n")
+    s = hs.load_skeleton(folder)
+    assert s.format.name == "body25b" and str(tmp_path / "session" / "Config.toml") in s.meta["format_source"]
+    (trial / "Config.toml").write_text("[project]\nframe_rate = 60\n# [pose]\n# pose_model = 'BODY_25'\n")
+    assert hs.load_skeleton(folder).format.name == "body25b"  # the trial's config sets no model: the session's
+    (trial / "Config.toml").write_text("[pose]\npose_model = 'Body_with_feet'\n")  # the nearest level wins...
+    s = hs.load_skeleton(folder)
+    assert s.format.name == "openpose25" and "Body_with_feet" in s.meta["format_note"]  # ...but is not 25 points
+    (trial / "Config.toml").write_text("[pose\npose_model = 'BODY_25'\n")
+    with pytest.warns(UserWarning, match="ignoring the Pose2Sim config .*trial.Config.toml"):
+        assert hs.load_skeleton(folder).format.name == "body25b"
+    loose = tmp_path / "loose"  # a folder not named *_json is not a Pose2Sim camera folder: no config is read
+    _write_frames(loose / "c_json", faceless).rename(loose / "frames")
+    (loose.parent / "Config.toml").write_text("[pose]\npose_model = 'BODY_25B'\n")
+    assert hs.load_skeleton(loose / "frames").format.name == "openpose25"
+
+
+def test_openpose_other_keypoint_counts_and_bad_layout_options(tmp_path):
+    folder = tmp_path / "trial" / "pose" / "cam_json"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    (folder / "f.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": (rng.random(51) * 100).tolist()}]}))
+    with pytest.raises(SkeletonFileError, match=r"keypoints per person: expected 25 .*format= / model=.* found 17"):
+        hs.load_skeleton(folder)
+    assert hs.load_skeleton(folder, model="COCO_17").format.name == "coco17"
+    (tmp_path / "trial" / "Config.toml").write_text("[pose]\npose_model = 'COCO_17'\n")
+    s = hs.load_skeleton(folder)
+    assert s.format.name == "coco17" and s.meta["model"] == "COCO_17" and s.positions.shape == (1, 1, 17, 3)
+    with pytest.raises(SkeletonInputError, match="model.*BODY_25B.*HALPE_26"):
+        hs.load_skeleton(folder, model="HALPE_26")
+    with pytest.raises(SkeletonInputError, match="either format= or model="):
+        hs.load_skeleton(folder, "coco17", model="COCO_17")
 
 
 # ---------------------------------------------------------------------- COCO (generated)

@@ -375,6 +375,23 @@ OPENPOSE25 = _builtin(
     description="OpenPose BODY_25 (image plane, pixels, y down); mid_hip = pelvis.",
 )
 
+# OpenPose BODY_25B (the experimental model Pose2Sim's demo was triangulated from): the 17 COCO keypoints in
+# COCO order, then the upper neck and the top of the head, then the six foot keypoints. 25 keypoints like
+# BODY_25 but another layout (no mid-hip; index 1 is the left eye, not the neck). No pelvis joint: the tree is
+# rooted at the neck as Pose2Sim's markers are (``pose2sim21``), the hips hang from it.
+BODY25B = _builtin(
+    "body25b",
+    ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+     "right_knee", "left_ankle", "right_ankle", "neck", "head", "left_big_toe", "left_small_toe",
+     "left_heel", "right_big_toe", "right_small_toe", "right_heel"],
+    [18, 0, 0, 1, 2, 17, 17, 5, 6, 7, 8, 17, 17, 11, 12, 13, 14, -1, 17, 15, 19, 15, 16, 22, 16],
+    up_axis="-y", units="px", dims=2,
+    description="OpenPose BODY_25B (image plane, pixels, y down): COCO's 17 keypoints, then neck (OpenPose's "
+                "upper neck) and head (top of the head), then big toe, small toe, heel of each foot. Tree rooted "
+                "at the neck.",
+)
+
 # BlazePose: MediaPipe's 33 landmarks as ``load_skeleton("clip.mp4")`` returns them (world landmarks, metres,
 # rotated 180 degrees about x so that y points up; see readers/video_pose.py). No mid-hip or neck landmark:
 # the tree is rooted at the left hip, the right hip and left shoulder hang from it, the right shoulder from
