@@ -9,6 +9,14 @@ The embedded ``llamo-nucla`` checkpoint was made by it, with its defaults: SmolL
 classification head (:mod:`~hf_skeleton.training.motion_encoder_warmup`), stage 1 (encoder and LLM frozen,
 projector trained, 200 steps), stage 2 (the instruction mixture: projector + encoder + LoRA, 400 steps).
 ``--text-model none`` builds the tiny from-scratch LLM of the unit tests instead.
+
+Runs are resumable (:mod:`~hf_skeleton.training.recipe_progress`): each phase (encoder warm-up, stage 1,
+stage 2, describing) ends with the model and processor saved in ``OUTPUT_DIR/phases/`` and recorded in
+``OUTPUT_DIR/recipe_state.json``; stages write a checkpoint every ``--save-steps`` steps. ``--resume``
+reloads the last finished phase, skips the finished ones and continues an unfinished stage from its last
+checkpoint, ending with the weights of an uninterrupted run; a changed config is refused
+(:class:`~hf_skeleton.training.recipe_progress.RecipeResumeError`). Each phase starts with a
+``phase k/n NAME (S steps): ... elapsed, about ... left`` line.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset,
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .rationales import RationaleBuilder, kinematic_teacher
 from .recipe_config import as_config, require
+from .recipe_progress import Phase, RecipeProgress
 from .recipe_data import (
     DatasetOptions,
     RecipeData,
@@ -108,6 +117,12 @@ class LlamoRecipeConfig(DatasetOptions):
     seed: int = 0
     export_dir: str | None = field(default=None, metadata={
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run recorded in --output-dir (recipe_state.json): finished phases are reloaded, "
+                "not re-run; an unfinished stage continues from its last checkpoint; the config must be the "
+                "recorded one"})
+    save_steps: int = field(default=50, metadata={
+        "help": "write a checkpoint every N steps of a stage, for --resume (0: only after each phase)"})
 
     def __post_init__(self):
         if isinstance(self.text_model, str) and self.text_model.lower() in ("", "none"):
@@ -115,7 +130,7 @@ class LlamoRecipeConfig(DatasetOptions):
         require(self, positive=("batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "caption_lr", "hidden",
                                 "layers", "frames", "recognition_repeats"),
                 non_negative=("encoder_warmup_epochs", "stage1_steps", "stage2_steps", "caption_steps", "max_clips", "eval_clips", "augment_angle",
-                              "augment_tilt"))
+                              "augment_tilt", "save_steps"))
         if self.unseen_split:
             open_vocab_split("nucla", self.unseen_split)  # a typed error for an unknown split
 
@@ -203,6 +218,19 @@ def nucla_data(args: LlamoRecipeConfig) -> RecipeData:
                       format=get_format("kinect_v1"), test=test)
 
 
+WARMUP = "encoder warm-up"
+
+
+def phases(args: LlamoRecipeConfig, clips: int) -> list[Phase]:
+    """The phases ``args`` runs on ``clips`` training clips, with their sizes in optimiser steps."""
+    out = []
+    if args.encoder_warmup_epochs:  # warm_up_motion_encoder's batches of 32
+        out.append(Phase(WARMUP, args.encoder_warmup_epochs * max(1, clips // min(32, max(1, clips))), "warm-up"))
+    out += [Phase(name, steps) for name, steps in (("stage 1", args.stage1_steps), ("stage 2", args.stage2_steps),
+                                                   ("describing", args.caption_steps)) if steps]
+    return out
+
+
 def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: Callable[[str], Any] | None = None) -> dict:
     """Train, evaluate (N-UCLA view 3, or the dataset's ``eval_split``), save the model, processor, results,
     confusion matrix (datasets) and card; return the results (``top1``, ``clips``, ``folder``, and
@@ -222,42 +250,14 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
     if args.eval_clips and data.test is not None:
         data.test = random.sample(data.test, min(args.eval_clips, len(data.test)))
     train, test, labels = data.train, data.test, data.labels
-    if args.init_from:  # continue from a saved LLaMo (its processor too); the stages given steps run on it
-        model = LlamoForConditionalGeneration.from_pretrained(args.init_from)
-        proc = LlamoProcessor.from_pretrained(args.init_from)
-    elif data.is_dataset:  # the dataset's format; a tiny LLM's tokenizer also learns its names and captions
-        model, proc = build(args, format=data.format, extra_texts=data.names + [t for t in data.texts or [] if t])
-        note = alignment_note(data.format, args.align_view, proc.align_view)
-        if note:
-            log(note)
-    else:
-        model, proc = build(args)
 
-    # stage 1: recognition only (alignment); stage 2: the instruction mixture
+    # the examples of every phase (each draws from its own seed), then the phases
     align = to_sft_dataset(build_examples(train, "recognition", labels=labels, seed=args.seed))
     mixture = (sum((build_examples(train, "recognition", labels=labels, seed=args.seed + 1 + 10 * r)
                     for r in range(max(1, args.recognition_repeats))), [])
                + build_examples(train, "qa_verify", labels=labels, candidate_labels=seen, seed=args.seed + 2)
                + build_examples(train, "qa_body_part", seed=args.seed + 3))
-    augment = None
-    if args.augment_angle or args.augment_tilt:
-        augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
-    common = dict(per_device_train_batch_size=args.batch_size, logging_steps=25, seed=args.seed,
-                  collator_kwargs={"augment": augment, "seed": args.seed})
-    if args.encoder_warmup_epochs:
-        def progress(epoch, loss, head):
-            log(f"encoder warm-up epoch {epoch}/{args.encoder_warmup_epochs}: loss {loss:.3f}")
-
-        warm_up_motion_encoder(model.model.motion_encoder, proc, train, labels, epochs=args.encoder_warmup_epochs,
-                               lr=args.encoder_warmup_lr, augment=augment, seed=args.seed, on_epoch=progress)
-    if args.stage1_steps:
-        model, _ = train_stage(model, proc, align, 1, args.output_dir, max_steps=args.stage1_steps,
-                               learning_rate=args.stage1_lr, train_motion_encoder=not args.encoder_warmup_epochs,
-                               **common)
-    if args.stage2_steps:
-        model, _ = train_stage(model, proc, to_sft_dataset(mixture), 2, args.output_dir, lora=args.lora,
-                               max_steps=args.stage2_steps, learning_rate=args.lr, **common)
-        model = unwrap_peft(model)  # adapters stay unmerged: the folder then ships them, not the base weights
+    describe = None
     if args.caption_steps:  # describing: the data's captions, else kinematic descriptions; recognition replayed
         if data.captioned():
             keep = data.captioned()
@@ -268,9 +268,57 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
                 train, labels, keys=[f"{k}|{y}" for k, y in zip(data.keys, labels)])
             described = build_examples(train, "captioning", captions=captions, seed=args.seed + 4)
         describe = described + build_examples(train, "recognition", labels=labels, seed=args.seed + 5)
-        model, _ = train_stage(model, proc, to_sft_dataset(describe), 2, args.output_dir, lora=args.lora,
-                               max_steps=args.caption_steps, learning_rate=args.caption_lr, **common)
-        model = unwrap_peft(model)
+    progress = RecipeProgress(args.output_dir, args, phases(args, len(train)), resume=args.resume, log=log)
+
+    restored = progress.restore(LlamoForConditionalGeneration, LlamoProcessor)
+    if restored is not None:  # a resumed run: the model saved after its last finished phase
+        model, proc = restored
+    elif args.init_from:  # continue from a saved LLaMo (its processor too); the stages given steps run on it
+        model = LlamoForConditionalGeneration.from_pretrained(args.init_from)
+        proc = LlamoProcessor.from_pretrained(args.init_from)
+    elif data.is_dataset:  # the dataset's format; a tiny LLM's tokenizer also learns its names and captions
+        model, proc = build(args, format=data.format, extra_texts=data.names + [t for t in data.texts or [] if t])
+        note = alignment_note(data.format, args.align_view, proc.align_view)
+        if note:
+            log(note)
+    else:
+        model, proc = build(args)
+
+    augment = None
+    if args.augment_angle or args.augment_tilt:
+        augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
+    common = dict(per_device_train_batch_size=args.batch_size, logging_steps=25, seed=args.seed,
+                  collator_kwargs={"augment": augment, "seed": args.seed})
+
+    def stage(name: str, examples, stage_number: int, **kwargs):
+        progress.start(name)
+        checkpoints = dict(save_strategy="steps", save_steps=args.save_steps, save_total_limit=1) if args.save_steps else {}
+        trained, _ = train_stage(model, proc, examples, stage_number, str(progress.checkpoints(name)),
+                                 resume_from_checkpoint=progress.resume_checkpoint(name), **checkpoints, **common,
+                                 **kwargs)
+        trained = unwrap_peft(trained)  # adapters stay unmerged: the folder then ships them, not the base weights
+        progress.finish(name, trained, proc)
+        return trained
+
+    if args.encoder_warmup_epochs and not progress.done(WARMUP):
+        def on_epoch(epoch, loss, head):
+            log(f"encoder warm-up epoch {epoch}/{args.encoder_warmup_epochs}: loss {loss:.3f}")
+
+        progress.start(WARMUP)
+        warm_up_motion_encoder(model.model.motion_encoder, proc, train, labels, epochs=args.encoder_warmup_epochs,
+                               lr=args.encoder_warmup_lr, augment=augment, seed=args.seed, on_epoch=on_epoch)
+        progress.finish(WARMUP, model, proc)
+    # stage 1: recognition only (alignment); stage 2: the instruction mixture; describing
+    if args.stage1_steps and not progress.done("stage 1"):
+        model = stage("stage 1", align, 1, max_steps=args.stage1_steps, learning_rate=args.stage1_lr,
+                      train_motion_encoder=not args.encoder_warmup_epochs)
+    if args.stage2_steps and not progress.done("stage 2"):
+        model = stage("stage 2", to_sft_dataset(mixture), 2, lora=args.lora, max_steps=args.stage2_steps,
+                      learning_rate=args.lr)
+    if describe is not None and not progress.done("describing"):
+        model = stage("describing", to_sft_dataset(describe), 2, lora=args.lora, max_steps=args.caption_steps,
+                      learning_rate=args.caption_lr)
+    progress.end()
 
     model.eval()
     export = args.export_dir or args.output_dir

@@ -244,19 +244,26 @@ def train_stage(model, processor, examples: Iterable[Mapping[str, Any]], stage: 
     ``examples`` come from :func:`build_examples` (several tasks may be concatenated), or are the
     ``(dataset, format)`` pair of :func:`to_sft_dataset` (build it once to reuse it across stages).
     The model returned is the PEFT wrapper in LoRA stage 2.
+
+    ``resume_from_checkpoint``: a ``checkpoint-N`` folder (or True: the last one in ``output_dir``) written by
+    this function with ``save_strategy="steps"``; its checkpoints hold every trainable parameter (the
+    projectors beside the LoRA adapters) and the collator's seeds continue where they stopped, so the
+    resumed stage ends where an uninterrupted one does
+    (:func:`~hf_skeleton.training.recipe_progress.resumable`).
     """
     from trl import SFTTrainer
 
-    from .checkpointing import atomic
+    from .recipe_progress import batch_counter_callback, resumable
 
     data, fmt = examples if isinstance(examples, tuple) else to_sft_dataset(examples)
     collator_kwargs = dict(collator_kwargs or {})
     if fmt is not None:  # a registered format by name, a user-defined one (FORMAT.json) by its definition
         collator_kwargs.setdefault("skeleton_format", format_for_config(fmt))
     model = configure_stage(model, stage, train_motion_encoder=train_motion_encoder, lora=lora)
-    trainer = atomic(SFTTrainer)(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
-                         train_dataset=data, data_collator=LlamoSFTCollator(processor, **collator_kwargs),
-                         processing_class=processor, callbacks=list(callbacks or []))
+    collator = LlamoSFTCollator(processor, **collator_kwargs)
+    trainer = resumable(SFTTrainer)(model=model, args=stage_sft_config(output_dir, stage, **sft_overrides),
+                                    train_dataset=data, data_collator=collator, processing_class=processor,
+                                    callbacks=list(callbacks or []) + [batch_counter_callback(collator)])
     trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return model, trainer
 

@@ -82,7 +82,8 @@ def prepare_model_for_stage(model, stage: int, lora: Any = None, groups: Sequenc
         if unknown:
             raise SkeletonInputError("groups", f"names from {STAGES[0].train}", sorted(unknown))
         spec = StageSpec(spec.name, tuple(groups), spec.lora, spec.epochs, spec.description)
-    if spec.lora and not hasattr(model, "peft_config"):
+    # LoRA layers already in the model: a PEFT model, one unwrapped (unwrap_peft), or a reload (config.lora)
+    if spec.lora and not hasattr(model, "peft_config") and not getattr(_base(model).config, "lora", None):
         from peft import get_peft_model
 
         model = get_peft_model(model, lora or lora_config())
@@ -145,26 +146,31 @@ def examples_to_dataset(examples: Sequence[Mapping[str, Any]]):
 
 def train_stage(model, processor, examples: Sequence[Mapping[str, Any]], stage: int, output_dir: str, *,
                 lora: Any = None, groups: Sequence[str] | None = None, callbacks: Sequence[Any] = (),
-                augment: Mapping[str, Any] | None = None, **config_overrides: Any):
+                augment: Mapping[str, Any] | None = None, resume_from_checkpoint: str | bool | None = None,
+                **config_overrides: Any):
     """Run one stage with ``trl.SFTTrainer``. Returns ``(model, trainer)``; ``model`` may come back
     wrapped by PEFT (stages 3 and 4). Losses are in ``trainer.state.log_history``.
 
     ``augment``: training augmentation of the normalised clips (see
-    :class:`~hf_skeleton.training.collators.SkeletonSFTCollator`), seeded from the run's ``seed``."""
+    :class:`~hf_skeleton.training.collators.SkeletonSFTCollator`), seeded from the run's ``seed``.
+    ``resume_from_checkpoint``: a ``checkpoint-N`` folder (or True: the last one in ``output_dir``) written
+    with ``save_strategy="steps"``; checkpoints hold every trainable parameter and the augmentation seeds
+    continue, so the resumed stage ends where an uninterrupted one does
+    (:func:`~hf_skeleton.training.recipe_progress.resumable`)."""
     from trl import SFTTrainer
 
-    from .checkpointing import atomic
+    from .recipe_progress import batch_counter_callback, resumable
 
     model, counts = prepare_model_for_stage(model, stage, lora, groups)
     if not any(counts.values()):
         raise SkeletonInputError("stage", "a stage with trainable parameters", counts)
     dataset, clips = examples_to_dataset(examples)
     args = stage_config(stage, output_dir, **config_overrides)
-    trainer = atomic(SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                         data_collator=IndexedClipCollator(
-                             SkeletonSFTCollator(processor, augment=augment, seed=args.seed), clips),
-                         callbacks=list(callbacks))
-    trainer.train()
+    collator = IndexedClipCollator(SkeletonSFTCollator(processor, augment=augment, seed=args.seed), clips)
+    trainer = resumable(SFTTrainer)(model=model, args=args, train_dataset=dataset, processing_class=processor,
+                                    data_collator=collator,
+                                    callbacks=list(callbacks) + [batch_counter_callback(collator)])
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     return model, trainer
 
 
