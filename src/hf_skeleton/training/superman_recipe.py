@@ -1,14 +1,19 @@
-"""The Superman CMU recipe: a unified model for motion prediction and in-betweening, scored strictly.
+"""The Superman recipe: a unified model for motion prediction and in-betweening, scored strictly.
 
-Shared by ``examples/train_superman.py`` and ``hf-skeleton train superman`` (same options, same code):
+Shared by ``examples/train_superman.py``, ``hf-skeleton train superman`` and
+:func:`~hf_skeleton.training.api_motion.train_superman` (same options, same code):
 
 1. CMU BVH trials -> H36M-17 joints in metres at ``--fps`` (:func:`cmu_to_h36m`); every fifth trial
-   held out whole for testing.
+   held out whole for testing. Or, with ``--dataset DIR_OR_HUB_ID`` (#15), the clips of a converted dataset
+   in their own format (a user ``FORMAT.json`` included), in metres at ``--fps``: each person's runs of
+   fully observed frames of the ``--train-split`` clips to train, of the ``--eval-split`` clips to test
+   (:func:`dataset_trials`).
 2. A small skeleton-only VGMT is trained on ``--clip``-frame windows of the training trials, each
    normalised the way a task normalises what the VGMT tokenises (:func:`vgmt_training_clips`): by its
    own box, by the box of the preceding history (SkelPred's future) or by the box of its keyframes
    (MIB's clip), so that the tokens the tasks produce come from the range the VGMT was trained on.
-3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens) is trained on the task mixture
+3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens, or ``--base``: a pretrained causal LM or
+   Qwen2-VL / Qwen2.5-VL, :mod:`~hf_skeleton.training.superman_base`) is trained on the task mixture
    (SkelPred + MIB), and, at the same budget (steps x batch), on each task alone.
 4. Prediction (MPJPE per horizon, 80/160/320/400 ms) and in-betweening (MPJPE on the missing middle
    half) against the raw joints and against the tokenised ground truth, beside the zero-velocity and
@@ -33,11 +38,12 @@ import numpy as np
 import torch
 
 from ..cards import write_model_card, write_results
-from ..errors import HFSkeletonError, SkeletonInputError
+from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from ..evaluation.motion_metrics import (
     horizon_frames,
     inbetween_error,
     linear_interpolation,
+    mm,
     prediction_errors,
     zero_velocity_prediction,
 )
@@ -45,7 +51,10 @@ from ..models.superman.generation_superman import MotionTemplateConstraint
 from ..models.vgmt import VGMTConfig, VGMTModel, normalize_motion
 from ..skeletons.io import load_skeleton
 from ..testing import tiny_superman
+from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
+from .recipe_data import DatasetOptions
+from .superman_base import SupermanBase
 from .superman_tasks import (
     SupermanTaskBuilder,
     build_superman_trainer,
@@ -61,8 +70,10 @@ TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
 
 
 @dataclass
-class SupermanRecipeConfig:
-    """Options of the Superman CMU recipe (``hf-skeleton train superman --help`` lists them)."""
+class SupermanRecipeConfig(DatasetOptions):
+    """Options of the Superman recipe (``hf-skeleton train superman --help`` lists them): CMU by default, or
+    ``dataset`` with its splits (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`; the label and text
+    columns are not read)."""
 
     data: str | None = field(default=None, metadata={
         "help": "folder of CMU .bvh files, or one holding cmu_mocap_bvh/ (default: ../shared/data/cmu_mocap_bvh)"})
@@ -72,8 +83,13 @@ class SupermanRecipeConfig:
     vgmt_steps: int = field(default=1500, metadata={"help": "VGMT training steps (batch 32; about 3 min on one CPU core)"})
     steps: int = field(default=1000, metadata={"help": "Superman training steps per run"})
     batch: int = 4
-    hidden: int = 128
-    lr: float = 2e-3
+    hidden: int = field(default=128, metadata={"help": "width of the tiny from-scratch LLM (without --base)"})
+    lr: float | None = field(default=None, metadata={
+        "help": "learning rate (default: 2e-3 from scratch, 1e-4 on a pretrained --base)"})
+    base: str | None = field(default=None, metadata={
+        "help": "the LLM Superman builds on: 'none' (default: a tiny Qwen2.5-VL trained from scratch), a causal LM "
+                "(a backbone name such as smollm2-135m-instruct, a folder or a Hub id) or a Qwen2-VL / Qwen2.5-VL "
+                "folder or Hub id; every weight is fine-tuned"})
     eval: int = field(default=30, metadata={"help": "test windows per task"})
     max_train: int = field(default=2000, metadata={
         "help": "training windows per task, at most (CMU at 20 fps has about 800)"})
@@ -83,6 +99,10 @@ class SupermanRecipeConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if isinstance(self.base, str) and self.base.strip().lower() in ("", "none", "tiny"):
+            self.base = None
+        if self.lr is None:
+            self.lr = 2e-3 if self.base is None else 1e-4
         require(self, positive=("fps", "clip", "vgmt_steps", "steps", "batch", "hidden", "lr", "eval", "max_train"),
                 non_negative=("max_trials",))
 
@@ -125,6 +145,38 @@ def split_trials(trials: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
     return train, test
 
 
+def dataset_trials(data: MotionData, fps: float, min_frames: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(train, test) "trials" of a dataset, as :func:`load_cmu` gives CMU's: every clip resampled to ``fps``,
+    each person's runs of fully observed frames (at least ``min_frames``) as (T, J, 3) arrays in metres.
+
+    Raises:
+        SkeletonInputError: a format whose units are not a length (px, normalised): the scores are in mm.
+    """
+    try:
+        to_metres = mm(1.0, data.units) / 1000.0
+    except SkeletonInputError:
+        raise SkeletonInputError("units", f"a length unit (Superman's scores are in mm): format {data.format.name!r} "
+                                 f"of {data.source} is in", data.units) from None
+
+    def trials(clips) -> dict[str, np.ndarray]:
+        out = {}
+        for i, seq in enumerate(clips):
+            seq = seq.resample(max(2, round(seq.num_frames * fps / seq.fps)))
+            for p, (pos, mask) in enumerate(person_tracks(seq)):
+                for r, run in enumerate(observed_runs(pos, mask, min_frames)):
+                    out[f"{i:06d}/{p}/{r}"] = (run * np.float32(to_metres)).astype(np.float32)
+        return out
+
+    return trials(data.train), trials(data.test)
+
+
+def _require_windows(found: list, data: MotionData, split: str, frames: int, fps: float) -> list:
+    if not found:
+        raise SkeletonFileError(data.source, f"split {split}", f"clips with at least {frames} fully observed frames "
+                                f"at {fps:g} fps (2 x --clip for prediction)", "none long enough")
+    return found
+
+
 def windows(trials: dict[str, np.ndarray], length: int, stride: int) -> list[np.ndarray]:
     return [m[s : s + length] for m in trials.values() for s in range(0, len(m) - length + 1, stride)]
 
@@ -151,12 +203,13 @@ def vgmt_training_clips(windows_2t: list[np.ndarray], clip: int, keyframes: int 
     return torch.stack(out)
 
 
-def train_vgmt(clips: torch.Tensor, steps: int, seed: int = 0, log: Callable[[str], Any] | None = None) -> VGMTModel:
-    """A small skeleton-only H36M-17 VGMT (256 codes, x2 temporal compression), AdamW 1e-3, batch 32,
-    on already normalised clips (N, T, J, 3) (:func:`vgmt_training_clips`)."""
+def train_vgmt(clips: torch.Tensor, steps: int, seed: int = 0, log: Callable[[str], Any] | None = None,
+               format: Any = "h36m17") -> VGMTModel:
+    """A small skeleton-only VGMT of ``format`` (H36M-17 for CMU; 256 codes, x2 temporal compression),
+    AdamW 1e-3, batch 32, on already normalised clips (N, T, J, 3) (:func:`vgmt_training_clips`)."""
     log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
-    cfg = VGMTConfig(format="h36m17", num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3], norm_groups=8,
+    cfg = VGMTConfig(format=format, num_codes=256, code_dim=128, channels=[32, 64], dilations=[1, 3], norm_groups=8,
                      use_vision=False, reset_every=20)
     model = VGMTModel(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -290,23 +343,25 @@ def evaluate_inbetween(model, proc, mib_tests, constrained: bool) -> dict:
     return r
 
 
-def build_examples(vgmt, train_pred, train_mib, hidden):
-    """Task texts, built once: every model trained below shares the tokenizer and the VGMT."""
+def build_examples(vgmt, train_pred, train_mib, hidden, processor=None):
+    """Task texts, built once: every model trained below shares the tokenizer and the VGMT. ``processor``:
+    that of the models to train (a ``--base``'s tokenizer and chat template; default the tiny model's)."""
     model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
     model.vgmt.load_state_dict(vgmt.state_dict())
-    b = SupermanTaskBuilder(model, proc)
+    b = SupermanTaskBuilder(model, processor or proc)
     return {
         "predict": [b.predict(w[: len(w) // 2], w[len(w) // 2 :]) for w in train_pred],
         "inbetween": [b.inbetween(c) for c in train_mib],
     }
 
 
-def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] | None = None):
-    """A fresh tiny Superman on the shared VGMT, trained with SFTTrainer on the examples of ``tasks``."""
+def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] | None = None,
+                   base: SupermanBase | None = None):
+    """A fresh Superman on the shared VGMT (tiny, or built on ``base``), trained with SFTTrainer on the examples
+    of ``tasks``."""
     log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
-    model, proc = tiny_superman(vgmt.config, hidden_size=hidden, layers=2)
-    model.vgmt.load_state_dict(vgmt.state_dict())
+    model, proc = (base or SupermanBase(hidden=hidden)).build(vgmt)
     rows = [ex for t in tasks for ex in examples[t]]
     rng = np.random.default_rng(seed)
     rows = [rows[i] for i in rng.permutation(len(rows))]
@@ -321,16 +376,20 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
     return model.eval(), proc, losses
 
 
-def _card_results(unified: dict, fps: float) -> dict:
-    """The unified model's free-decoding scores as flat rows for the model card."""
+def _card_results(unified: dict, fps: float, name: str = "CMU held-out", index: dict | None = None) -> dict:
+    """The unified model's free-decoding scores as flat rows for the model card (``index``: the dataset's
+    model-index entry)."""
+    if "free" not in unified:  # not evaluated (--eval-split none)
+        return {}
+    extra = {"_index": index} if index else {}
     pred, mib = unified["free"]["predict"], unified["free"]["inbetween"]
-    rows = {f"CMU held-out prediction ({fps:g} fps, free decoding)": {
+    rows = {f"{name} prediction ({fps:g} fps, free decoding)": {
         **{f"strict_mpjpe_mm@{ms:03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
         **{f"zero_velocity_mm@{ms:03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
-        "parse_failure_rate": pred["parse_failure_rate"]}}
-    rows["CMU held-out in-betweening (middle half, free decoding)"] = {
+        "parse_failure_rate": pred["parse_failure_rate"], **extra}}
+    rows[f"{name} in-betweening (middle half, free decoding)"] = {
         "strict_mpjpe_mm": mib["strict_vs_raw_mm"], "linear_interpolation_mm": mib["linear_interpolation_mm"],
-        "parse_failure_rate": mib["parse_failure_rate"]}
+        "parse_failure_rate": mib["parse_failure_rate"], **extra}
     return rows
 
 
@@ -342,8 +401,20 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
     args = as_config(SupermanRecipeConfig, args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    train, test = split_trials(load_cmu(cmu_dir(args), args.fps, args.max_trials))
+    base = SupermanBase.resolve(args.base, args.hidden)  # before any training: a bad --base fails at once
     T = args.clip
+    data = None
+    if args.dataset:
+        reject_with_dataset(args, data="--data is the CMU folder", max_trials="it counts CMU trials")
+        data = load_motion_dataset(args.dataset, train_split=args.train_split, eval_split=args.eval_split, log=log)
+        train, test = dataset_trials(data, args.fps, T)
+        fmt, name = data.format, f"{data.name} ({data.eval_split})"
+        _require_windows(windows(train, 2 * T, 4), data, data.train_split, 2 * T, args.fps)
+        if data.eval_split:
+            _require_windows(windows(test, 2 * T, T), data, data.eval_split, 2 * T, args.fps)
+    else:
+        train, test = split_trials(load_cmu(cmu_dir(args), args.fps, args.max_trials))
+        fmt, name = "h36m17", "CMU held-out"
     rng = np.random.default_rng(args.seed)
 
     def pick(ws: list, n: int) -> list:
@@ -351,47 +422,68 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
 
     pred_test = pick(windows(test, 2 * T, T), args.eval)
     mib_test = pick(windows(test, T, T), args.eval)
-    log(f"{len(train)} train / {len(test)} test trials at {args.fps} fps")
+    if data is None:
+        log(f"{len(train)} train / {len(test)} test trials at {args.fps} fps")
+    else:
+        log(f"{data.name}: {len(train)} {data.train_split} tracks / {len(test)} {data.eval_split} tracks of fully "
+            f"observed frames at {args.fps:g} fps ({len(pred_test)} prediction and {len(mib_test)} in-betweening "
+            "test windows)")
+    if base.kind != "tiny":
+        log(f"Superman on {base.name} ({base.kind}; --hidden is not used)")
 
     t0 = time.time()
-    vgmt = train_vgmt(vgmt_training_clips(windows(train, 2 * T, 4), T), args.vgmt_steps, args.seed, log=log)
-    results: dict[str, Any] = {"setup": vars(args), "vgmt": {
-        "train_s": round(time.time() - t0), "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1),
-        "heldout_tokeniser_floor": tokeniser_floors(vgmt, windows(test, 2 * T, T), windows(test, T, T), args.fps)}}
-    log(f"VGMT held-out reconstruction (own box, mm): {results['vgmt']['heldout_recon_mm']}; tokeniser floors "
-        f"on all held-out windows: {json.dumps(results['vgmt']['heldout_tokeniser_floor'])}")
+    vgmt = train_vgmt(vgmt_training_clips(windows(train, 2 * T, 4), T), args.vgmt_steps, args.seed, log=log,
+                      format=fmt)
+    results: dict[str, Any] = {"setup": vars(args), "vgmt": {"train_s": round(time.time() - t0)}}
+    if test:
+        results["vgmt"].update({
+            "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1),
+            "heldout_tokeniser_floor": tokeniser_floors(vgmt, windows(test, 2 * T, T), windows(test, T, T), args.fps)})
+        log(f"VGMT held-out reconstruction (own box, mm): {results['vgmt']['heldout_recon_mm']}; tokeniser floors "
+            f"on all held-out windows: {json.dumps(results['vgmt']['heldout_tokeniser_floor'])}")
 
     train_pred = pick(windows(train, 2 * T, 4), args.max_train)
     train_mib = pick(windows(train, T, 4), args.max_train)
     t0 = time.time()
-    examples = build_examples(vgmt, train_pred, train_mib, args.hidden)
+    examples = build_examples(vgmt, train_pred, train_mib, args.hidden,
+                              processor=None if base.kind == "tiny" else base.processor(vgmt.config))
     log(f"task examples built in {time.time() - t0:.0f}s")
     folder = out / "unified"
     for tasks in TASK_RUNS[:1] if args.unified_only else TASK_RUNS:
-        name = "+".join(tasks)
+        run_name = "+".join(tasks)
         model, proc, losses = train_superman(vgmt, tasks, examples, args.steps, args.batch, args.hidden, args.lr,
-                                             args.seed, out / name, log=log)
-        results[name] = {"loss_first": round(losses[0], 3), "loss_last": round(losses[-1], 3)}
-        for constrained in (False, True):
+                                             args.seed, out / run_name, log=log, base=base)
+        results[run_name] = {"loss_first": round(losses[0], 3), "loss_last": round(losses[-1], 3)}
+        for constrained in (False, True) if test else ():
             t0 = time.time()
             ev = {}
             if "predict" in tasks:
                 ev["predict"] = evaluate_predict(model, proc, pred_test, args.fps, constrained)
             if "inbetween" in tasks:
                 ev["inbetween"] = evaluate_inbetween(model, proc, mib_test, constrained)
-            results[name]["constrained" if constrained else "free"] = ev
-            log(f"  {name} ({'constrained' if constrained else 'free'} decoding, {time.time() - t0:.0f}s): "
+            results[run_name]["constrained" if constrained else "free"] = ev
+            log(f"  {run_name} ({'constrained' if constrained else 'free'} decoding, {time.time() - t0:.0f}s): "
                 + json.dumps(ev))
         if tasks == TASK_RUNS[0]:
             model.save_pretrained(folder)
             proc.save_pretrained(folder)
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps),
-                  training_command=command)
-    write_model_card(folder, datasets=["CMU MoCap"],
-                     description="A small unified Superman (a tiny Qwen2.5-VL trained from scratch on the tokens of "
-                                 "a skeleton-only VGMT) for H36M-17 motion prediction and in-betweening, trained on "
-                                 f"CMU motion capture ({len(train)} trials; {len(test)} whole trials held out).")
+    write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps, name,
+                                        None if data is None else data.index()), training_command=command)
+    llm = ("a tiny Qwen2.5-VL trained from scratch" if base.kind == "tiny" else f"`{base.name}` fine-tuned")
+    if data is None:
+        description = ("A small unified Superman (a tiny Qwen2.5-VL trained from scratch on the tokens of "
+                       "a skeleton-only VGMT) for H36M-17 motion prediction and in-betweening, trained on "
+                       f"CMU motion capture ({len(train)} trials; {len(test)} whole trials held out).")
+        if base.kind != "tiny":
+            description = description.replace("a tiny Qwen2.5-VL trained from scratch", llm)
+    else:
+        description = (f"A unified Superman ({llm} on the tokens of a skeleton-only VGMT) for motion prediction and "
+                       f"in-betweening in the {data.format.num_joints}-joint format `{data.format.name}`, trained on "
+                       f"the `{data.train_split}` split of {data.name} ({len(train)} tracks)"
+                       + (f" and evaluated on its `{data.eval_split}` split." if data.eval_split else "."))
+    write_model_card(folder, datasets=["CMU MoCap"] if data is None else [data.name], base_model=base.hub_id,
+                     description=description)
     log(json.dumps(results, indent=1))
     log(f"saved to {folder}: pipeline('skeleton-generation', model='{folder}')")
     return {**results, "folder": str(folder)}
