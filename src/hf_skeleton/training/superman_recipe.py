@@ -110,7 +110,7 @@ class SupermanRecipeConfig(DatasetOptions):
 RECIPE_CONFIG = SupermanRecipeConfig  # what the CLI parses for this recipe
 
 
-def cmu_dir(args: "SupermanRecipeConfig") -> Path:
+def cmu_dir(args: SupermanRecipeConfig) -> Path:
     if args.data:
         folder = Path(args.data)
         return folder / "cmu_mocap_bvh" if (folder / "cmu_mocap_bvh").is_dir() else folder
