@@ -167,6 +167,9 @@ def evaluate_vgmt(model, test_set: ClipDataset, units: str, batch_size: int, vis
 def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
     """Train a skeleton-only VGMT on CMU (12 whole trials held out), evaluate, save ``output_dir/model``."""
     log = log or logger.info  # the CLI passes print
+    if getattr(args, "dataset", None):  # examples/train_vgmt.py parses --dataset too; only run() reads it
+        raise SkeletonInputError("dataset", "no --dataset for the CMU experiment (run it with hf-skeleton train vgmt "
+                                 "--dataset, or vgmt_cmu.run)", args.dataset)
     train_clips, test_clips, fmt, units, split = load_cmu(_data_dir(args), args.fps, args.clip_len, args.stride)
     log(f"CMU: format {fmt.name} ({fmt.num_joints} joints, {units}); {len(train_clips)} train clips from "
           f"{len(split['train'])} trials, {len(test_clips)} test clips from held-out trials {split['test']}")
