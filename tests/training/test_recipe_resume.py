@@ -166,3 +166,41 @@ def test_a_phase_saved_after_lora_reloads_bit_identically(nucla_subset, tmp_path
     reloaded = hs.LlamoForConditionalGeneration.from_pretrained(folder)
     assert reloaded.config.lora["target_modules"] and any("lora_A" in k for k in reloaded.state_dict())
     same_weights(reloaded, hs.LlamoForConditionalGeneration.from_pretrained(tmp_path))  # = the final model
+
+
+# ---------------------------------------------------------------------- SkeletonLLM
+def skllm_args(data, out, **over):
+    return skeleton_llm_recipe.SkeletonLLMRecipeConfig(**{
+        "data": data, "output_dir": out, "vision_model": "none", "text_model": "none", "frames": 2, "size": 56,
+        "batch_size": 4, "epochs": [0.2, 0.5, 0.5, 0.8, 0.5], "loss_probe": 4, "eval_clips": 2, "save_steps": 1,
+        "per_class": 3,
+        "augment_angle": 30.0, **over})
+
+
+def test_skeleton_llm_recipe_resumed_in_a_lora_stage_ends_with_the_uninterrupted_weights(nucla_subset, tmp_path,
+                                                                                       monkeypatch):
+    """The tiny VLM's five stages on 9 clips; killed at step 3 of stage 3 (LoRA added there, beside the renderer and
+    projector): resumed, the earlier stages come back from the record (losses included) and stage 3 from
+    checkpoint-2."""
+    quiet = lambda line: None  # noqa: E731
+    full = skeleton_llm_recipe.run(skllm_args(nucla_subset, tmp_path / "full"), log=quiet)
+
+    part = tmp_path / "part"
+    kill_in(monkeypatch, skeleton_llm_recipe, "05-stage-3", step=3)
+    with pytest.raises(Killed):
+        skeleton_llm_recipe.run(skllm_args(nucla_subset, part), log=quiet)
+    state = json.loads((part / STATE_NAME).read_text())
+    assert [e["name"] for e in state["phases"]] == ["rationales", "stage 0", "stage 1", "stage 2"]
+    assert (part / "runs" / "05-stage-3" / "checkpoint-2" / "trainable_state.safetensors").is_file()
+
+    monkeypatch.undo()
+    trained = kill_in(monkeypatch, skeleton_llm_recipe, "never", step=0)
+    lines: list[str] = []
+    resumed = skeleton_llm_recipe.run(skllm_args(nucla_subset, part, resume=True), log=lines.append)
+    assert trained == ["05-stage-3", "06-stage-4"]
+    assert any(line.startswith("phase 5/6 stage 3 (") and "elapsed, about" in line for line in lines)
+    same_weights(hs.SkeletonLLMForConditionalGeneration.from_pretrained(tmp_path / "full"),
+                 hs.SkeletonLLMForConditionalGeneration.from_pretrained(part))
+    as_json = lambda value: json.loads(json.dumps(value))  # noqa: E731
+    assert as_json(resumed["stages"]) == as_json(full["stages"])  # stages 0-2 from the record
+    assert resumed["nucla-view3"] == full["nucla-view3"] and resumed["sample"] == full["sample"]

@@ -74,7 +74,7 @@ class RecipeResumeError(HFSkeletonError, ValueError):
 class Phase:
     """One phase of a recipe: ``steps`` optimiser steps (the ETA's unit), ``kind`` groups phases whose steps
     cost about the same (``"sft"``: a stage of the language model; ``"warm-up"``: a small head on its own;
-    ``"data"``: generated training text)."""
+    ``"data"``: generated training text, ``steps`` = clips)."""
 
     name: str
     steps: int
@@ -171,7 +171,7 @@ class RecipeProgress:
             elif recorded is not None:
                 log(f"{self.path}: an earlier run's progress, started over (--resume continues it)")
             self._clear()
-        self._rng_pending = bool(self.finished)
+        self._rng_pending = False  # set when restore() reloads a model
         self._t0 = clock()
         self._started: dict[str, float] = {}
 
@@ -230,7 +230,10 @@ class RecipeProgress:
     # ------------------------------------------------------------------ model
     def restore(self, model_class: Any, processor_class: Any) -> tuple[Any, Any] | None:
         """The model and processor saved after the last finished phase that saved one (None: nothing to
-        reload, build them as usual)."""
+        reload, build them as usual: the run then repeats what the uninterrupted one did, a phase without a
+        model such as cached generated text included). After a reload, the next :meth:`start` (or
+        :meth:`end`) puts the random generators where the uninterrupted run had them at the end of the last
+        finished phase; the recipe must not draw from them between a phase's end and the next start."""
         saved = [e for e in self.finished if e.get("folder")]
         if not saved:
             return None
@@ -239,6 +242,7 @@ class RecipeProgress:
             raise CheckpointError(folder, f"the model saved after phase {saved[-1]['name']!r} is missing "
                                   f"({STATE_NAME} records it); run without --resume to start over")
         self.log(f"reloading the model saved after phase {saved[-1]['name']!r} from {folder}")
+        self._rng_pending = True  # the next phase starts with the generators as the uninterrupted run had them
         return model_class.from_pretrained(folder), processor_class.from_pretrained(folder)
 
     # ------------------------------------------------------------------ phases
@@ -260,14 +264,15 @@ class RecipeProgress:
         return f"about {duration(left)} left"
 
     def start(self, name: str) -> None:
-        """Log ``phase k/n NAME (S steps): ... elapsed, about ... left``; in a resumed run, the first phase
-        started puts the random generators where the uninterrupted run had them."""
+        """Log ``phase k/n NAME (S steps): ... elapsed, about ... left``; after :meth:`restore` reloaded a
+        model, the first phase started puts the random generators where the uninterrupted run had them."""
         k = self._index(name)
         if self._rng_pending:
             self._restore_rng()
         self._started[name] = self.clock()
         phase = self.phases[k]
-        self.log(f"phase {k + 1}/{len(self.phases)} {name} ({phase.steps} steps): {duration(self._elapsed())} "
+        unit = "clips" if phase.kind == "data" else "steps"
+        self.log(f"phase {k + 1}/{len(self.phases)} {name} ({phase.steps} {unit}): {duration(self._elapsed())} "
                  f"elapsed, {self._eta(k)}")
 
     def _restore_rng(self) -> None:
@@ -309,8 +314,8 @@ class RecipeProgress:
                  + (f", saved to {self.dir / entry['folder']}" if model is not None else ""))
 
     def end(self) -> None:
-        """After the last phase (before evaluating): a resumed run that had nothing left to train puts the
-        random generators where the uninterrupted run had them; logs the training time."""
+        """After the last phase (before evaluating): a resumed run that reloaded a model and had nothing left
+        to train puts the random generators where the uninterrupted run had them; logs the training time."""
         if self._rng_pending:
             self._restore_rng()
         self.log(f"training done: {len(self.finished)}/{len(self.phases)} phases, {duration(self._elapsed())}")

@@ -21,7 +21,15 @@ random Qwen2.5-VL of the tests. Stages (:mod:`hf_skeleton.training.skeleton_llm_
 - 4 recognition refinement: projector + LoRA, renderer frozen.
 
 Before and after every stage the stage's loss on (``--loss-probe``) of its own examples is logged
-(eval mode, deterministic frames). At the end LoRA stays unmerged (``config.lora``); the model, processor, ``results.json``,
+(eval mode, deterministic frames).
+
+Runs are resumable (:mod:`~hf_skeleton.training.recipe_progress`): the phases (rationale generation, the
+projector warm-up, each stage) are recorded in ``OUTPUT_DIR/recipe_state.json``, the model and processor saved
+after each (LoRA unmerged, ``config.lora``), a checkpoint written every ``--save-steps`` steps of a stage.
+``--resume`` reloads the last finished phase, skips the finished ones (their losses come from the record),
+reads the rationales back from their cache and continues an unfinished stage from its last checkpoint,
+ending with the weights of an uninterrupted run; a changed config is refused
+(:class:`~hf_skeleton.training.recipe_progress.RecipeResumeError`). At the end LoRA stays unmerged (``config.lora``); the model, processor, ``results.json``,
 ``eval_results.json`` (the ``nucla-view3`` protocol of ``hf-skeleton evaluate``) and a model card
 are written, and the ``skeleton-understanding`` pipeline reloads the folder.
 """
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +66,7 @@ from .confusable_pairs import (
 from .projector_warmup import warm_up_projector
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
+from .recipe_progress import Phase, RecipeProgress
 from .recipe_data import (
     DatasetOptions,
     RecipeData,
@@ -124,6 +134,12 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
     unseen_split: str | None = field(default=None, metadata={
         "help": "open-vocabulary run: train on the seen classes of a shipped N-UCLA split (8/2-seed0, "
                 "8/2-seed1, 8/2-seed2) and score view-3 clips of its unseen classes against the unseen names"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run recorded in --output-dir (recipe_state.json): finished phases are reloaded, "
+                "not re-run; an unfinished stage continues from its last checkpoint; the config must be the "
+                "recorded one"})
+    save_steps: int = field(default=50, metadata={
+        "help": "write a checkpoint every N steps of a stage, for --resume (0: only after each phase)"})
 
     def __post_init__(self):
         for name in ("vision_model", "text_model"):
@@ -136,7 +152,7 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
         self.export_dir = None if self.export_dir is None else Path(self.export_dir)
         require(self, positive=("frames", "size", "batch_size", "token_grid", "lora_r"),
                 non_negative=("per_class", "eval_clips", "augment_angle", "augment_tilt", "loss_probe",
-                              "projector_warmup_epochs", "replay_rationales"),
+                              "projector_warmup_epochs", "replay_rationales", "save_steps"),
                 lengths={"epochs": 5, "lr": 5})
         if self.replay_rationales > 1:
             raise SkeletonInputError("SkeletonLLMRecipeConfig.replay_rationales", "a fraction in [0, 1]",
@@ -242,6 +258,10 @@ def eval_loss(model, processor, examples, batch_size: int = 16) -> float:
     return total / count
 
 
+RATIONALES = "rationales"
+WARMUP = "projector warm-up"
+
+
 def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleton-llm",
         log: Callable[[str], Any] | None = None) -> dict:
     """Train through the stages, evaluate (N-UCLA view 3, or the dataset's ``eval_split`` with a confusion
@@ -253,64 +273,106 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
 
     data = recipe_data(args, lambda: nucla_data(args), log=log)
     names, clips, labels = data.names, data.train, data.labels
-    if data.is_dataset:  # the dataset's format; a tiny VLM's tokenizer also learns its captions
-        model, processor = build_model(args, names + [t for t in data.texts or [] if t], format=data.format)
-        note = alignment_note(data.format, args.align_view, processor.align_view)
-        if note:
-            log(note)
-    else:
-        model, processor = build_model(args, names)
     seen, unseen = names, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
         seen, unseen = open_vocab_names("nucla", args.unseen_split)
         kept = [i for i, y in enumerate(labels) if y in seen]
         clips, labels = [clips[i] for i in kept], [labels[i] for i in kept]
     out = Path(args.output_dir)
+    stages = [1, 2, 3, 4] if args.pretrained else [0, 1, 2, 3, 4]
+    warmup = bool(args.text_model and args.projector_warmup_epochs)
+    plan = [Phase(RATIONALES, len(clips), "data")]
+    if warmup:  # warm_up_projector's batches of 32
+        plan.append(Phase(WARMUP, args.projector_warmup_epochs * max(1, len(clips) // min(32, len(clips))),
+                          "warm-up"))
+
     if data.is_dataset:  # its captions where it has them, the kinematic teacher elsewhere
-        rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(
-            clips, labels, keys=[f"{k}|{y}" for k, y in zip(data.keys, labels)])
-        rationales = [t if t.strip() else r for t, r in zip(data.texts or [""] * len(clips), rationales)]
+        keys = [f"{k}|{y}" for k, y in zip(data.keys, labels)]
         pairs = pairs_from_label_similarity(names, min_similarity=0.0)
     else:
-        rationales = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")(clips, labels)
+        keys = None
         pairs = [p for p in named_pairs(confusable_pairs("nucla"), NAMES) if set(p) <= set(seen)]
-    stage_examples = {
-        1: multiple_choice_examples(clips, labels, seen),
-        2: yes_no_examples(clips, labels, pairs),
-        3: rationale_examples(clips, labels, rationales),
-        4: recognition_examples(clips, labels),
-    }
-    stage_examples[0] = [ex for k in (1, 2, 3, 4) for ex in stage_examples[k]]
-    if args.replay_rationales:  # evenly spaced, so every class keeps some of its descriptions
-        step = max(1, round(1 / args.replay_rationales))
-        stage_examples[4] = stage_examples[4] + stage_examples[3][::step]
-    stages = [1, 2, 3, 4] if args.pretrained else [0, 1, 2, 3, 4]
+    teacher = RationaleBuilder(kinematic_teacher, cache=out / "rationales.jsonl")
+    stage_examples: dict[int, list] = {}
+
+    def examples_of(rationales: list[str]) -> None:
+        stage_examples.update({
+            1: multiple_choice_examples(clips, labels, seen),
+            2: yes_no_examples(clips, labels, pairs),
+            3: rationale_examples(clips, labels, rationales),
+            4: recognition_examples(clips, labels),
+        })
+        stage_examples[0] = [ex for k in (1, 2, 3, 4) for ex in stage_examples[k]]
+        if args.replay_rationales:  # evenly spaced, so every class keeps some of its descriptions
+            step = max(1, round(1 / args.replay_rationales))
+            stage_examples[4] = stage_examples[4] + stage_examples[3][::step]
+
+    def stage_steps(n: int, stage: int) -> int:  # the trainer's count: ceil(epochs x batches per epoch)
+        return max(1, math.ceil(args.epochs[stage] * math.ceil(n / args.batch_size)))
+
+    examples_of([""] * len(clips))  # the stages' sizes (they do not depend on the rationales' text)
+    plan += [Phase(f"stage {k}", stage_steps(len(stage_examples[k]), k)) for k in stages]
+    progress = RecipeProgress(out, args, plan, resume=args.resume, log=log)
+    # the rationales: cached as JSONL, so a resumed run reads them back instead of generating them
+    if not progress.done(RATIONALES):
+        progress.start(RATIONALES)
+    rationales = teacher(clips, labels, keys=keys)
+    if data.is_dataset:
+        rationales = [t if t.strip() else r for t, r in zip(data.texts or [""] * len(clips), rationales)]
+    examples_of(rationales)
+    if not progress.done(RATIONALES):
+        progress.finish(RATIONALES, results={"clips": len(clips), "cache": str(out / "rationales.jsonl")})
+
+    from ..models.skeleton_llm import SkeletonLLMForConditionalGeneration, SkeletonLLMProcessor
+
+    restored = progress.restore(SkeletonLLMForConditionalGeneration, SkeletonLLMProcessor)
+    if restored is not None:  # a resumed run: the model saved after its last finished phase
+        model, processor = restored
+    elif data.is_dataset:  # the dataset's format; a tiny VLM's tokenizer also learns its captions
+        model, processor = build_model(args, names + [t for t in data.texts or [] if t], format=data.format)
+        note = alignment_note(data.format, args.align_view, processor.align_view)
+        if note:
+            log(note)
+    else:
+        model, processor = build_model(args, names)
     augment = None
     if args.augment_angle or args.augment_tilt:
         augment = {"max_angle": args.augment_angle, "max_tilt": args.augment_tilt, "scale_range": (0.9, 1.1)}
-    losses = {}
-    if args.text_model and args.projector_warmup_epochs:
-        def progress(epoch: int, loss: float, head: Any) -> None:
+    if warmup and not progress.done(WARMUP):
+        def on_epoch(epoch: int, loss: float, head: Any) -> None:
             if epoch % 5 == 0 or epoch == args.projector_warmup_epochs:
                 log(f"projector warm-up epoch {epoch}/{args.projector_warmup_epochs}: loss {loss:.3f}")
 
+        progress.start(WARMUP)
         warm_up_projector(model, processor, clips, labels, epochs=args.projector_warmup_epochs,
-                          lr=args.projector_warmup_lr, on_epoch=progress)
+                          lr=args.projector_warmup_lr, on_epoch=on_epoch)
+        progress.finish(WARMUP, model, processor)
+    losses = {}
     for stage in stages:
+        name = f"stage {stage}"
+        if progress.done(name):
+            losses[stage] = progress.results(name)
+            continue
+        progress.start(name)
         examples = stage_examples[stage]
         probe = examples[::max(1, len(examples) // args.loss_probe)][:args.loss_probe] if args.loss_probe else examples
         before = eval_loss(model, processor, probe)
         groups = [g for g in STAGES[stage].train if g != "renderer"] if args.freeze_renderer else None
-        model, _ = train_stage(model, processor, examples, stage, str(out / "runs" / f"stage{stage}"), groups=groups,
+        checkpoints = dict(save_strategy="steps", save_steps=args.save_steps, save_total_limit=1) if args.save_steps else {}
+        model, _ = train_stage(model, processor, examples, stage, str(progress.checkpoints(name)), groups=groups,
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
                                per_device_train_batch_size=args.batch_size, logging_steps=5, augment=augment,
-                               lora=lora_config(r=args.lora_r, alpha=2 * args.lora_r))
+                               lora=lora_config(r=args.lora_r, alpha=2 * args.lora_r),
+                               resume_from_checkpoint=progress.resume_checkpoint(name), **checkpoints)
+        model = unwrap_peft(model)  # the adapters stay in the model (config.lora), as a reload rebuilds them
         after = eval_loss(model, processor, probe)
         spec = STAGES[stage]
         losses[stage] = {"name": spec.name, "trains": list(spec.train), "lora": spec.lora, "examples": len(examples),
                          "loss_before": round(before, 4), "loss_after": round(after, 4)}
         log(f"stage {stage} ({spec.name}; trains {', '.join(spec.train)}{' + LoRA' if spec.lora else ''}): "
             f"loss {before:.3f} -> {after:.3f} ({'falls' if after < before else 'DOES NOT FALL'})")
+        progress.finish(name, model, processor, results=losses[stage])
+    progress.end()
     model = unwrap_peft(model)  # adapters stay unmerged: a composed model's folder ships only what trained
 
     export = Path(args.export_dir or out)
