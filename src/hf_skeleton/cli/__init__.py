@@ -252,7 +252,9 @@ def _add_train(sub) -> None:
                                    "evaluated on view 3; 'skeleton-llm': the four SkeletonLLM stages on N-UCLA "
                                    "views 1-2, evaluated on view 3; 'superman': a VGMT and a unified Superman "
                                    "(prediction + in-betweening) on CMU BVH; 'vgmt': the motion tokenizer on CMU "
-                                   "BVH with whole trials held out (options: hf-skeleton train MODEL --help).")
+                                   "BVH with whole trials held out. With --dataset DIR_OR_HUB_ID every recipe "
+                                   "trains on a converted dataset instead, in its own skeleton format (options: "
+                                   "hf-skeleton train MODEL --help).")
     p.add_argument("model", choices=["llamo", "skeleton-llm", "superman", "vgmt"], help="which recipe")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="the recipe's own options")
     p.set_defaults(func=_cmd_train)
