@@ -54,7 +54,8 @@ def test_dataset_options_reach_both_recipes(capsys):
         with pytest.raises(SystemExit):
             main(["train", model, "--help"])
         text = capsys.readouterr().out
-        for option in ("--dataset", "--train-split", "--eval-split", "--label-column", "--text-column"):
+        for option in ("--dataset", "--train-split", "--eval-split", "--label-column", "--text-column", "--base",
+                       "--resume", "--save-steps"):
             assert option in text, (model, option)
 
 

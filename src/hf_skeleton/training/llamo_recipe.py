@@ -50,6 +50,7 @@ from ..skeletons.formats import get_format
 from ..skeletons.geometry import supported_view_alignment
 from ..skeletons.io import load_skeleton
 from ..testing import build_tiny_tokenizer, tiny_text_config
+from .base_model import base_kind, conflict, refuse, resolve_embedded
 from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset, train_stage
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .rationales import RationaleBuilder, kinematic_teacher
@@ -93,6 +94,9 @@ class LlamoRecipeConfig(DatasetOptions):
     frames: int = 16
     max_clips: int = field(default=0, metadata={"help": "use only this many training clips (0: all)"})
     eval_clips: int = field(default=0, metadata={"help": "evaluate on this many view-3 clips (0: all)"})
+    base: str | None = field(default=None, metadata={
+        "help": "the model to fine-tune: a causal LM (backbone name, folder or Hub id; fills --text-model) or a "
+                "saved LLaMo folder / embedded model (fills --init-from); 'none': the tiny test LLM"})
     text_model: str | None = field(default="smollm2-135m-instruct", metadata={
         "help": "the pretrained LLM: a backbone name, a causal-LM folder or Hub id; 'none': a tiny random LLM "
                 "trained from scratch (a test fixture)"})
@@ -127,12 +131,35 @@ class LlamoRecipeConfig(DatasetOptions):
     def __post_init__(self):
         if isinstance(self.text_model, str) and self.text_model.lower() in ("", "none"):
             self.text_model = None
+        if self.base is not None:
+            self._fill_from_base()
         require(self, positive=("batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "caption_lr", "hidden",
                                 "layers", "frames", "recognition_repeats"),
                 non_negative=("encoder_warmup_epochs", "stage1_steps", "stage2_steps", "caption_steps", "max_clips", "eval_clips", "augment_angle",
                               "augment_tilt", "save_steps"))
         if self.unseen_split:
             open_vocab_split("nucla", self.unseen_split)  # a typed error for an unknown split
+
+
+    def _fill_from_base(self) -> None:
+        """``base`` -> ``text_model`` (a causal LM, or "none") or ``init_from`` (a saved LLaMo)
+        (:mod:`~hf_skeleton.training.base_model`); a different value given beside it is a typed error."""
+        name = type(self).__name__
+        kind, model_type = base_kind(self.base)
+        default = type(self).__dataclass_fields__["text_model"].default
+        if kind in ("causal-lm", "none"):
+            text_model = None if kind == "none" else self.base
+            if self.text_model not in (default, text_model):
+                raise conflict(name, "text_model", self.base, self.text_model)
+            self.text_model = text_model
+        elif kind == "llamo":
+            folder = resolve_embedded(self.base)
+            if self.init_from not in (None, self.base, folder):
+                raise conflict(name, "init_from", self.base, self.init_from)
+            self.init_from = folder
+        else:
+            raise refuse(name, self.base, kind, model_type, "a causal language model (the LLM LLaMo projects "
+                         "motion into) or a saved LLaMo; a VLM is SkeletonLLM's base (hf-skeleton train skeleton-llm)")
 
 
 RECIPE_CONFIG = LlamoRecipeConfig  # what the CLI parses for this recipe

@@ -50,7 +50,8 @@ RUNS_DIR = "runs"
 STAGING_PREFIX = ".staging-"
 TRAINABLE_STATE_NAME = "trainable_state.safetensors"
 # config fields that do not change what a phase computes: a resumed run may change them
-NOT_COMPARED = ("resume", "output_dir", "export_dir", "eval_clips", "save_steps", "save_total_limit")
+# (``base`` fills the fields it names, which are compared)
+NOT_COMPARED = ("resume", "output_dir", "export_dir", "eval_clips", "save_steps", "save_total_limit", "base")
 
 
 class RecipeResumeError(HFSkeletonError, ValueError):

@@ -56,6 +56,7 @@ from ..processing.collators import SkeletonSFTCollator
 from ..skeletons.formats import get_format
 from ..skeletons.geometry import supported_view_alignment
 from ..skeletons.io import load_skeleton
+from .base_model import base_kind, conflict, refuse
 from .confusable_pairs import (
     multiple_choice_examples,
     named_pairs,
@@ -93,6 +94,9 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
     output_dir: Path = Path("skeleton-llm-nucla")
     export_dir: Path | None = field(default=None, metadata={
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
+    base: str | None = field(default=None, metadata={
+        "help": "the model to fine-tune: a VLM (folder or Hub id; fills --vlm) or a causal LM (backbone name, "
+                "folder or Hub id; fills --text-model, composed with --vision-model); 'none': the tiny test VLM"})
     vlm: str | None = field(default=None, metadata={
         "help": "a pretrained VLM id or folder (default: a tiny random Qwen2.5-VL)"})
     vision_model: str | None = field(default="efficientnet-lite0", metadata={
@@ -145,6 +149,8 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
         for name in ("vision_model", "text_model"):
             if isinstance(getattr(self, name), str) and getattr(self, name).lower() in ("", "none"):
                 setattr(self, name, None)
+        if self.base is not None:
+            self._fill_from_base()
         if self.vlm:  # a whole pretrained VLM replaces the composed one
             self.vision_model = self.text_model = None
         self.output_dir = Path(self.output_dir)
@@ -162,6 +168,33 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
         if bool(self.vision_model) != bool(self.text_model):
             raise SkeletonInputError("SkeletonLLMRecipeConfig.vision_model/text_model", "both or neither",
                                      (self.vision_model, self.text_model))
+
+    def _fill_from_base(self) -> None:
+        """``base`` -> ``vlm`` (a VLM), ``text_model`` (a causal LM, composed with ``vision_model``) or the tiny
+        VLM ("none") (:mod:`~hf_skeleton.training.base_model`); a different value given beside it is a typed
+        error."""
+        name = type(self).__name__
+        kind, model_type = base_kind(self.base)
+        default = type(self).__dataclass_fields__["text_model"].default
+        if kind == "vlm":
+            if self.vlm not in (None, self.base):
+                raise conflict(name, "vlm", self.base, self.vlm)
+            if self.text_model not in (default, None):
+                raise conflict(name, "text_model", self.base, self.text_model)
+            self.vlm = self.base
+        elif kind in ("causal-lm", "none"):
+            if self.vlm is not None:
+                raise conflict(name, "vlm", self.base, self.vlm)
+            text_model = None if kind == "none" else self.base
+            if self.text_model not in (default, text_model):
+                raise conflict(name, "text_model", self.base, self.text_model)
+            self.text_model = text_model
+            if kind == "none":
+                self.vision_model = None
+        else:
+            raise refuse(name, self.base, kind, model_type, "a VLM (image-text-to-text) or a causal language model "
+                         "to compose with --vision-model" + ("; a saved SkeletonLLM cannot be a base yet"
+                                                              if kind == "skeleton_llm" else ""))
 
     @property
     def pretrained(self) -> bool:
