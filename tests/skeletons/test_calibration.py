@@ -112,6 +112,9 @@ def test_bad_calibration_files_are_typed_errors_naming_file_and_field(calib, pos
         "nan.toml": (good.replace("rotation = [ ", "rotation = [ nan, ", 1), r"\[cam_1\]\.rotation"),
         "syntax.toml": (good.replace("]\n", "\n", 1), "TOML"),
         "config.toml": ("[project]\nframe_rate = 60\n", "camera tables"),
+        # found by benchmarks/fuzz_readers.py: Python's int() limit and deep nesting inside tomllib
+        "longint.toml": (good.replace("fisheye = false", "fisheye = " + "9" * 5000, 1), "numbers of ordinary size"),
+        "deep.toml": ("a = " + "[" * 100_000, "nested less than"),
     }
     for name, (text, field) in cases.items():
         path = tmp_path / name
@@ -126,6 +129,11 @@ def test_bad_calibration_files_are_typed_errors_naming_file_and_field(calib, pos
         "word.qca.txt": (qca.replace('focalLengthU="107599.671875"', 'focalLengthU="wide"', 1), "focalLengthU"),
         "entity.qca.txt": ('<!DOCTYPE c [<!ENTITY a "aaaa">]>' + qca.split("?>", 1)[1], "DOCTYPE"),
         "none.qca.txt": ("<calibration/>", "cameras/camera"),
+        # found by benchmarks/fuzz_readers.py: an unparsed skew, finite numbers whose difference overflows
+        "skew.qca.txt": (qca.replace('skew="0.000000"', 'skew="0.000g000"', 1), "camera 'cam01' <intrinsic> skew"),
+        "nanskew.qca.txt": (qca.replace('skew="0.000000"', 'skew="nan"', 1), "camera 'cam01' <intrinsic> skew"),
+        "overflow.qca.txt": (qca.replace('<fov_video bottom="1919" left="0" right="1087"',
+                                         '<fov_video bottom="1919" left="-1e308" right="1e308"', 1), r"camera 'cam01'\.size"),
     }
     for name, (text, field) in qcases.items():
         path = tmp_path / name

@@ -158,6 +158,10 @@ def _toml_loads(path: Path, text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SkeletonFileError(path, None, "TOML", str(e)[:80]) from None
+    except ValueError as e:  # an integer over Python's 4,300-digit conversion limit
+        raise SkeletonFileError(path, None, "TOML with numbers of ordinary size", " ".join(str(e).split())[:80]) from None
+    except RecursionError:
+        raise SkeletonFileError(path, None, "TOML nested less than ~1000 levels deep", "deeper nesting") from None
 
 
 def rodrigues(vector: np.ndarray) -> np.ndarray:
@@ -253,6 +257,12 @@ def _numbers(path: Path, field: str, value: Any, shape: tuple[int, ...], expecte
 
 
 def _camera(path: Path, where: str, name: str, size, matrix, distortion, rotation, translation) -> Camera:
+    for field, value in (("size", size), ("matrix", matrix), ("distortion", distortion), ("rotation", rotation),
+                         ("translation", translation)):
+        with np.errstate(all="ignore"):  # finite numbers in the file can still combine into inf (1e308 - -1e308)
+            finite = np.isfinite(np.asarray(value, dtype=np.float64)).all()
+        if not finite:
+            raise SkeletonFileError(path, f"{where}.{field}", "finite numbers", np.asarray(value).tolist())
     if matrix[0, 0] <= 0 or matrix[1, 1] <= 0 or np.any(matrix[2] != [0.0, 0.0, 1.0]) or matrix[1, 0] != 0:
         raise SkeletonFileError(path, f"{where}.matrix", "intrinsics [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with "
                                                          "fx, fy > 0", matrix.tolist())
@@ -349,7 +359,7 @@ def _read_qca(path: Path) -> list[Camera]:
         g = {k: _attr(path, it, f"{where} <intrinsic>", k) for k in (
             "focalLengthU", "focalLengthV", "centerPointU", "centerPointV", "radialDistortion1",
             "radialDistortion2", "radialDistortion3", "tangentalDistortion1", "tangentalDistortion2")}
-        skew = float(it.get("skew", "0") or 0)
+        skew = _attr(path, it, f"{where} <intrinsic>", "skew") if it.get("skew") else 0.0
         matrix = np.array([[g["focalLengthU"] / 64, skew / 64, g["centerPointU"] / 64 - left],
                            [0.0, g["focalLengthV"] / 64, g["centerPointV"] / 64 - top], [0.0, 0.0, 1.0]])
         distortion = [g["radialDistortion1"], g["radialDistortion2"], g["tangentalDistortion1"],
