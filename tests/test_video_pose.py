@@ -177,6 +177,25 @@ def test_corrupt_and_empty_videos_are_typed_errors_naming_the_file(tmp_path, cam
             hs.load_skeleton(path, progress=False)
 
 
+def test_a_video_whose_codec_ffmpeg_cannot_open_is_a_typed_error_naming_the_file(tmp_path, cam01):
+    """Found by benchmarks/fuzz_readers.py: a damaged sample description (the codec's four-character code in
+    the stsd box) left PyAV's stream without a codec context, and an AttributeError escaped."""
+    with av.open(str(cam01)) as src, av.open(str(tmp_path / "cut.mp4"), "w") as dst:  # 3 frames, not re-encoded
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for n, packet in enumerate(p for p in src.demux(src.streams.video[0]) if p.dts is not None):
+            if n == 3:
+                break
+            packet.stream = out
+            dst.mux(packet)
+    clip = bytearray((tmp_path / "cut.mp4").read_bytes())
+    assert hs.load_skeleton(tmp_path / "cut.mp4", progress=False).num_frames == 3
+    codec = clip.index(b"avc1", clip.index(b"stsd"))  # the sample entry's format (ftyp names avc1 too)
+    clip[codec:codec + 4] = b"zzzz"
+    (tmp_path / "unknown_codec.mp4").write_bytes(bytes(clip))
+    with pytest.raises(SkeletonFileError, match=r"unknown_codec\.mp4: field video stream: expected a video stream"):
+        hs.load_skeleton(tmp_path / "unknown_codec.mp4", progress=False)
+
+
 def test_missing_mediapipe_names_the_package_and_the_install_line(cam01, monkeypatch):
     for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions", "mediapipe.python.solutions.pose"):
         monkeypatch.setitem(sys.modules, name, None)
