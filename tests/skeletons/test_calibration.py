@@ -135,6 +135,10 @@ def test_bad_calibration_files_are_typed_errors_naming_file_and_field(calib, pos
         "overflow.qca.txt": (qca.replace('<fov_video bottom="1919" left="0" right="1087"',
                                          '<fov_video bottom="1919" left="-1e308" right="1e308"', 1), r"camera 'cam01'\.size"),
     }
+    long_serial = qca.replace('serial="cam01"', 'serial="cam' + "1" * 5000 + '"', 1)  # more digits than int() takes
+    (tmp_path / "serial.qca.txt").write_text(long_serial)
+    names = load_calibration(tmp_path / "serial.qca.txt").names  # natural order: the longest number last
+    assert names[:3] == ["cam02", "cam03", "cam04"] and names[3] == "cam" + "1" * 5000
     for name, (text, field) in qcases.items():
         path = tmp_path / name
         path.write_text(text)

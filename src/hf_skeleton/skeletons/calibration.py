@@ -26,6 +26,7 @@ OpenCV; the tests compare them with OpenCV.
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,4 +367,10 @@ def _read_qca(path: Path) -> list[Camera]:
                       g["tangentalDistortion2"], g["radialDistortion3"]]
         cameras.append(_camera(path, where, name, (right - left + 1, bottom - top + 1), matrix,
                                np.array(distortion), rotation, -rotation @ position))
-    return sorted(cameras, key=lambda c: natural_key(c.name))
+    return sorted(cameras, key=lambda c: _serial_key(c.name))
+
+
+def _serial_key(name: str) -> list[Any]:
+    """Natural order of camera serials (cam2 before cam10) without ``int()``: a serial is the file's text and
+    may hold more digits than Python converts (4,300); digit runs compare by length, then digit by digit."""
+    return [(len(t.lstrip("0")), t.lstrip("0"), t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
