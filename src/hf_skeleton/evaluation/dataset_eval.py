@@ -109,7 +109,7 @@ def captioning_metrics(predictions: Sequence[str], references: Sequence[str]) ->
             "rougeL_f1": 100.0 * sum(rouge) / len(rouge)}
 
 
-def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: str = "label",
+def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: str | None = "label",
                      text_column: str | None = None, candidate_labels: Sequence[str] | None = None,
                      question: str = RECOGNITION_QUESTION, caption_prompt: str = CAPTION_PROMPT,
                      captioning: bool = True, batch_size: int = 32, max_new_tokens: int = 32,
@@ -121,7 +121,8 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
         dataset: a ``datasets.Dataset`` (one split) whose rows hold the package's skeleton features
             (``positions``, ``mask``, ``format``/``format_spec``; see :mod:`hf_skeleton.dataset_tools`).
         label_column: the class of each row: a ``ClassLabel`` (its names are the label set, classes absent
-            from the split included) or text (the split's distinct values, sorted).
+            from the split included) or text (the split's distinct values, sorted). ``None``: a
+            captioning-only dataset (no classes): only the captioning scores, on the rows with a text.
         text_column: the reference description of each row; ``None`` uses ``text`` when the split has it.
             Rows with an empty text are left out of the captioning scores.
         candidate_labels: score against these names instead of the split's label set (each row's label
@@ -135,13 +136,19 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
         ``{"num_clips", "top1", "chance", "labels", "per_class" (label -> recall, classes with clips),
         "support" (label -> clips), "confusion_matrix" (rows: true label, columns: predicted, in the order
         of "labels"), "predictions" ([{"id", "label", "predicted"}]), "question"}``, plus ``"captioning":
-        {"bleu4", "rougeL_f1", "num_texts", "prompt", "text_column"}`` when the split has texts.
+        {"bleu4", "rougeL_f1", "num_texts", "prompt", "text_column"}`` when the split has texts. Captioning
+        only (``label_column=None``): ``"top1"`` and ``"chance"`` are None, the label fields empty,
+        ``"num_clips"`` counts the rows with a text and ``"predictions"`` hold ``{"id", "reference",
+        "generated"}``.
 
     Raises:
         SkeletonFileError: a missing label or text column, an empty split, a label outside the candidates.
     """
     source = str(source or "dataset")
     columns = column_names(dataset)
+    if label_column is None:
+        return _evaluate_captions(model, processor, dataset, columns, text_column, caption_prompt, batch_size,
+                                  max_new_tokens, limit, seed, source, progress)
     if label_column not in columns:
         raise SkeletonFileError(source, f"column {label_column}", f"one of the split's columns {columns}",
                                 "no such column")
@@ -200,6 +207,38 @@ def evaluate_dataset(model: Any, processor: Any, dataset: Any, *, label_column: 
     return result
 
 
+def _evaluate_captions(model: Any, processor: Any, dataset: Any, columns: list[str], text_column: str | None,
+                       caption_prompt: str, batch_size: int, max_new_tokens: int, limit: int | None, seed: int,
+                       source: str, progress: Callable | None) -> dict[str, Any]:
+    """:func:`evaluate_dataset` of a captioning-only split: generated descriptions against the texts."""
+    text_column = text_column or "text"
+    if text_column not in columns:
+        raise SkeletonFileError(source, f"column {text_column}", "a text column to score descriptions against "
+                                f"(no label column: captioning only), one of {columns}", "no such column")
+    texts = ["" if t is None else str(t) for t in dataset[text_column]]
+    rows = [i for i, t in enumerate(texts) if t.strip()]
+    if not rows:
+        raise SkeletonFileError(source, f"column {text_column}", "at least one row with a text", "none")
+    if limit is not None:  # a seeded sample (one class: the balanced draw is a plain one)
+        rows = [rows[i] for i in balanced_indices([0] * len(rows), limit, seed=seed)]
+    ids = dataset.select(rows)["id"] if "id" in columns else [str(i) for i in rows]
+    model.eval()
+    answers: list[str] = []
+    chunks = range(0, len(rows), _CHUNK)
+    for start in (progress(chunks) if progress else chunks):
+        part = dataset.select(rows[start:start + _CHUNK]).with_format("numpy")
+        answers += generate_answers(model, processor, [example_to_sequence(row) for row in part], caption_prompt,
+                                    batch_size=batch_size, max_new_tokens=max_new_tokens)
+    refs = [texts[i] for i in rows]
+    return {"num_clips": len(rows), "top1": None, "chance": None, "labels": [], "per_class": {}, "support": {},
+            "confusion_matrix": [], "question": None,
+            "predictions": [{"id": str(i), "reference": r, "generated": a} for i, r, a in zip(ids, refs, answers)],
+            "captioning": {**captioning_metrics(answers, refs), "num_texts": len(refs), "prompt": caption_prompt,
+                           "text_column": text_column,
+                           "examples": [{"id": str(i), "reference": r, "generated": a}
+                                        for i, r, a in list(zip(ids, refs, answers))[:5]]}}
+
+
 def slug(text: str) -> str:
     """``text`` as a file-name and dataset-type fragment (letters, digits, ``._-``)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "dataset"
@@ -214,7 +253,7 @@ def dataset_name(source: str | Path) -> str:
 def stored_result(result: Mapping[str, Any], source: str | Path, split: str, *, config: str | None = None,
                   confusion_matrix: str | None = None) -> dict[str, dict[str, Any]]:
     """``{"NAME (SPLIT)": entry}``: what ``eval_results.json`` keeps of an :func:`evaluate_dataset` result
-    (top-1, chance, clips, captioning scores) with how it enters the card's model-index (the dataset's Hub id,
+    (top-1 and chance unless captioning only, clips, captioning scores) with how it enters the card's model-index (the dataset's Hub id,
     or its folder name, the split, the configuration, the confusion matrix PNG's name in the folder)."""
     from ..cards import INDEX_KEY, is_hub_id
 
@@ -225,8 +264,9 @@ def stored_result(result: Mapping[str, Any], source: str | Path, split: str, *, 
     if confusion_matrix:
         index["confusion_matrix"] = confusion_matrix
     captions = result.get("captioning") or {}
-    entry = {"top1": result["top1"], "chance": result["chance"], "num_clips": result["num_clips"],
-             **{k: captions[k] for k in ("bleu4", "rougeL_f1") if k in captions}, INDEX_KEY: index}
+    entry = {**{k: result[k] for k in ("top1", "chance") if result.get(k) is not None},
+             "num_clips": result["num_clips"], **{k: captions[k] for k in ("bleu4", "rougeL_f1") if k in captions},
+             INDEX_KEY: index}
     return {f"{name} ({split})": entry}
 
 

@@ -2,8 +2,9 @@
 
     import hf_skeleton as hs
 
-    hs.training.train_llamo(dataset="my_dataset", output_dir="llamo-mine", text_model="none", stage2_steps=50)
+    hs.training.train_llamo(dataset="my_dataset", output_dir="llamo-mine", base="none", stage2_steps=50)
     hs.training.train_skeleton_llm(dataset="user/skeleton-dataset", output_dir="skllm-mine")
+    hs.training.train_llamo(dataset="my_dataset", output_dir="llamo-mine", base="none", resume=True)  # after a crash
 
 Each is ``hf-skeleton train MODEL --dataset ...`` from Python: the keyword options are the recipe config's
 fields (:class:`~hf_skeleton.training.llamo_recipe.LlamoRecipeConfig`,
@@ -28,7 +29,7 @@ def _train(recipe: Any, function: str, dataset: str | None, output_dir: str | No
     if unknown:
         raise SkeletonInputError(function, f"options among the recipe's fields {sorted(names)}", unknown)
     given = {"dataset": dataset, "train_split": train_split, "eval_split": eval_split or "none",
-             "label_column": label_column, "text_column": text_column or "", **options}
+             "label_column": label_column or "none", "text_column": text_column or "", **options}
     if output_dir is not None:
         given["output_dir"] = output_dir
     config = recipe.RECIPE_CONFIG(**given)
@@ -39,12 +40,14 @@ def _train(recipe: Any, function: str, dataset: str | None, output_dir: str | No
 
 
 def train_llamo(dataset: str | None = None, output_dir: str | None = None, *, train_split: str = "train",
-                eval_split: str | None = "test", label_column: str = "label", text_column: str | None = "text",
+                eval_split: str | None = "test", label_column: str | None = "label", text_column: str | None = "text",
                 log: Callable[[str], Any] | None = None, **options: Any) -> dict[str, Any]:
     """Train LLaMo on a converted dataset (a folder written by ``hf-skeleton convert`` or a Hub dataset id;
-    None: N-UCLA) and evaluate it on ``eval_split`` (None: no evaluation); ``options`` are
-    :class:`~hf_skeleton.training.llamo_recipe.LlamoRecipeConfig` fields. Returns the recipe's results
-    (``top1``, ``clips``, ``folder``, ``evaluation``)."""
+    None: N-UCLA) and evaluate it on ``eval_split`` (None: no evaluation); ``label_column=None`` (or a dataset
+    without a ``label`` column) trains on the ``text_column`` captions alone and scores BLEU-4 / ROUGE-L;
+    ``options`` are :class:`~hf_skeleton.training.llamo_recipe.LlamoRecipeConfig` fields (``base=``,
+    ``resume=True``, ...). Returns the recipe's results (``top1``, None when captioning only, ``clips``,
+    ``folder``, ``evaluation``)."""
     from . import llamo_recipe
 
     return _train(llamo_recipe, "train_llamo", dataset, output_dir, train_split, eval_split, label_column,

@@ -8,7 +8,15 @@ The embedded ``llamo-nucla`` checkpoint was made by it, with its defaults: SmolL
 (``hs.backbone_path``) with LoRA r=16 on q/v, a 2-layer motion encoder (hidden 128) warmed up with a
 classification head (:mod:`~hf_skeleton.training.motion_encoder_warmup`), stage 1 (encoder and LLM frozen,
 projector trained, 200 steps), stage 2 (the instruction mixture: projector + encoder + LoRA, 400 steps).
-``--text-model none`` builds the tiny from-scratch LLM of the unit tests instead.
+``--text-model none`` builds the tiny from-scratch LLM of the unit tests instead. ``--base NAME_OR_FOLDER_OR_HUB_ID``
+names the model to fine-tune whatever it is (:mod:`~hf_skeleton.training.base_model`): a causal LM fills
+``--text-model``, a saved LLaMo (or ``llamo-nucla``) ``--init-from``.
+
+A dataset without labels (``--label-column none``, or no ``label`` column beside a ``text`` column: CMU
+trials with their descriptions, say) is captioning only: its captioned clips answer every stage's
+captioning prompts where label names would answer recognition ones (stage 1: captions; stage 2: captions
+and the body-part questions; describing: captions), the encoder warm-up is skipped (it needs classes), and
+the evaluation split is scored with BLEU-4 and ROUGE-L of generated descriptions (``top1`` None).
 
 Runs are resumable (:mod:`~hf_skeleton.training.recipe_progress`): each phase (encoder warm-up, stage 1,
 stage 2, describing) ends with the model and processor saved in ``OUTPUT_DIR/phases/`` and recorded in
@@ -248,11 +256,13 @@ def nucla_data(args: LlamoRecipeConfig) -> RecipeData:
 WARMUP = "encoder warm-up"
 
 
-def phases(args: LlamoRecipeConfig, clips: int) -> list[Phase]:
-    """The phases ``args`` runs on ``clips`` training clips, with their sizes in optimiser steps."""
+def phases(args: LlamoRecipeConfig, clips: int, warmup_epochs: int | None = None) -> list[Phase]:
+    """The phases ``args`` runs on ``clips`` training clips, with their sizes in optimiser steps
+    (``warmup_epochs``: the encoder warm-up's, default ``args.encoder_warmup_epochs``)."""
     out = []
-    if args.encoder_warmup_epochs:  # warm_up_motion_encoder's batches of 32
-        out.append(Phase(WARMUP, args.encoder_warmup_epochs * max(1, clips // min(32, max(1, clips))), "warm-up"))
+    warmup_epochs = args.encoder_warmup_epochs if warmup_epochs is None else warmup_epochs
+    if warmup_epochs:  # warm_up_motion_encoder's batches of 32
+        out.append(Phase(WARMUP, warmup_epochs * max(1, clips // min(32, max(1, clips))), "warm-up"))
     out += [Phase(name, steps) for name, steps in (("stage 1", args.stage1_steps), ("stage 2", args.stage2_steps),
                                                    ("describing", args.caption_steps)) if steps]
     return out
@@ -278,14 +288,20 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
         data.test = random.sample(data.test, min(args.eval_clips, len(data.test)))
     train, test, labels = data.train, data.test, data.labels
 
-    # the examples of every phase (each draws from its own seed), then the phases
-    align = to_sft_dataset(build_examples(train, "recognition", labels=labels, seed=args.seed))
-    mixture = (sum((build_examples(train, "recognition", labels=labels, seed=args.seed + 1 + 10 * r)
+    # the examples of every phase (each draws from its own seed), then the phases; a captioning-only dataset
+    # answers with its captions where the others answer with label names
+    task = "captioning" if data.captioning_only else "recognition"
+    answers = {"captions": data.texts} if data.captioning_only else {"labels": labels}
+    align = to_sft_dataset(build_examples(train, task, seed=args.seed, **answers))
+    mixture = (sum((build_examples(train, task, seed=args.seed + 1 + 10 * r, **answers)
                     for r in range(max(1, args.recognition_repeats))), [])
-               + build_examples(train, "qa_verify", labels=labels, candidate_labels=seen, seed=args.seed + 2)
+               + ([] if data.captioning_only else
+                  build_examples(train, "qa_verify", labels=labels, candidate_labels=seen, seed=args.seed + 2))
                + build_examples(train, "qa_body_part", seed=args.seed + 3))
     describe = None
-    if args.caption_steps:  # describing: the data's captions, else kinematic descriptions; recognition replayed
+    if args.caption_steps and data.captioning_only:  # describing: the captions again, in other templates
+        describe = build_examples(train, "captioning", captions=data.texts, seed=args.seed + 4)
+    elif args.caption_steps:  # describing: the data's captions, else kinematic descriptions; recognition replayed
         if data.captioned():
             keep = data.captioned()
             described = build_examples([train[i] for i in keep], "captioning", captions=[data.texts[i] for i in keep],
@@ -295,7 +311,11 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
                 train, labels, keys=[f"{k}|{y}" for k, y in zip(data.keys, labels)])
             described = build_examples(train, "captioning", captions=captions, seed=args.seed + 4)
         describe = described + build_examples(train, "recognition", labels=labels, seed=args.seed + 5)
-    progress = RecipeProgress(args.output_dir, args, phases(args, len(train)), resume=args.resume, log=log)
+    warmup_epochs = 0 if data.captioning_only else args.encoder_warmup_epochs
+    if args.encoder_warmup_epochs and not warmup_epochs:
+        log("no labels: no encoder warm-up (its classification head needs classes); stage 1 trains the encoder")
+    progress = RecipeProgress(args.output_dir, args, phases(args, len(train), warmup_epochs), resume=args.resume,
+                              log=log)
 
     restored = progress.restore(LlamoForConditionalGeneration, LlamoProcessor)
     if restored is not None:  # a resumed run: the model saved after its last finished phase
@@ -327,7 +347,7 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
         progress.finish(name, trained, proc)
         return trained
 
-    if args.encoder_warmup_epochs and not progress.done(WARMUP):
+    if warmup_epochs and not progress.done(WARMUP):
         def on_epoch(epoch, loss, head):
             log(f"encoder warm-up epoch {epoch}/{args.encoder_warmup_epochs}: loss {loss:.3f}")
 
@@ -338,7 +358,7 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
     # stage 1: recognition only (alignment); stage 2: the instruction mixture; describing
     if args.stage1_steps and not progress.done("stage 1"):
         model = stage("stage 1", align, 1, max_steps=args.stage1_steps, learning_rate=args.stage1_lr,
-                      train_motion_encoder=not args.encoder_warmup_epochs)
+                      train_motion_encoder=not warmup_epochs)
     if args.stage2_steps and not progress.done("stage 2"):
         model = stage("stage 2", to_sft_dataset(mixture), 2, lora=args.lora, max_steps=args.stage2_steps,
                       learning_rate=args.lr)
@@ -375,7 +395,8 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
     model.save_pretrained(export)
     proc.save_pretrained(export)
     write_results(export, results, training_command=command)
-    trained_on = (f"for action recognition on {card_datasets(data)[0]} ({data.format.num_joints}-joint format "
+    trained_on = (f"for {'motion captioning' if data.captioning_only else 'action recognition'} on "
+                  f"{card_datasets(data)[0]} ({data.format.num_joints}-joint format "
                   f"`{data.format.name}`), trained on its `{args.train_split}` split." if data.is_dataset
                   else "for N-UCLA action recognition, trained on views 1 and 2 only.")
     write_model_card(export, datasets=card_datasets(data),

@@ -8,6 +8,9 @@ Hub dataset id) :func:`dataset_recipe_data` reads one split to train on and keep
 
 - the label set (a ``ClassLabel``'s names, else the sorted label texts of both splits) becomes the
   instruction answers and the candidates;
+- a dataset without labels (``--label-column none``, or no ``label`` column but a text column) is
+  captioning only: its captioned clips train description (LLaMo; SkeletonLLM needs labels) and its
+  evaluation scores generated descriptions (BLEU-4, ROUGE-L);
 - a text column, when the dataset has one, gives captions (LLaMo's captioning examples, SkeletonLLM's
   rationales);
 - the skeleton format comes from the rows (``format_spec``, so a user ``FORMAT.json`` travels with the data):
@@ -38,7 +41,9 @@ class DatasetOptions:
                 "Hub dataset id; its label names become the answers, its format the model's"})
     train_split: str = field(default="train", metadata={"help": "--dataset: the split to train on"})
     eval_split: str = field(default="test", metadata={"help": "--dataset: the split to evaluate on ('none': skip)"})
-    label_column: str = field(default="label", metadata={"help": "--dataset: the class column"})
+    label_column: str = field(default="label", metadata={
+        "help": "--dataset: the class column; 'none' (or no 'label' column beside a text column): captioning "
+                "only (LLaMo)"})
     text_column: str = field(default="text", metadata={
         "help": "--dataset: captions (LLaMo's describing stage, SkeletonLLM's rationales), when the column exists"})
 
@@ -48,9 +53,10 @@ class RecipeData:
     """The clips of a training run and what to score it on.
 
     Attributes:
-        train: training clips; ``labels`` their label names, ``texts`` their captions ("" for a clip without
-            one; None when the data has no text column), ``keys`` a unique id each (caches of generated text).
-        names: the label set (instruction answers, candidates).
+        train: training clips; ``labels`` their label names (None: a captioning-only dataset), ``texts`` their
+            captions ("" for a clip without one; None when the data has no text column), ``keys`` a unique id
+            each (caches of generated text).
+        names: the label set (instruction answers, candidates; empty when captioning only).
         format: the skeleton format of every training clip (the model's format).
         source: ``"N-UCLA"``, or the dataset folder / Hub id.
         test: N-UCLA test clips (view 3); None for a dataset.
@@ -59,7 +65,7 @@ class RecipeData:
     """
 
     train: list[SkeletonSequence]
-    labels: list[str]
+    labels: list[str] | None
     names: list[str]
     format: SkeletonFormat
     source: str = "N-UCLA"
@@ -68,7 +74,7 @@ class RecipeData:
     test: list[SkeletonSequence] | None = None
     eval_split: Any = None
     eval_split_name: str | None = None
-    label_column: str = "label"
+    label_column: str | None = "label"
     text_column: str | None = None
     config: str | None = None
 
@@ -79,6 +85,11 @@ class RecipeData:
     @property
     def is_dataset(self) -> bool:
         return self.source != "N-UCLA"
+
+    @property
+    def captioning_only(self) -> bool:
+        """A dataset without labels: its clips come with captions only."""
+        return self.labels is None
 
     def subset(self, indices: list[int]) -> RecipeData:
         """The same data with only the training clips at ``indices`` (in that order)."""
@@ -115,10 +126,13 @@ def dataset_recipe_data(source: str | Path, *, train_split: str = "train", eval_
     no evaluation) for :func:`~hf_skeleton.evaluation.dataset_eval.evaluate_dataset`.
 
     ``text_column``: captions; a missing ``"text"`` column (the default) means none, any other missing column
-    is an error.
+    is an error. ``label_column`` None or "none", or the default ``"label"`` missing beside a text column: a
+    captioning-only dataset (``labels`` None, ``names`` empty; only its captioned clips train, and the
+    evaluation split is scored on its texts).
 
     Raises:
-        SkeletonFileError: a missing split, label or text column, an empty split (naming the dataset).
+        SkeletonFileError: a missing split, label or text column, an empty split, a captioning-only dataset
+            without a text column or without a caption (naming the dataset).
     """
     from ..dataset_tools.features import example_to_sequence
     from ..evaluation.dataset_eval import column_names, load_split, split_labels
@@ -128,19 +142,43 @@ def dataset_recipe_data(source: str | Path, *, train_split: str = "train", eval_
     columns = column_names(train)
     if len(train) == 0:
         raise SkeletonFileError(source, f"split {train_split}", "a split with at least one clip", "0 rows")
-    if label_column not in columns:
-        raise SkeletonFileError(source, f"column {label_column}", f"a label column, one of {columns} "
-                                "(--label-column)", "no such column")
-    if text_column and text_column not in columns:
-        if text_column != "text":
-            raise SkeletonFileError(source, f"column {text_column}", f"a text column, one of {columns} "
-                                    "(--text-column)", "no such column")
+    if str(text_column or "").lower() in NO_SPLIT:
         text_column = None
-    labels, names = split_labels(train, label_column, source)
+    if str(label_column or "").lower() in NO_SPLIT:
+        label_column = None
+    elif label_column not in columns and not (label_column == "label" and text_column in columns):
+        raise SkeletonFileError(source, f"column {label_column}", f"a label column, one of {columns} "
+                                "(--label-column; 'none' for a captioning-only dataset)", "no such column")
+    elif label_column not in columns:
+        log(f"{source}: no {label_column!r} column: captioning only, on its {text_column or 'text'!r} texts "
+            "(--label-column none)")
+        label_column = None
+    if text_column and text_column not in columns:
+        if text_column != "text" or label_column is None:
+            raise SkeletonFileError(source, f"column {text_column}", f"a text column, one of {columns} "
+                                    "(--text-column)" + ("; a dataset without labels trains on its captions"
+                                                         if label_column is None else ""), "no such column")
+        text_column = None
+    if label_column is None and text_column is None:
+        raise SkeletonFileError(source, "column text", "a text column (--text-column): a dataset without labels "
+                                "trains on its captions", "--text-column none")
+    labels, names = split_labels(train, label_column, source) if label_column else (None, [])
+    if label_column is None:  # only the captioned clips train
+        keep = [i for i, t in enumerate(train[text_column]) if str(t or "").strip()]
+        if not keep:
+            raise SkeletonFileError(source, f"column {text_column}", f"captions in split {train_split} (no labels: "
+                                    "captioning only)", "no clip with a caption")
+        if len(keep) < len(train):
+            log(f"{source}: {len(train) - len(keep)} {train_split} clips without a caption left out")
+            train = train.select(keep)
     evaluation = None
     if eval_split and str(eval_split).lower() not in NO_SPLIT:
         evaluation = load_split(source, eval_split, config)
-        if label_column in column_names(evaluation) and len(evaluation):
+        if label_column is None and text_column not in column_names(evaluation):
+            raise SkeletonFileError(source, f"split {eval_split}, column {text_column}", "texts to score the "
+                                    "descriptions against (no labels: captioning only; --eval-split none skips "
+                                    "the evaluation)", "no such column")
+        if label_column and label_column in column_names(evaluation) and len(evaluation):
             _, eval_names = split_labels(evaluation, label_column, source)
             names = list(dict.fromkeys(names + [n for n in eval_names if n not in names]))
             if getattr(getattr(train, "features", {}).get(label_column), "names", None) is None:
@@ -157,7 +195,8 @@ def dataset_recipe_data(source: str | Path, *, train_split: str = "train", eval_
         clips = [c if c.format == fmt else c.to_format(fmt) for c in clips]
     texts = [str(t or "") for t in train[text_column]] if text_column else None
     ids = [str(i) for i in train["id"]] if "id" in columns else [str(i) for i in range(len(train))]
-    log(f"{source}: {len(clips)} {train_split} clips of {len(names)} labels in format {fmt.name!r} "
+    log(f"{source}: {len(clips)} {train_split} clips "
+        + (f"of {len(names)} labels" if label_column else "with captions, no labels") + f" in format {fmt.name!r} "
         f"({fmt.num_joints} joints{'' if fmt.is_tree else f', {len(fmt.roots)} parts'})"
         + (f", {sum(bool(t.strip()) for t in texts)} with a {text_column!r} caption" if texts else "")
         + (f"; evaluation on {eval_split} ({len(evaluation)} clips)" if evaluation is not None else ""))
@@ -170,8 +209,9 @@ def evaluate_recipe_data(model: Any, processor: Any, data: RecipeData, export: s
                          limit: int | None = None, seed: int = 0, batch_size: int = 32,
                          log: Callable[[str], Any] = print) -> tuple[dict[str, Any], dict[str, Any]]:
     """Score a trained model on ``data.eval_split`` with :func:`~hf_skeleton.evaluation.dataset_eval.evaluate_dataset`
-    (the function behind ``hf-skeleton evaluate --dataset``), draw the confusion matrix into ``export``; returns
-    ``(result, stored)``: the full result and the ``eval_results.json`` entry for the card."""
+    (the function behind ``hf-skeleton evaluate --dataset``), draw the confusion matrix into ``export`` (none for a
+    captioning-only dataset: BLEU-4 and ROUGE-L only); returns ``(result, stored)``: the full result and the
+    ``eval_results.json`` entry for the card."""
     from ..evaluation.dataset_eval import (
         dataset_name,
         evaluate_dataset,
@@ -184,9 +224,13 @@ def evaluate_recipe_data(model: Any, processor: Any, data: RecipeData, export: s
     result = evaluate_dataset(model, processor, data.eval_split, label_column=data.label_column,
                               text_column=data.text_column, batch_size=batch_size, limit=limit or None, seed=seed,
                               source=data.source)
+    captions = result.get("captioning")
+    if data.captioning_only:  # no classes: no confusion matrix
+        log(f"{name} ({split}): BLEU-4 {captions['bleu4']:.1f}, ROUGE-L {captions['rougeL_f1']:.1f} on "
+            f"{result['num_clips']} captioned clips")
+        return result, stored_result(result, data.source, split, config=data.config)
     png = save_confusion_matrix(result, Path(export) / f"confusion_matrix_{slug(name)}_{slug(split)}.png",
                                 title=f"{Path(str(export)).name} on {name} ({split}): top-1 {result['top1']:.3f}")
-    captions = result.get("captioning")
     log(f"{name} ({split}): top-1 {result['top1']:.4f} on {result['num_clips']} clips (chance {result['chance']:.3f})"
         + (f", BLEU-4 {captions['bleu4']:.1f}, ROUGE-L {captions['rougeL_f1']:.1f}" if captions else ""))
     return result, stored_result(result, data.source, split, config=data.config, confusion_matrix=png.name)

@@ -8,7 +8,10 @@ Shared by ``examples/train_skeleton_llm.py``, ``hf-skeleton train skeleton-llm``
 :func:`~hf_skeleton.training.train_skeleton_llm` (same options, same code). The default VLM is composed from two pretrained backbones that install offline
 (EfficientNet-Lite0 -> 2 x 2 tokens per frame -> projector -> SmolLM2-135M-Instruct; 8 frames rendered
 and read at 112 px, upright view alignment); ``--vision-model none --text-model none`` builds the tiny
-random Qwen2.5-VL of the tests. Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a
+random Qwen2.5-VL of the tests; ``--base NAME_OR_FOLDER_OR_HUB_ID`` names the model to fine-tune
+whatever it is (:mod:`~hf_skeleton.training.base_model`): a VLM fills ``--vlm``, a causal LM ``--text-model``
+(composed with ``--vision-model``). A dataset without labels (captioning only) is refused with a typed error:
+every stage below asks about labels. Stages (:mod:`hf_skeleton.training.skeleton_llm_stages`, each a
 ``trl.SFTTrainer`` run):
 
 - 0 (tiny VLM only, not in the paper): the whole model on the texts of all stages, so a random VLM
@@ -151,6 +154,8 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
                 setattr(self, name, None)
         if self.base is not None:
             self._fill_from_base()
+        if str(self.label_column or "").lower() in ("", "none"):
+            raise needs_labels(type(self).__name__, "--label-column none")
         if self.vlm:  # a whole pretrained VLM replaces the composed one
             self.vision_model = self.text_model = None
         self.output_dir = Path(self.output_dir)
@@ -202,6 +207,13 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
 
 
 RECIPE_CONFIG = SkeletonLLMRecipeConfig  # what the CLI parses for this recipe
+
+
+def needs_labels(config_name: str, found: str) -> SkeletonInputError:
+    """The typed error for a dataset without labels (captioning only)."""
+    return SkeletonInputError(f"{config_name}.label_column", "a dataset with class labels: SkeletonLLM's stages are "
+                              "multiple choice over the labels, yes/no on confusable labels and recognition "
+                              "(`hf-skeleton train llamo` trains on captions alone)", found)
 
 
 def data_dir(args: "SkeletonLLMRecipeConfig") -> Path:
@@ -305,6 +317,8 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
     from transformers import pipeline
 
     data = recipe_data(args, lambda: nucla_data(args), log=log)
+    if data.captioning_only:
+        raise needs_labels("SkeletonLLMRecipeConfig", f"{data.source}: no {args.label_column!r} column")
     names, clips, labels = data.names, data.train, data.labels
     seen, unseen = names, []
     if args.unseen_split:  # the unseen classes' clips and names never appear in training
