@@ -1,7 +1,8 @@
 """Property: a mutated real file either loads as a valid SkeletonSequence or raises a typed error.
 
-The mutations and the base inputs are benchmarks/fuzz_readers.py's (which runs >= 10,000 per reader);
-here hypothesis draws a few dozen per reader and shrinks any failure to a small operation list.
+The mutations and the base inputs are benchmarks/fuzz_readers.py's (which runs >= 10,000 per reader, 500 for
+the two that run BlazePose); here hypothesis draws a few dozen per reader (8 for the video readers: about
+0.4 s each) and shrinks any failure to a small operation list.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ _spec = importlib.util.spec_from_file_location(
 fz = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fz)
 
-READERS = ["nucla", "bvh", "humanml3d", "trc", "openpose", "openpose_folder", "ntu", "coco", "array"]
+READERS = ["nucla", "bvh", "humanml3d", "humanml3d_vecs", "trc", "openpose", "openpose_folder", "openpose_trial",
+           "ntu", "coco", "array", "calibration", "video", "multiview"]
+EXAMPLES = {reader: 8 if reader in fz.VIDEO_READERS else 40 for reader in READERS}
 
 _unit = st.floats(min_value=0.0, max_value=0.999, allow_nan=False)
 _op = st.tuples(st.sampled_from(fz.OPS), _unit, _unit,
@@ -38,10 +41,11 @@ def test_unmutated_bases_load(bases, tmp_path):
 
 
 @pytest.mark.parametrize("reader", READERS)
+@pytest.mark.filterwarnings("ignore:OpenPose reader. ignoring a Pose2Sim config")  # a mutated Config.toml
 def test_mutated_real_files_raise_only_typed_errors(reader, bases, tmp_path_factory):
     workdir = tmp_path_factory.mktemp(reader) / "w"
 
-    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+    @settings(max_examples=EXAMPLES[reader], deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(which=st.integers(0, len(bases[reader]) - 1), ops=st.lists(_op, min_size=1, max_size=3))
     def check(which, ops):
@@ -72,9 +76,33 @@ def test_structure_aware_operations_do_what_they_say():
     assert fz.LONG_INT in fz.TEXTS and len(fz.LONG_INT) > 4300
 
 
+def test_mp4_box_edits_set_one_field_of_a_real_box(bases):
+    data = bases["video"][0][1]
+    boxes = fz.mp4_boxes(data)
+    kinds = [kind for _, kind, _ in boxes]
+    assert kinds[:4] == [b"ftyp", b"free", b"mdat", b"moov"] and {b"trak", b"stsd", b"stts", b"stsz"} <= set(kinds)
+    assert sum(size for offset, kind, size in boxes if kind in (b"ftyp", b"free", b"mdat", b"moov")) == len(data)
+    edited = fz.mutate(data, [("mp4_box", 0.0, 0.0, b"")])  # the first field of the first box (ftyp's size) -> 0
+    assert edited[:4] == b"\0\0\0\0" and edited[4:] == data[4:]
+    stts = next(offset for offset, kind, _ in boxes if kind == b"stts")
+    claim = fz.video_claim()
+    assert len(claim) == len(data) and int.from_bytes(claim[stts + 16:stts + 20], "big") == 10**9
+
+
+def test_special_files_in_place_of_the_new_inputs_are_refused_or_skipped(bases, tmp_path):
+    """A FIFO, /dev/zero, a folder or a broken link in place of a video, a trial's calibration or a calibration
+    file is a typed error before any read; in place of a Pose2Sim Config.toml (optional) it is skipped."""
+    for reader in ("video", "multiview", "calibration", "openpose_trial", "humanml3d_vecs"):
+        name, data, kwargs = bases[reader][0]
+        fine = ("typed", "accepted") if kwargs.get("_optional") else ("typed",)
+        for kind in fz.SPECIAL_KINDS:
+            outcome = fz.run_one(tmp_path / "w", name, data, kwargs, timeout=60, special=kind)
+            assert outcome[0] in fine, (reader, kind, outcome)
+
+
 def test_size_claims_are_small_files():
     claims = fz.size_claims()
-    assert {reader for reader, *_ in claims} >= {"ntu", "coco", "openpose_folder", "bvh", "trc", "array", "humanml3d"}
+    assert {reader for reader, *_ in claims} >= {"ntu", "coco", "openpose_folder", "bvh", "trc", "array", "humanml3d",
+                                                 "humanml3d_vecs", "video"}
     for reader, case, name, data, kwargs in claims:
-        size = len(data) + sum(len(d) for _, d in kwargs.get("_siblings", []))
-        assert size < 3e6, case  # each claims far more than it holds: the readers must not allocate it
+        assert fz.input_size(data, kwargs) < 3e6, case  # each claims far more than it holds: the readers must not allocate it

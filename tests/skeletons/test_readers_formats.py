@@ -219,7 +219,7 @@ def test_openpose_layout_from_a_pose2sim_config_when_no_face_is_seen(pose2sim_di
     s = hs.load_skeleton(folder)
     assert s.format.name == "openpose25" and "Body_with_feet" in s.meta["format_note"]  # ...but is not 25 points
     (trial / "Config.toml").write_text("[pose\npose_model = 'BODY_25'\n")
-    with pytest.warns(UserWarning, match="ignoring the Pose2Sim config .*trial.Config.toml"):
+    with pytest.warns(UserWarning, match="ignoring a Pose2Sim config .*trial.Config.toml: expected TOML"):
         assert hs.load_skeleton(folder).format.name == "body25b"
     loose = tmp_path / "loose"  # a folder not named *_json is not a Pose2Sim camera folder: no config is read
     _write_frames(loose / "c_json", faceless).rename(loose / "frames")

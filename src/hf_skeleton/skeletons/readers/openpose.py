@@ -152,7 +152,7 @@ def pose2sim_model(frames_folder: Path) -> tuple[str | None, Path | None]:
                                         f"{size} bytes")
             pose = _toml_loads(config, read_text(config)).get("pose")
         except (SkeletonFileError, OSError) as e:
-            warnings.warn(f"OpenPose reader: ignoring the Pose2Sim config {config}: {e}", stacklevel=4)
+            warnings.warn(f"OpenPose reader: ignoring a Pose2Sim config that cannot be read: {e}", stacklevel=4)
             continue
         model = pose.get("pose_model") if isinstance(pose, dict) else None
         if model is not None:
