@@ -63,7 +63,6 @@ from .llamo_stages import INSTRUCTION_TEMPLATES, build_examples, to_sft_dataset,
 from .motion_encoder_warmup import warm_up_motion_encoder
 from .rationales import RationaleBuilder, kinematic_teacher
 from .recipe_config import as_config, require
-from .recipe_progress import Phase, RecipeProgress
 from .recipe_data import (
     DatasetOptions,
     RecipeData,
@@ -72,6 +71,7 @@ from .recipe_data import (
     evaluate_recipe_data,
     recipe_data,
 )
+from .recipe_progress import Phase, RecipeProgress
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +339,8 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
 
     def stage(name: str, examples, stage_number: int, **kwargs):
         progress.start(name)
-        checkpoints = dict(save_strategy="steps", save_steps=args.save_steps, save_total_limit=1) if args.save_steps else {}
+        checkpoints = ({"save_strategy": "steps", "save_steps": args.save_steps, "save_total_limit": 1}
+                       if args.save_steps else {})
         trained, _ = train_stage(model, proc, examples, stage_number, str(progress.checkpoints(name)),
                                  resume_from_checkpoint=progress.resume_checkpoint(name), **checkpoints, **common,
                                  **kwargs)

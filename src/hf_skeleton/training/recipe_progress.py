@@ -114,7 +114,7 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 def duration(seconds: float) -> str:
     """``3h05m``, ``4m10s``, ``12s``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -183,8 +183,8 @@ class RecipeProgress:
         try:
             state = json.loads(self.path.read_text())
             if not isinstance(state.get("config"), dict) or not isinstance(state.get("phases"), list):
-                raise ValueError("no 'config' object or 'phases' list")
-        except ValueError as err:
+                raise TypeError("no 'config' object or 'phases' list")
+        except (TypeError, ValueError, AttributeError) as err:
             raise CheckpointError(self.path, f"unreadable recipe state ({err}); delete it to start over") from None
         return state
 
@@ -384,5 +384,17 @@ def batch_counter_callback(collator: Any):
     return ResumeBatchCounter()
 
 
-__all__ = ["NOT_COMPARED", "Phase", "RecipeProgress", "RecipeResumeError", "STATE_NAME", "TrainableStateMixin",
-           "batch_counter_callback", "config_dict", "duration", "resumable", "rng_state", "set_rng_state"]
+__all__ = [
+    "NOT_COMPARED",
+    "STATE_NAME",
+    "Phase",
+    "RecipeProgress",
+    "RecipeResumeError",
+    "TrainableStateMixin",
+    "batch_counter_callback",
+    "config_dict",
+    "duration",
+    "resumable",
+    "rng_state",
+    "set_rng_state",
+]

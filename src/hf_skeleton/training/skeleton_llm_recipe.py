@@ -70,7 +70,6 @@ from .confusable_pairs import (
 from .projector_warmup import warm_up_projector
 from .rationales import RationaleBuilder, kinematic_teacher, rationale_examples
 from .recipe_config import as_config, require
-from .recipe_progress import Phase, RecipeProgress
 from .recipe_data import (
     DatasetOptions,
     RecipeData,
@@ -79,6 +78,7 @@ from .recipe_data import (
     evaluate_recipe_data,
     recipe_data,
 )
+from .recipe_progress import Phase, RecipeProgress
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
 logger = logging.getLogger(__name__)
@@ -405,7 +405,8 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
         probe = examples[::max(1, len(examples) // args.loss_probe)][:args.loss_probe] if args.loss_probe else examples
         before = eval_loss(model, processor, probe)
         groups = [g for g in STAGES[stage].train if g != "renderer"] if args.freeze_renderer else None
-        checkpoints = dict(save_strategy="steps", save_steps=args.save_steps, save_total_limit=1) if args.save_steps else {}
+        checkpoints = ({"save_strategy": "steps", "save_steps": args.save_steps, "save_total_limit": 1}
+                       if args.save_steps else {})
         model, _ = train_stage(model, processor, examples, stage, str(progress.checkpoints(name)), groups=groups,
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
                                per_device_train_batch_size=args.batch_size, logging_steps=5, augment=augment,
