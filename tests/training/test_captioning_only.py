@@ -63,7 +63,7 @@ def test_llamo_trains_and_scores_captions_skeleton_llm_refuses(captions_dataset,
     out = tmp_path / "llamo-captions"
     assert main(["train", "llamo", "--dataset", str(data), "--output-dir", str(out), "--base", "none",
                  "--hidden", "32", "--layers", "1", "--frames", "8", "--batch-size", "6", "--stage1-steps", "2",
-                 "--stage2-steps", "3", "--caption-steps", "2", "--save-steps", "0"]) == 0
+                 "--stage2-steps", "3", "--caption-steps", "2"]) == 0
     log = capsys.readouterr().out
     assert "6 train clips with captions, no labels in format 'bvh43_" in log
     assert "no encoder warm-up" in log and "phase 1/3 stage 1 (2 steps)" in log
@@ -78,6 +78,15 @@ def test_llamo_trains_and_scores_captions_skeleton_llm_refuses(captions_dataset,
     card = (out / "README.md").read_text()
     assert "Motion captioning" in card and "ROUGE-L F1" in card and "for motion captioning on cmu-captions" in card
     assert not list(out.glob("confusion_matrix_*.png"))
+
+    # --resume after a finished run: every phase is reloaded, nothing retrained, the same scores
+    args = ["train", "llamo", "--dataset", str(data), "--output-dir", str(out), "--base", "none", "--hidden", "32",
+            "--layers", "1", "--frames", "8", "--batch-size", "6", "--stage1-steps", "2", "--stage2-steps", "3",
+            "--caption-steps", "2"]
+    assert main(args + ["--resume"]) == 0
+    log = capsys.readouterr().out
+    assert f"resuming {out}: 3/3 phases done (stage 1, stage 2, describing)" in log and "phase 1/3" not in log
+    assert json.loads((out / "eval_results.json").read_text()) == stored
 
     # the same through Python, labels off explicitly: the evaluation's references are the test texts
     result = hs.training.train_llamo(dataset=str(data), output_dir=str(tmp_path / "py"), label_column=None,
