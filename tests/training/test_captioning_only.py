@@ -79,6 +79,15 @@ def test_llamo_trains_and_scores_captions_skeleton_llm_refuses(captions_dataset,
     assert "Motion captioning" in card and "ROUGE-L F1" in card and "for motion captioning on cmu-captions" in card
     assert not list(out.glob("confusion_matrix_*.png"))
 
+    # `hf-skeleton evaluate --dataset` sees no label column either: the same captioning scores, no top-1 or PNG
+    assert main(["evaluate", str(out), "--dataset", str(data), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["top1"] is None and evaluated["confusion_matrix_png"] is None
+    assert evaluated["captioning"]["bleu4"] == entry["bleu4"] and evaluated["num_clips"] == 3
+    assert main(["evaluate", str(out), "--dataset", str(data), "--label-column", "none", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["captioning"] == evaluated["captioning"]
+    assert not list(out.glob("confusion_matrix_*.png"))
+
     # --resume after a finished run: every phase is reloaded, nothing retrained, the same scores
     args = ["train", "llamo", "--dataset", str(data), "--output-dir", str(out), "--base", "none", "--hidden", "32",
             "--layers", "1", "--frames", "8", "--batch-size", "6", "--stage1-steps", "2", "--stage2-steps", "3",

@@ -114,6 +114,14 @@ def _evaluate_protocol(args: argparse.Namespace, log) -> int:
     return 0
 
 
+def _label_column(args: argparse.Namespace, columns: list[str]) -> str | None:
+    """``--label-column`` (``none``: captioning only); by default ``label``, or captioning only when the split
+    has no ``label`` column but a text column, as the training recipes decide."""
+    if args.label_column is not None:
+        return None if args.label_column.lower() in ("", "none") else args.label_column
+    return "label" if "label" in columns or (args.text_column or "text") not in columns else None
+
+
 def _evaluate_dataset(args: argparse.Namespace, log) -> int:
     from tqdm import tqdm
 
@@ -138,18 +146,23 @@ def _evaluate_dataset(args: argparse.Namespace, log) -> int:
     out_dir = Path(args.output_dir or folder)
     model, processor = _load(folder)
     dataset = load_split(args.dataset, split, args.config)
-    log(f"evaluating {args.model} on {name} ({split}): {len(dataset)} clips")
+    label_column = _label_column(args, dataset.column_names)
+    log(f"evaluating {args.model} on {name} ({split}): {len(dataset)} clips"
+        + ("" if label_column else ", captioning only (no label column)"))
     result = evaluate_dataset(
-        model, processor, dataset, label_column=args.label_column or "label", text_column=args.text_column,
+        model, processor, dataset, label_column=label_column, text_column=args.text_column,
         candidate_labels=args.labels.split(",") if args.labels else None, captioning=not args.no_generate,
         batch_size=args.batch_size, limit=args.limit, seed=args.seed, source=args.dataset,
         progress=lambda it: tqdm(it, desc="evaluate", file=sys.stderr))
-    png = save_confusion_matrix(result, out_dir / f"confusion_matrix_{slug(name)}_{slug(split)}.png",
-                                title=f"{Path(str(args.model)).name} on {name} ({split}): top-1 {result['top1']:.3f}")
-    result = {"model": args.model, "dataset": args.dataset, "split": split, **result, "confusion_matrix_png": str(png)}
-    log(f"wrote {png}")
+    png = None
+    if result["top1"] is not None:  # classes: the confusion matrix
+        png = save_confusion_matrix(result, out_dir / f"confusion_matrix_{slug(name)}_{slug(split)}.png",
+                                    title=f"{Path(str(args.model)).name} on {name} ({split}): top-1 {result['top1']:.3f}")
+        log(f"wrote {png}")
+    result = {"model": args.model, "dataset": args.dataset, "split": split, **result,
+              "confusion_matrix_png": None if png is None else str(png)}
     if args.write_card:
-        in_folder = png.parent.resolve() == Path(folder).resolve()
+        in_folder = png is not None and png.parent.resolve() == Path(folder).resolve()
         update_results(folder, stored_result(result, args.dataset, split, config=args.config,
                                              confusion_matrix=png.name if in_folder else None))
         log(f"wrote {refresh_model_card(folder)}")
@@ -176,7 +189,9 @@ def add_evaluate(sub) -> None:
                       help="a folder written by hf-skeleton convert, or a Hub dataset id")
     data.add_argument("--split", default=None, help="the split to score (default: test)")
     data.add_argument("--config", default=None, help="the dataset configuration (default: the first)")
-    data.add_argument("--label-column", default=None, help="the class column (default: label)")
+    data.add_argument("--label-column", default=None,
+                      help="the class column (default: label; 'none', or no label column beside a text column: "
+                           "captioning only, BLEU-4/ROUGE-L without top-1)")
     data.add_argument("--text-column", default=None,
                       help="reference descriptions for BLEU-4/ROUGE-L (default: text, when the split has it)")
     data.add_argument("--output-dir", default=None, help="where the confusion matrix PNG goes (default: the model "
