@@ -83,7 +83,7 @@ def test_base_accepts_a_qwen_vl_and_builds_superman_on_it(tmp_path):
 
 
 def test_train_vgmt_from_python_without_an_eval_split(nucla_dir, tmp_path):
-    from hf_skeleton.training.api_motion import train_vgmt
+    from hf_skeleton.training.api import train_vgmt
 
     rows = [["file", "label"]] + [[f.name, f.name[:3]] for f in sorted(nucla_dir.glob("a0[16]_s01_e0[0-2]_v01.json"))]
     (tmp_path / "raw").mkdir()

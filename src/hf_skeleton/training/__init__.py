@@ -4,8 +4,7 @@ recipe modules so that importing the collators is cheap. :func:`train_llamo`, :f
 dataset (``dataset=``)."""
 
 from ..processing.collators import IGNORE_INDEX, SkeletonSFTCollator, build_labels, chat_prompt
-from .api import train_llamo, train_skeleton_llm
-from .api_motion import train_superman, train_vgmt
+from .api import train_llamo, train_skeleton_llm, train_superman, train_vgmt
 
 __all__ = ["IGNORE_INDEX", "SkeletonSFTCollator", "build_labels", "chat_prompt", "train_llamo", "train_skeleton_llm",
            "train_superman", "train_vgmt"]

@@ -2,7 +2,7 @@
 windows of any converted dataset (``--dataset DIR_OR_HUB_ID``, #15), evaluated on its ``--eval-split``.
 
 Shared by ``examples/train_vgmt.py cmu``, ``hf-skeleton train vgmt`` and
-:func:`~hf_skeleton.training.api_motion.train_vgmt` (same options, same code); the embedded ``vgmt-cmu``
+:func:`~hf_skeleton.training.api.train_vgmt` (same options, same code); the embedded ``vgmt-cmu``
 checkpoint was made by the CMU path. Clips are normalised into [-1, 1] as the authors do and mapped back
 before scoring MPJPE against the raw joints: in mm for CMU, in the data's units (and mm when they are a
 length) for a dataset, whose clips keep their own format (a user ``FORMAT.json`` included).
