@@ -175,7 +175,7 @@ def test_train_superman_from_python_on_a_causal_lm_base(arms_dataset, tmp_path):
     from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
 
     from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config, tiny_vgmt
-    from hf_skeleton.training.api_motion import train_superman
+    from hf_skeleton.training.api import train_superman
 
     _, data = arms_dataset
     tokenizer = build_tiny_tokenizer(extra_texts=["Predict the next frames of this motion"])
@@ -200,8 +200,9 @@ def test_train_superman_from_python_on_a_causal_lm_base(arms_dataset, tmp_path):
     run = result["predict+inbetween"]
     assert run["loss_last"] < run["loss_first"] and run["constrained"]["predict"]["parse_failure_rate"] == 0.0
     model = AutoModelForImageTextToText.from_pretrained(result["folder"])
-    assert model.config.vlm_config.model_type == "llama" and not model.config.tie_word_embeddings
-    assert model.lm_head.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr()
+    assert model.config.vlm_config.model_type == "llama" and model.config.tie_word_embeddings  # tied as the base
+    assert model.lm_head.weight is model.get_input_embeddings().weight
+    assert model.config.backbone_weights and model.config.lora and model.config.trainable_motion_rows
     assert model.get_input_embeddings().weight.shape[0] > len(tokenizer)  # the base's vocabulary + motion tokens
     command = (tmp_path / "sm" / "unified" / "training_command.txt").read_text()
     assert command.startswith("hf_skeleton.training.train_superman(dataset=") and "base=" in command

@@ -3,17 +3,15 @@
 - no base (the default, ``none``): a tiny Qwen2.5-VL trained from scratch (:func:`~hf_skeleton.testing.tiny_superman`,
   ``--hidden`` wide), as the CMU recipe always did;
 - a Qwen2-VL / Qwen2.5-VL checkpoint (the paper's family; a folder or a Hub id):
-  :meth:`~hf_skeleton.models.superman.SupermanForConditionalGeneration.from_backbone_pretrained`;
-- a pretrained causal LM (a backbone name such as ``smollm2-135m-instruct``, a folder or a Hub id that loads
-  with ``AutoModelForCausalLM``): its decoder becomes Superman's language model (``SupermanModel`` builds any
-  ``AutoModel`` family from ``vlm_config``), its tokenizer gains the motion tokens (and Qwen's vision
-  placeholders, which a text-only model never sees, so that no placeholder id falls on an existing token).
-
-A causal LM's head is copied, not tied: Superman ties ``lm_head`` only to a VLM's
-``language_model.embed_tokens`` (``_tied_weights_keys``), which a decoder alone does not have. The recipe
-fine-tunes every weight of the base, so the saved folder holds them all (``base_model`` in the card names the
-base); ``config.backbone_weights`` (ship only what differs from the backbone) needs adapters kept unmerged,
-which Superman's config does not carry yet.
+  :meth:`~hf_skeleton.models.superman.SupermanForConditionalGeneration.from_backbone_pretrained`, every weight
+  fine-tuned (the saved folder holds them all);
+- a pretrained causal LM (a backbone name such as ``smollm2-135m-instruct``, a folder or a Hub id of a Llama-style
+  decoder): :meth:`~hf_skeleton.models.superman.SupermanForConditionalGeneration.from_causal_lm_pretrained`. Its
+  decoder becomes Superman's language model with its head tied where the LLM ties it; its tokenizer gains the
+  motion tokens (and Qwen's vision placeholders, which a text-only model never sees, so that no placeholder id falls
+  on an existing token). LoRA (r=8, q/v) and the motion-token rows of the embeddings and head train, the rest stays
+  the LLM's: the saved folder holds the adapters, the motion rows and the VGMT, a few MB, and names the LLM in
+  ``config.backbone_weights`` (read back at load).
 """
 
 from __future__ import annotations
@@ -93,26 +91,26 @@ class SupermanBase:
             return tiny_superman(vgmt_config, hidden_size=32, layers=1)[1]
         from transformers import AutoImageProcessor, AutoTokenizer
 
-        from ..models.superman.processing_superman import build_superman_processor
-        from ..testing import QWEN_VISION_TOKENS
+        from ..models.superman.processing_superman import (
+            build_superman_processor,
+            causal_lm_superman_processor,
+        )
 
         tokenizer = AutoTokenizer.from_pretrained(self.folder)
+        if self.kind == "causal_lm":
+            return causal_lm_superman_processor(tokenizer, vgmt_config, name="base")
         if not tokenizer.chat_template:
             raise SkeletonInputError("base", "a tokenizer with a chat template (Superman's tasks are chat turns)",
                                      f"{self.name}: no chat_template")
-        image_processor = None
-        if self.kind == "vlm":  # as from_backbone_pretrained builds it
-            try:
-                image_processor = AutoImageProcessor.from_pretrained(self.folder)
-            except (OSError, ValueError):
-                image_processor = None
-        else:
-            tokenizer.add_tokens(list(QWEN_VISION_TOKENS), special_tokens=True)
+        try:  # as from_backbone_pretrained builds it
+            image_processor = AutoImageProcessor.from_pretrained(self.folder)
+        except (OSError, ValueError):
+            image_processor = None
         return build_superman_processor(tokenizer, vgmt_config, image_processor=image_processor)
 
-    def build(self, vgmt, layers: int = 2) -> tuple[Any, Any]:
+    def build(self, vgmt, layers: int = 2, seed: int = 0) -> tuple[Any, Any]:
         """``(model, processor)``: a Superman on this base whose motion tokenizer is ``vgmt`` (its weights
-        copied), in float32 (CPU training)."""
+        copied), in float32 (CPU training); ``seed`` draws a causal LM's new motion rows."""
         if self.kind == "tiny":
             from ..testing import tiny_superman
 
@@ -124,31 +122,8 @@ class SupermanBase:
         if self.kind == "vlm":
             return SupermanForConditionalGeneration.from_backbone_pretrained(str(self.folder), vgmt,
                                                                              dtype=torch.float32)
-        return self._build_on_causal_lm(vgmt)
-
-    def _build_on_causal_lm(self, vgmt) -> tuple[Any, Any]:
-        from accelerate import init_empty_weights
-        from transformers import AutoModelForCausalLM
-
-        from ..models.superman import SupermanConfig, SupermanForConditionalGeneration
-
-        lm = AutoModelForCausalLM.from_pretrained(self.folder, dtype=torch.float32)
-        text_config = type(lm.config).from_dict(lm.config.to_dict())
-        text_config.tie_word_embeddings = False  # the head becomes a copy (see the module's docstring)
-        processor = self.processor(vgmt.config)
-        config = SupermanConfig(vlm_config=text_config, vgmt_config=vgmt.config)
-        with init_empty_weights():  # parameters on the meta device, the loaded tensors assigned below
-            model = SupermanForConditionalGeneration(config)
-        decoder = getattr(lm, lm.base_model_prefix)
-        model.model.vlm.load_state_dict(decoder.state_dict(), assign=True, strict=True)
-        model.lm_head.load_state_dict({"weight": lm.get_output_embeddings().weight.detach().clone()}, assign=True,
-                                      strict=True)
-        model.vgmt.load_state_dict(vgmt.state_dict(), assign=True, strict=True)
-        if config.freeze_vgmt:
-            model.vgmt.requires_grad_(False)
-        model.generation_config = lm.generation_config
-        model.resize_for_motion_tokens(processor.tokenizer)
-        return model, processor
+        return SupermanForConditionalGeneration.from_causal_lm_pretrained(
+            str(self.reference), vgmt, self.processor(vgmt.config), dtype=torch.float32, seed=seed)
 
 
 __all__ = ["SUPPORTED", "SupermanBase"]

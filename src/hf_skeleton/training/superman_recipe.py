@@ -12,8 +12,9 @@ Shared by ``examples/train_superman.py``, ``hf-skeleton train superman`` and
    normalised the way a task normalises what the VGMT tokenises (:func:`vgmt_training_clips`): by its
    own box, by the box of the preceding history (SkelPred's future) or by the box of its keyframes
    (MIB's clip), so that the tokens the tasks produce come from the range the VGMT was trained on.
-3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens, or ``--base``: a pretrained causal LM or
-   Qwen2-VL / Qwen2.5-VL, :mod:`~hf_skeleton.training.superman_base`) is trained on the task mixture
+3. Superman (a tiny Qwen2.5-VL on the VGMT's ``<skel_k>`` tokens, or ``--base``: a pretrained causal LM with
+   LoRA and trained motion-token rows, or a Qwen2-VL / Qwen2.5-VL, :mod:`~hf_skeleton.training.superman_base`)
+   is trained on the task mixture
    (SkelPred + MIB), and, at the same budget (steps x batch), on each task alone.
 4. Prediction (MPJPE per horizon, 80/160/320/400 ms) and in-betweening (MPJPE on the missing middle
    half) against the raw joints and against the tokenised ground truth, beside the zero-velocity and
@@ -88,8 +89,9 @@ class SupermanRecipeConfig(DatasetOptions):
         "help": "learning rate (default: 2e-3 from scratch, 1e-4 on a pretrained --base)"})
     base: str | None = field(default=None, metadata={
         "help": "the LLM Superman builds on: 'none' (default: a tiny Qwen2.5-VL trained from scratch), a causal LM "
-                "(a backbone name such as smollm2-135m-instruct, a folder or a Hub id) or a Qwen2-VL / Qwen2.5-VL "
-                "folder or Hub id; every weight is fine-tuned"})
+                "(a backbone name such as smollm2-135m-instruct, a folder or a Hub id: LoRA on q/v and its motion-token "
+                "rows train, the saved folder holds those and names the LLM) or a Qwen2-VL / Qwen2.5-VL folder or Hub "
+                "id (every weight fine-tuned)"})
     eval: int = field(default=30, metadata={"help": "test windows per task"})
     max_train: int = field(default=2000, metadata={
         "help": "training windows per task, at most (CMU at 20 fps has about 800)"})
@@ -361,7 +363,7 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
     of ``tasks``."""
     log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
-    model, proc = (base or SupermanBase(hidden=hidden)).build(vgmt)
+    model, proc = (base or SupermanBase(hidden=hidden)).build(vgmt, seed=seed)
     rows = [ex for t in tasks for ex in examples[t]]
     rng = np.random.default_rng(seed)
     rows = [rows[i] for i in rng.permutation(len(rows))]
@@ -470,7 +472,8 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
     (out / "results.json").write_text(json.dumps(results, indent=1))
     write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps, name,
                                         None if data is None else data.index()), training_command=command)
-    llm = ("a tiny Qwen2.5-VL trained from scratch" if base.kind == "tiny" else f"`{base.name}` fine-tuned")
+    llm = {"tiny": "a tiny Qwen2.5-VL trained from scratch", "vlm": f"`{base.name}` fine-tuned",
+           "causal_lm": f"`{base.name}` with LoRA and trained motion-token rows"}[base.kind]
     if data is None:
         description = ("A small unified Superman (a tiny Qwen2.5-VL trained from scratch on the tokens of "
                        "a skeleton-only VGMT) for H36M-17 motion prediction and in-betweening, trained on "

@@ -177,7 +177,7 @@ def build_superman_trainer(
 
     if args is None:
         args = superman_sft_config("superman-sft")
-    return atomic(SFTTrainer)(
+    trainer = atomic(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=examples_to_dataset(train_examples),
@@ -186,3 +186,32 @@ def build_superman_trainer(
         processing_class=processor,
         peft_config=peft_config,
     )
+    fused_head_reads_motion_rows(trainer.model)
+    return trainer
+
+
+def fused_head_reads_motion_rows(model) -> None:
+    """TRL's fused LM head (``model(..., fused_lm_head=True)``, patched in by ``SFTTrainer``) multiplies by
+    ``lm_head.weight`` instead of calling the head: on a Superman whose head keeps its motion rows apart
+    (``config.trainable_motion_rows``) each such call then reads the merged table
+    (:meth:`~hf_skeleton.models.superman.motion_rows.MotionRowsHead.reading_merged_weight`), so that the motion
+    tokens are scored, and their rows trained, as the model's own forward scores them. Other models: unchanged."""
+    import functools
+
+    from ..models.superman.motion_rows import MotionRowsHead
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not isinstance(base.get_output_embeddings(), MotionRowsHead) or getattr(base.forward, "_reads_motion_rows", False):
+        return
+    fused = base.forward
+
+    @functools.wraps(fused)
+    def forward(*args, **kwargs):
+        head = base.get_output_embeddings()  # looked up on each call, as TRL does
+        if not kwargs.get("fused_lm_head") or not isinstance(head, MotionRowsHead):
+            return fused(*args, **kwargs)
+        with head.reading_merged_weight():
+            return fused(*args, **kwargs)
+
+    forward._reads_motion_rows = True
+    base.forward = forward

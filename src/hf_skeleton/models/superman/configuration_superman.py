@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from transformers import AutoConfig, PretrainedConfig
 
+from ...backbone_weights import backbone_fields
 from ...errors import SkeletonInputError
 from ...modeling_utils import SkeletonConfigMixin
 from ..vgmt.configuration_vgmt import VGMTConfig
@@ -38,9 +39,18 @@ class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
         maft_mlp_ratio: width of MAFT's FFN relative to the ViT width.
         maft_offset_scale: sampling offsets are ``tanh`` bounded to this many feature cells.
         freeze_vgmt: keep the tokenizer frozen while the MLLM trains (the paper's second stage).
+        trainable_motion_rows: the K + 2 motion-token rows of the input embeddings and of the LM head are their
+            own parameters (``motion_rows``), the rest of both frozen
+            (:class:`~hf_skeleton.models.superman.motion_rows.MotionRowsEmbedding`); needs ``motion_token_offset``.
+        backbone_weights: where the pretrained tensors a saved folder omits come from (a list of
+            ``{"backbone", "source", "target"}``; see :mod:`hf_skeleton.backbone_weights`); ``None``: the folder
+            holds every tensor.
+        lora: LoRA layers the language model carries (a ``peft.LoraConfig`` dict, kept unmerged so that only the
+            adapters ship; the VLM's other weights are then frozen); ``None``: none.
     """
 
     model_type = "superman"
+    optional_config_fields = ("trainable_motion_rows", "backbone_weights", "lora")
     sub_configs: ClassVar[dict] = {"vlm_config": AutoConfig, "vgmt_config": VGMTConfig}
 
     def __init__(
@@ -55,8 +65,13 @@ class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
         maft_offset_scale: float = 2.0,
         freeze_vgmt: bool = True,
         initializer_range: float = 0.02,
+        trainable_motion_rows: bool = False,
+        backbone_weights: list[dict[str, str]] | None = None,
+        lora: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
+        self.backbone_weights, self.lora = backbone_fields("SupermanConfig", backbone_weights, lora)
+        self.trainable_motion_rows = bool(trainable_motion_rows)
         self.vlm_config = _as_config(vlm_config, "qwen2_5_vl")
         self.vgmt_config = _as_config(vgmt_config, "vgmt")
         self.motion_token_offset = None if motion_token_offset is None else int(motion_token_offset)
@@ -111,6 +126,8 @@ class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
                     f"K + 2 = {self.num_motion_codes + 2} motion ids inside the vocabulary of {vocab}",
                     self.motion_token_offset,
                 )
+        if self.trainable_motion_rows and self.motion_token_offset is None:
+            bad("motion_token_offset", "the id of <skel_0> with trainable_motion_rows=True", None)
         for name in ("maft_num_heads", "maft_num_points"):
             if getattr(self, name) < 1:
                 bad(name, "a positive integer", getattr(self, name))

@@ -16,16 +16,25 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
-from ...errors import SkeletonInputError
+from ...backbone_weights import inject_lora
+from ...errors import CheckpointError, SkeletonInputError
 from ...modeling_utils import SkeletonModelMixin
 from ..kv_cache import CACHE_KWARG, output_cache, take_cache
 from ..lm_head import SkeletonLMHeadMixin, rope_deltas_of
 from ..vgmt.modeling_vgmt import VGMTModel
 from .configuration_superman import SupermanConfig
 from .maft import MAFT
+from .motion_rows import MotionRowsEmbedding, MotionRowsHead, typical_rows
 from .motion_text import MotionTextFormatter
+
+# LoRA of a Superman built on a causal LM (from_causal_lm_pretrained): r=8 on the LLM's q/v projections, the
+# paper's setting; the name is matched in full against SupermanModel's modules (a plain decoder's vlm.layers.i
+# or a VLM's vlm.language_model.layers.i)
+SUPERMAN_LORA = {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "bias": "none",
+                 "target_modules": r"vlm\.(language_model\.)?layers\.\d+\.self_attn\.(q_proj|v_proj)"}
 
 
 @dataclass
@@ -57,6 +66,29 @@ class SupermanPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, MAFT):  # runs after its children: restores the identity-start init
             module.reset_parameters()
+        elif isinstance(module, (MotionRowsEmbedding, MotionRowsHead)):
+            init.normal_(module.motion_rows, mean=0.0, std=self.config.initializer_range)
+
+    def freeze_as_configured(self) -> None:
+        """Freeze what the config keeps fixed: the VGMT (``freeze_vgmt``), the VLM's own weights under LoRA
+        (``lora``: the adapters and motion rows train) and the non-motion rows of the input embeddings and head
+        (``trainable_motion_rows``). Runs at build and after ``from_pretrained`` (which gives every parameter it
+        loads ``requires_grad=True``); nothing is unfrozen."""
+        config = self.config
+        for name, param in self.named_parameters():
+            in_vlm = name.startswith(("vlm.", "model.vlm."))
+            if ((config.freeze_vgmt and name.startswith("vgmt."))
+                    or (config.lora and in_vlm and "lora_" not in name and not name.endswith(".motion_rows"))):
+                param.requires_grad_(False)
+        for module in self.modules():
+            if isinstance(module, (MotionRowsEmbedding, MotionRowsHead)):
+                module.weight.requires_grad_(False)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        loaded = super().from_pretrained(*args, **kwargs)
+        (loaded[0] if isinstance(loaded, tuple) else loaded).freeze_as_configured()
+        return loaded
 
 
 def _split_merge_blocks(x: torch.Tensor, t: int, h: int, w: int, m: int) -> torch.Tensor:
@@ -88,7 +120,12 @@ class SupermanModel(SupermanPreTrainedModel):
                 )
             self.maft = self.build_maft(config)
             visual.merger.register_forward_pre_hook(self._apply_maft)
+        if config.trainable_motion_rows:
+            ids = config.motion_token_ids
+            self.vlm.set_input_embeddings(MotionRowsEmbedding(self.vlm.get_input_embeddings(), ids.start, len(ids)))
         self.post_init()
+        inject_lora(self, config.lora)  # after post_init, which would re-initialise lora_B away from zero
+        self.freeze_as_configured()
 
     @staticmethod
     def build_maft(config: SupermanConfig) -> MAFT:
@@ -237,6 +274,7 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
     """
     remote_auto_class = "AutoModelForImageTextToText"
 
+    # a VLM's (Qwen2.5-VL); __init__ names the embeddings of the VLM it builds (a plain decoder's vlm.embed_tokens)
     _tied_weights_keys: ClassVar[dict[str, str]] = {
         "lm_head.weight": "model.vlm.language_model.embed_tokens.weight"
     }
@@ -247,12 +285,18 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
         self.model = SupermanModel(config)
         text = config.get_text_config(decoder=True)
         # in the VLM's dtype: a vlm_config saved from a bfloat16 checkpoint builds a bfloat16 VLM
-        lm_dtype = self.model.get_input_embeddings().weight.dtype
-        self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False, dtype=lm_dtype)
+        embeddings = self.model.get_input_embeddings()
+        self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False, dtype=embeddings.weight.dtype)
+        if config.trainable_motion_rows:
+            self.lm_head = MotionRowsHead(self.lm_head, embeddings.start, embeddings.count)
         self.vgmt = VGMTModel(config.vgmt_config)
+        # tie where the LLM ties: lm_head to the embeddings wherever the VLM keeps them
+        where = "model." + next(n for n, m in self.model.named_modules() if m is embeddings)
+        self._tied_weights_keys = {"lm_head.weight": f"{where}.weight"}
+        if config.trainable_motion_rows:
+            self._tied_weights_keys["lm_head.motion_rows"] = f"{where}.motion_rows"
         self.post_init()
-        if config.freeze_vgmt:
-            self.vgmt.requires_grad_(False)
+        self.freeze_as_configured()
 
     def get_decoder(self) -> nn.Module:
         return self.model
@@ -315,6 +359,85 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
         model.resize_for_motion_tokens(processor.tokenizer, mean_resizing=mean_resizing)
         return model, processor
 
+    @classmethod
+    def from_causal_lm_pretrained(cls, lm_name_or_path: str, vgmt: Any, processor: Any = None, *,
+                                  lora: dict[str, Any] | None = SUPERMAN_LORA, dtype: torch.dtype = torch.float32,
+                                  seed: int = 0):
+        """Build Superman on a pretrained causal LM (a :func:`~hf_skeleton.backbones.backbone_path` name such as
+        ``smollm2-135m-instruct``, a folder or a Hub id: a Llama-style decoder whose weights are ``model.*`` and
+        ``lm_head.*``) and a motion tokenizer; returns ``(model, processor)``.
+
+        What trains, and all a saved folder holds besides the VGMT: LoRA on the LLM's q/v projections (``lora``,
+        kept unmerged: ``config.lora``; ``None``: none) and the K + 2 motion-token rows of the input embeddings
+        and of the LM head (``config.trainable_motion_rows``: one set when the LLM ties its head, two otherwise),
+        started like a typical row of the LLM's embeddings (:func:`typical_rows`, ``seed``). Every other LLM
+        weight stays frozen at the LLM's, referenced by ``config.backbone_weights`` and read back from the LLM
+        at load (a damaged or missing LLM: :class:`CheckpointError`); the head is tied where the LLM ties it.
+
+        Args:
+            vgmt: a trained :class:`~hf_skeleton.VGMTModel`, a folder holding one, or a ``VGMTConfig``.
+            processor: the SupermanProcessor of this LLM and VGMT; ``None`` builds it from the LLM's tokenizer
+                (:func:`~hf_skeleton.models.superman.processing_superman.causal_lm_superman_processor`).
+            dtype: of the built model (float32 for CPU training), whatever dtype the checkpoint is in.
+
+        Raises:
+            SkeletonInputError: a checkpoint that is not a causal LM, a tokenizer without a chat template.
+            CheckpointError: an LLM name that resolves to nothing, or a checkpoint lacking an LLM tensor.
+        """
+        from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+        from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+        from ...backbone_weights import BackboneSource, backbone_reference, language_model_entries
+        from ..vgmt.configuration_vgmt import VGMTConfig
+        from .processing_superman import causal_lm_superman_processor
+
+        if isinstance(vgmt, VGMTConfig):
+            vgmt = VGMTModel(vgmt)
+        elif not isinstance(vgmt, VGMTModel):
+            vgmt = VGMTModel.from_pretrained(vgmt)
+        folder, reference = backbone_reference(str(lm_name_or_path))
+        text_config = AutoConfig.from_pretrained(folder)
+        if text_config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or hasattr(text_config, "vision_config"):
+            raise SkeletonInputError("lm_name_or_path", "a text-only causal LM (from_backbone_pretrained takes a "
+                                     "Qwen2-VL / Qwen2.5-VL)", f"{lm_name_or_path} ({text_config.model_type})")
+        if processor is None:
+            processor = causal_lm_superman_processor(AutoTokenizer.from_pretrained(folder), vgmt.config,
+                                                     name=f"{lm_name_or_path} tokenizer")
+        tokenizer = processor.tokenizer
+        ids = MotionTextFormatter.from_vgmt_config(vgmt.config).token_ids(tokenizer)
+        motion_ids = [*ids["codes"], ids["start"], ids["end"]]
+        if motion_ids != list(range(motion_ids[0], motion_ids[0] + len(motion_ids))):
+            raise SkeletonInputError("processor.tokenizer", "the K + 2 motion tokens at consecutive ids",
+                                     motion_ids[:3] + ["..."])
+        base_vocab = int(text_config.vocab_size)
+        text_config.vocab_size = max(base_vocab, len(tokenizer))  # room for the added tokens
+        text_config.dtype = dtype
+        config = SupermanConfig(
+            vlm_config=text_config, vgmt_config=vgmt.config, motion_token_offset=motion_ids[0],
+            trainable_motion_rows=True, lora=lora,
+            backbone_weights=language_model_entries(reference, text_config, "model.vlm."))
+        model = cls(config)
+        left = BackboneSource(config.backbone_weights).fill(model, list(model.state_dict()))
+        missing = [k for k in left if k.startswith(("model.vlm.", "lm_head."))
+                   and "lora_" not in k and not k.endswith(".motion_rows")]
+        if missing:
+            raise CheckpointError(folder, f"no tensor for {missing[:3]} in the LLM's weights (Superman reads a "
+                                          "Llama-style decoder: model.* and lm_head.*)")
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(seed)
+            embeddings = model.get_input_embeddings()
+            base = embeddings.weight[: min(embeddings.start, base_vocab)]  # the LLM's own rows
+            embeddings.motion_rows.copy_(typical_rows(base, embeddings.count, generator))
+            if model.lm_head.motion_rows is not embeddings.motion_rows:  # an untied head: rows like its own
+                head = model.lm_head.weight[: base.shape[0]]
+                model.lm_head.motion_rows.copy_(typical_rows(head, embeddings.count, generator))
+            model.vgmt.load_state_dict(vgmt.state_dict())
+        try:
+            model.generation_config = GenerationConfig.from_pretrained(folder)
+        except OSError:  # no generation_config.json: the one built from the config
+            pass
+        return model, processor
+
     def resize_for_motion_tokens(self, tokenizer, mean_resizing: bool = True) -> int:
         """Make room for the motion tokens of ``tokenizer`` (``build_superman_processor`` added them) and set
         ``config.motion_token_offset`` to the id of ``<skel_0>``; returns the embedding rows.
@@ -326,6 +449,9 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
         covariance over 152k x 3584 rows takes tens of seconds)."""
         offset = self.motion_formatter.token_ids(tokenizer)["codes"][0]
         rows = self.get_input_embeddings().num_embeddings
+        if self.config.trainable_motion_rows and (len(tokenizer) > rows or offset != self.config.motion_token_offset):
+            raise SkeletonInputError("tokenizer", f"<skel_0> at id {self.config.motion_token_offset} and at most {rows} "
+                                     "tokens (the motion rows are fixed at build)", (offset, len(tokenizer)))
         if len(tokenizer) > rows:
             self.resize_token_embeddings(len(tokenizer), mean_resizing=mean_resizing)
             rows = len(tokenizer)

@@ -247,6 +247,21 @@ def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> Su
     )
 
 
+def causal_lm_superman_processor(tokenizer, vgmt_config, name: str = "tokenizer") -> SupermanProcessor:
+    """The processor of a Superman on a text-only causal LM (SmolLM2, ...): its ``tokenizer`` gains Qwen's
+    vision placeholders (a text-only model never sees them; added so that no placeholder id falls on one of
+    its tokens) and then the motion tokens of ``vgmt_config`` (K + 2 contiguous ids at the end).
+
+    Raises:
+        SkeletonInputError: a tokenizer without a chat template (the tasks are chat turns), naming ``name``.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise SkeletonInputError(name, "a tokenizer with a chat template (Superman's tasks are chat turns)",
+                                 "no chat_template")
+    tokenizer.add_tokens([VISION_START, VISION_END, IMAGE_TOKEN, VIDEO_TOKEN], special_tokens=True)
+    return build_superman_processor(tokenizer, vgmt_config)
+
+
 # ---------------------------------------------------------------------- the three task templates
 TASK_NAMES = ("estimate", "predict", "inbetween")
 
