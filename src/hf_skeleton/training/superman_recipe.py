@@ -1,7 +1,7 @@
 """The Superman recipe: a unified model for motion prediction and in-betweening, scored strictly.
 
 Shared by ``examples/train_superman.py``, ``hf-skeleton train superman`` and
-:func:`~hf_skeleton.training.api_motion.train_superman` (same options, same code):
+:func:`~hf_skeleton.training.api.train_superman` (same options, same code):
 
 1. CMU BVH trials -> H36M-17 joints in metres at ``--fps`` (:func:`cmu_to_h36m`); every fifth trial
    held out whole for testing. Or, with ``--dataset DIR_OR_HUB_ID`` (#15), the clips of a converted dataset
