@@ -125,8 +125,8 @@ def read_humanml3d_vecs(path: Path, *, fps: float = HUMANML3D_FPS) -> SkeletonSe
         raise SkeletonFileError(path, "shape", f"(T, {HUMANML3D_DIMS}) HumanML3D feature vectors, T >= 1 "
                                                "(4 root + 63 ric + 126 rot6d + 66 velocity + 4 foot contact)",
                                 tuple(arr.shape))
-    data = arr.astype(np.float64)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a mutated file's signalling NaNs warn on the cast; they are masked below
+        data = arr.astype(np.float64)
         finite = np.isfinite(data[:, 3:RIC[1]]).all(1)  # this frame's height and joints
         # a non-finite velocity (dims 0:3) poisons every later frame through the integrals
         integrated = np.cumsum(np.isfinite(data[:, :3]).all(1)) == np.arange(1, len(data) + 1)
@@ -134,9 +134,10 @@ def read_humanml3d_vecs(path: Path, *, fps: float = HUMANML3D_FPS) -> SkeletonSe
         pos = recover_from_ric(np.where(np.isfinite(data), data, 0.0))
         ok &= np.isfinite(pos).all((1, 2)) & (np.abs(pos) < 1e30).all((1, 2))
     mask = np.broadcast_to(ok[:, None, None], (len(data), 1, NUM_JOINTS)).copy()
-    meta = {**humanml3d_meta(path), "representation": "humanml3d263",
-            "rot6d": arr[:, slice(*ROT6D)].reshape(-1, NUM_JOINTS - 1, 6).astype(np.float32),
-            "local_velocity": arr[:, slice(*LOCAL_VEL)].reshape(-1, NUM_JOINTS, 3).astype(np.float32),
-            "foot_contact": arr[:, slice(*FEET)].astype(np.float32)}
+    with np.errstate(all="ignore"):  # float64 files: values beyond float32's range become inf, as the file says
+        meta = {**humanml3d_meta(path), "representation": "humanml3d263",
+                "rot6d": arr[:, slice(*ROT6D)].reshape(-1, NUM_JOINTS - 1, 6).astype(np.float32),
+                "local_velocity": arr[:, slice(*LOCAL_VEL)].reshape(-1, NUM_JOINTS, 3).astype(np.float32),
+                "foot_contact": arr[:, slice(*FEET)].astype(np.float32)}
     return SkeletonSequence(positions=np.where(mask[..., None], pos[:, None], 0.0).astype(np.float32), mask=mask,
                             fps=_positive(path, "fps", fps), format=get_format("smpl22"), meta=meta)
