@@ -27,7 +27,15 @@ import numpy as np
 from ...errors import SkeletonFileError, SkeletonInputError
 from ..formats import SkeletonFormat, get_format
 from ..sequence import SkeletonSequence
-from ._common import check_dense_size, float_array, json_keys, natural_key, read_json, regular_file_size, require_key
+from ._common import (
+    check_dense_size,
+    float_array,
+    json_keys,
+    natural_key,
+    read_json,
+    regular_file_size,
+    require_key,
+)
 
 OPENPOSE_FPS = 30.0
 # OpenPose / Pose2Sim model names (upper case) -> registered formats; Pose2Sim's RTMLib alias "Body" is COCO_17

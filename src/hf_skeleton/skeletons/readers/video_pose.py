@@ -176,7 +176,7 @@ def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | 
         info = video_info(path)
     except HFSkeletonError:
         raise
-    except Exception as exc:  # a damaged stream header: PyAV raises several kinds (an unknown codec, no context)
+    except Exception as exc:  # noqa: BLE001 - a damaged stream header: PyAV raises several kinds
         raise SkeletonFileError(path, "video stream", "a video stream with a codec FFmpeg decodes",
                                 f"{type(exc).__name__}: {exc}") from None
     width, height = info["width"], info["height"]
