@@ -73,6 +73,9 @@ def video_info(path: str | Path) -> dict[str, Any]:
             n = sum(1 for _ in container.decode(video=0))
         return {"num_frames": n, "fps": fps, "width": int(stream.codec_context.width),
                 "height": int(stream.codec_context.height), "duration": n / fps if fps == fps and fps > 0 else None}
+    except Exception as exc:  # noqa: BLE001 - a damaged stream header: PyAV raises several kinds
+        raise SkeletonFileError(path, "video stream", "a video stream with a codec FFmpeg decodes",
+                                f"{type(exc).__name__}: {exc}") from None
     finally:
         container.close()
 

@@ -402,7 +402,7 @@ class Pose2SimSource(Source):
     upstream = "Pose2Sim (Pagnon et al., JOSS 2022), demo data shipped in the pose2sim package"
     task_categories = ("keypoint-detection",)
     layout = ("3D: TRC markers (21 for Pose2Sim's body model, mapped to `pose2sim21`; other marker sets get their "
-              "own configuration `markersM`), metres; 2D: OpenPose BODY_25 pixels (x, y) per camera with a mask")
+              "own configuration `markersM`), metres; 2D: OpenPose BODY_25B pixels (x, y) per camera with a mask")
     description = ("One row per 3D marker file (raw or filtered) of a trial, with the trial's camera video paths "
                    "(relative to the raw folder), the 2D keypoints of every camera (`keypoints_2d`, (T, C, 25, 2), "
                    "first detected person, mask from confidence > 0) and the calibration file path.")

@@ -53,7 +53,7 @@ def _assert_body_inside(alpha: torch.Tensor, name: str) -> None:
 def test_real_clips_of_four_formats_render_inside_the_image(nucla_dir, humanml3d_dir, cmu_dir, pose2sim_dir):
     clips = _real_clips(nucla_dir, humanml3d_dir, cmu_dir, pose2sim_dir)
     assert clips["cmu_bvh"].orientations is not None  # BVH skins with its joint rotations
-    assert clips["pose2sim_2d"].format.name == "openpose25" and clips["pose2sim_2d"].num_persons >= 2
+    assert clips["pose2sim_2d"].format.name == "body25b" and clips["pose2sim_2d"].num_persons >= 2
     for name, seq in clips.items():
         fmt = seq.format if seq.format.name in hs.list_formats() else seq.format.to_dict()
         model = _model(fmt)

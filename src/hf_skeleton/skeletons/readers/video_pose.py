@@ -172,13 +172,7 @@ def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | 
     _window(smooth, 30.0)  # validate before decoding
     regular_file_size(path)  # a FIFO or device is refused before any read
     frames = iter_frames(path, start=start, end=end, stride=stride, max_frames=max_frames)
-    try:
-        info = video_info(path)
-    except HFSkeletonError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a damaged stream header: PyAV raises several kinds
-        raise SkeletonFileError(path, "video stream", "a video stream with a codec FFmpeg decodes",
-                                f"{type(exc).__name__}: {exc}") from None
+    info = video_info(path)  # a damaged stream header is a SkeletonFileError naming the file
     width, height = info["width"], info["height"]
     mp_pose = _pose_solution()
 
