@@ -20,18 +20,7 @@ from pathlib import Path
 import hf_skeleton as hs
 from hf_skeleton.cli import main
 from hf_skeleton.data.discovery import find_data_dir
-
-ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
-        "right_shoulder", "right_elbow", "right_wrist", "right_hand")
-
-
-def arms_format_dict() -> dict:
-    """The FORMAT.json a user would write for N-UCLA's arms alone (``SkeletonFormat.to_dict()`` layout)."""
-    k1 = hs.get_format("kinect_v1")
-    return {"name": "nucla_arms", "joints": list(ARMS), "parents": [-1, 0, 1, 2, -1, 4, 5, 6],
-            "parts": {"left_arm": [0, 1, 2, 3], "right_arm": [4, 5, 6, 7]},
-            "mirror_pairs": [[0, 4], [1, 5], [2, 6], [3, 7]], "up_axis": k1.up_axis, "units": k1.units, "dims": 3,
-            "description": "N-UCLA arms and hands (kinect_v1 joints 4-11), two chains from the shoulders"}
+from hf_skeleton.testing import nucla_arms_format_dict
 
 
 def write_labels(clips_dir: Path, path: Path) -> int:
@@ -55,7 +44,7 @@ def build(out: Path, arms: bool) -> Path:
     argv = ["convert", str(clips_dir), str(out / "dataset"), "--dataset", "folder", "--labels", str(out / "labels.csv"),
             "--overwrite"]
     if arms:
-        (out / "arms.json").write_text(json.dumps(arms_format_dict(), indent=1))
+        (out / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
         argv += ["--format", str(out / "arms.json")]
     if main(argv) != 0:
         raise SystemExit("conversion failed")

@@ -204,6 +204,23 @@ def tiny_superman(
     return SupermanForConditionalGeneration(config), processor
 
 
+NUCLA_ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
+              "right_shoulder", "right_elbow", "right_wrist", "right_hand")
+
+
+def nucla_arms_format_dict(name: str = "nucla_arms") -> dict[str, Any]:
+    """A user-defined forest format as a hand-written ``FORMAT.json`` would hold it
+    (``SkeletonFormat.to_dict()`` layout): the 8 arm and hand joints of N-UCLA's kinect_v1, two chains rooted at
+    the shoulders, no torso."""
+    from .skeletons.formats import get_format
+
+    k1 = get_format("kinect_v1")
+    return {"name": name, "joints": list(NUCLA_ARMS), "parents": [-1, 0, 1, 2, -1, 4, 5, 6],
+            "parts": {"left_arm": [0, 1, 2, 3], "right_arm": [4, 5, 6, 7]},
+            "mirror_pairs": [[0, 4], [1, 5], [2, 6], [3, 7]], "up_axis": k1.up_axis, "units": k1.units, "dims": 3,
+            "description": "N-UCLA arms and hands (kinect_v1 joints 4-11), two chains from the shoulders"}
+
+
 def tiny_draction(format: str = "kinect_v2", image_size: int = 32, num_frames: int = 2, **config_kwargs: Any):
     """A small DrAction renderer (torch backend) for ``format``."""
     from .models.draction import DrActionConfig, DrActionModel

@@ -16,10 +16,9 @@ import torch
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main
+from hf_skeleton.testing import nucla_arms_format_dict
 
 torch.set_num_threads(1)
-ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
-        "right_shoulder", "right_elbow", "right_wrist", "right_hand")
 ACTIONS = {1: "pick up with one hand", 6: "stand up", 8: "donning", 11: "throw"}
 PER_VIEW = {1: 3, 2: 2, 3: 2}  # 5 training clips and 2 test clips per action
 TINY_VGMT = ["--num-codes", "32", "--code-dim", "32", "--channels", "16", "32", "--batch-size", "16"]
@@ -27,18 +26,11 @@ TINY_SUPERMAN = ["--vgmt-steps", "40", "--steps", "12", "--batch", "4", "--hidde
                  "--unified-only"]
 
 
-def arms_json() -> dict:
-    k1 = hs.get_format("kinect_v1")
-    return {"name": "nucla_arms", "joints": list(ARMS), "parents": [-1, 0, 1, 2, -1, 4, 5, 6],
-            "parts": {"left_arm": [0, 1, 2, 3], "right_arm": [4, 5, 6, 7]},
-            "mirror_pairs": [[0, 4], [1, 5], [2, 6], [3, 7]], "up_axis": k1.up_axis, "units": k1.units, "dims": 3}
-
-
 @pytest.fixture(scope="module")
 def arms_dataset(nucla_dir, tmp_path_factory):
     """28 real clips converted into the arms format; view 3 = test. Returns (raw folder, dataset folder)."""
     raw = tmp_path_factory.mktemp("motion_raw")
-    (raw / "arms.json").write_text(json.dumps(arms_json(), indent=1))
+    (raw / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
     rows = [["file", "label", "split"]]
     for a, name in ACTIONS.items():
         for v, n in PER_VIEW.items():

@@ -14,27 +14,18 @@ import torch
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main
+from hf_skeleton.testing import nucla_arms_format_dict
 
 torch.set_num_threads(1)
-ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
-        "right_shoulder", "right_elbow", "right_wrist", "right_hand")
 ACTIONS = {1: "pick up with one hand", 6: "stand up", 8: "donning", 11: "throw"}
 PER_VIEW = {1: 4, 2: 3, 3: 3}  # 7 training clips and 3 test clips per action
-
-
-def arms_json() -> dict:
-    k1 = hs.get_format("kinect_v1")
-    return {"name": "nucla_arms", "joints": list(ARMS), "parents": [-1, 0, 1, 2, -1, 4, 5, 6],
-            "parts": {"left_arm": [0, 1, 2, 3], "right_arm": [4, 5, 6, 7]},
-            "mirror_pairs": [[0, 4], [1, 5], [2, 6], [3, 7]], "up_axis": k1.up_axis, "units": k1.units, "dims": 3,
-            "description": "N-UCLA arms and hands (kinect_v1 joints 4-11), two chains from the shoulders"}
 
 
 @pytest.fixture(scope="module")
 def arms_dataset(nucla_dir, tmp_path_factory):
     """40 real clips (4 actions x (4 + 3 + 3) views 1/2/3) converted into the arms format; view 3 = test."""
     raw = tmp_path_factory.mktemp("arms_raw")
-    (raw / "arms.json").write_text(json.dumps(arms_json(), indent=1))
+    (raw / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
     rows = [["file", "label", "split"]]
     for a, name in ACTIONS.items():
         for v, n in PER_VIEW.items():

@@ -8,18 +8,14 @@ import numpy as np
 import torch
 
 import hf_skeleton as hs
-from hf_skeleton.testing import tiny_draction, tiny_llamo, tiny_vgmt
+from hf_skeleton.testing import nucla_arms_format_dict, tiny_draction, tiny_llamo, tiny_vgmt
 
 torch.set_num_threads(1)
-ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
-        "right_shoulder", "right_elbow", "right_wrist", "right_hand")
 CLIPS = ("a01_s01_e00_v01", "a06_s09_e02_v01", "a12_s01_e00_v02")
 
 
 def arms_format() -> hs.SkeletonFormat:
-    return hs.SkeletonFormat(name="nucla_arms_forest", joints=ARMS, parents=(-1, 0, 1, 2, -1, 4, 5, 6),
-                             parts={"left_arm": (0, 1, 2, 3), "right_arm": (4, 5, 6, 7)},
-                             mirror_pairs=((0, 4), (1, 5), (2, 6), (3, 7)), units="m")
+    return hs.SkeletonFormat.from_dict(nucla_arms_format_dict("nucla_arms_forest"))
 
 
 def _clips(nucla_dir):

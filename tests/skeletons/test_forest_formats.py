@@ -14,20 +14,15 @@ from hf_skeleton.dataset_tools import format_from_json
 from hf_skeleton.errors import SkeletonFormatError
 from hf_skeleton.skeletons import geometry
 from hf_skeleton.skeletons import transforms as tf
+from hf_skeleton.testing import NUCLA_ARMS as ARMS
+from hf_skeleton.testing import nucla_arms_format_dict
 
-ARMS = ("left_shoulder", "left_elbow", "left_wrist", "left_hand",
-        "right_shoulder", "right_elbow", "right_wrist", "right_hand")
 CLIPS = ("a01_s01_e00_v01", "a06_s09_e02_v01", "a08_s04_e01_v02")
 
 
 def arms_format() -> hs.SkeletonFormat:
     """The arms of kinect_v1 as a forest: each shoulder roots its own chain."""
-    k1 = hs.get_format("kinect_v1")
-    return hs.SkeletonFormat.from_dict({
-        "name": "nucla_arms_forest", "joints": list(ARMS), "parents": [-1, 0, 1, 2, -1, 4, 5, 6],
-        "parts": {"left_arm": [0, 1, 2, 3], "right_arm": [4, 5, 6, 7]},
-        "mirror_pairs": [[0, 4], [1, 5], [2, 6], [3, 7]], "up_axis": k1.up_axis, "units": k1.units, "dims": 3,
-        "description": "N-UCLA arms and hands, no torso"})
+    return hs.SkeletonFormat.from_dict(nucla_arms_format_dict("nucla_arms_forest"))
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,7 @@ from .recipe_data import (
     evaluate_recipe_data,
     recipe_data,
 )
-from .recipe_progress import Phase, RecipeProgress
+from .recipe_progress import Phase, RecipeProgress, ResumeOptions
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk 
 
 
 @dataclass
-class LlamoRecipeConfig(DatasetOptions):
+class LlamoRecipeConfig(ResumeOptions, DatasetOptions):
     """Options of the LLaMo recipe (``hf-skeleton train llamo --help`` lists them): N-UCLA by default, or
     ``dataset`` with its split and column options (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`)."""
 
@@ -129,12 +129,6 @@ class LlamoRecipeConfig(DatasetOptions):
     seed: int = 0
     export_dir: str | None = field(default=None, metadata={
         "help": "write the final model, processor, results and card here (default: --output-dir)"})
-    resume: bool = field(default=False, metadata={
-        "help": "continue the run recorded in --output-dir (recipe_state.json): finished phases are reloaded, "
-                "not re-run; an unfinished stage continues from its last checkpoint; the config must be the "
-                "recorded one"})
-    save_steps: int = field(default=50, metadata={
-        "help": "write a checkpoint every N steps of a stage, for --resume (0: only after each phase)"})
 
     def __post_init__(self):
         if isinstance(self.text_model, str) and self.text_model.lower() in ("", "none"):
@@ -339,8 +333,7 @@ def run(args: LlamoRecipeConfig, command: str = "hf-skeleton train llamo", log: 
 
     def stage(name: str, examples, stage_number: int, **kwargs):
         progress.start(name)
-        checkpoints = ({"save_strategy": "steps", "save_steps": args.save_steps, "save_total_limit": 1}
-                       if args.save_steps else {})
+        checkpoints = args.checkpoint_options()
         trained, _ = train_stage(model, proc, examples, stage_number, str(progress.checkpoints(name)),
                                  resume_from_checkpoint=progress.resume_checkpoint(name), **checkpoints, **common,
                                  **kwargs)

@@ -13,7 +13,6 @@ observed would otherwise be scored as a zero).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from ..errors import SkeletonFileError, SkeletonInputError
 from ..skeletons.formats import SkeletonFormat
 from ..skeletons.sequence import SkeletonSequence
-from .recipe_data import NO_SPLIT
+from .recipe_data import NO_SPLIT, in_one_format
 
 
 @dataclass
@@ -101,13 +100,7 @@ def load_motion_dataset(source: str | Path, *, train_split: str = "train", eval_
     rows = load_split(source, train_split, config)
     if len(rows) == 0:
         raise SkeletonFileError(source, f"split {train_split}", "a split with at least one clip", "0 rows")
-    train = _sequences(rows)
-    counts = Counter(c.format.name for c in train)
-    fmt = next(c.format for c in train if c.format.name == counts.most_common(1)[0][0])
-    if len(counts) > 1:
-        log(f"{source}: clips in {len(counts)} formats; the {counts[fmt.name]} in {fmt.name!r} kept as they are, "
-            "the others converted by joint name")
-    train = [c if c.format == fmt else c.to_format(fmt) for c in train]
+    train, fmt = in_one_format(_sequences(rows), source, log)
     test: list[SkeletonSequence] = []
     if eval_split and str(eval_split).lower() not in NO_SPLIT:
         test = [c if c.format == fmt else c.to_format(fmt) for c in _sequences(load_split(source, eval_split, config))]

@@ -119,6 +119,17 @@ def recipe_data(args: Any, nucla: Callable[[], RecipeData], log: Callable[[str],
                                label_column=args.label_column, text_column=args.text_column, log=log)
 
 
+def in_one_format(clips: list[SkeletonSequence], source: str, log: Callable[[str], Any] = print
+                  ) -> tuple[list[SkeletonSequence], SkeletonFormat]:
+    """The clips in the most common format among them (the others converted by joint name), and that format."""
+    counts = Counter(c.format.name for c in clips)
+    fmt = next(c.format for c in clips if c.format.name == counts.most_common(1)[0][0])
+    if len(counts) > 1:
+        log(f"{source}: clips in {len(counts)} formats; the {counts[fmt.name]} in {fmt.name!r} kept as they are, "
+            "the others converted by joint name")
+    return [c if c.format == fmt else c.to_format(fmt) for c in clips], fmt
+
+
 def dataset_recipe_data(source: str | Path, *, train_split: str = "train", eval_split: str | None = "test",
                         label_column: str = "label", text_column: str | None = "text", config: str | None = None,
                         log: Callable[[str], Any] = print) -> RecipeData:
@@ -186,13 +197,7 @@ def dataset_recipe_data(source: str | Path, *, train_split: str = "train", eval_
     else:
         eval_split = None
     rows = train.with_format("numpy")
-    clips = [example_to_sequence(row) for row in rows]
-    counts = Counter(c.format.name for c in clips)
-    fmt = next(c.format for c in clips if c.format.name == counts.most_common(1)[0][0])
-    if len(counts) > 1:
-        log(f"{source}: clips in {len(counts)} formats; the {counts[fmt.name]} in {fmt.name!r} kept as they are, "
-            "the others converted by joint name")
-        clips = [c if c.format == fmt else c.to_format(fmt) for c in clips]
+    clips, fmt = in_one_format([example_to_sequence(row) for row in rows], source, log)
     texts = [str(t or "") for t in train[text_column]] if text_column else None
     ids = [str(i) for i in train["id"]] if "id" in columns else [str(i) for i in range(len(train))]
     log(f"{source}: {len(clips)} {train_split} clips "

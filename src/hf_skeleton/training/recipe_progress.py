@@ -34,7 +34,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,22 @@ TRAINABLE_STATE_NAME = "trainable_state.safetensors"
 # config fields that do not change what a phase computes: a resumed run may change them
 # (``base`` fills the fields it names, which are compared)
 NOT_COMPARED = ("resume", "output_dir", "export_dir", "eval_clips", "save_steps", "save_total_limit", "base")
+
+
+@dataclass
+class ResumeOptions:
+    """The ``--resume`` options shared by the recipes' configs (they inherit these fields)."""
+
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run recorded in --output-dir (recipe_state.json): finished phases are reloaded, "
+                "not re-run; an unfinished stage continues from its last checkpoint; the config must be the "
+                "recorded one"})
+    save_steps: int = field(default=50, metadata={
+        "help": "write a checkpoint every N steps of a stage, for --resume (0: only after each phase)"})
+
+    def checkpoint_options(self) -> dict[str, Any]:
+        """Trainer arguments that write the stage checkpoints a resumed run continues from (only the last)."""
+        return {"save_strategy": "steps", "save_steps": self.save_steps, "save_total_limit": 1} if self.save_steps else {}
 
 
 class RecipeResumeError(HFSkeletonError, ValueError):

@@ -78,7 +78,7 @@ from .recipe_data import (
     evaluate_recipe_data,
     recipe_data,
 )
-from .recipe_progress import Phase, RecipeProgress
+from .recipe_progress import Phase, RecipeProgress, ResumeOptions
 from .skeleton_llm_stages import STAGES, lora_config, train_stage
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ PROTOCOL = "nucla-view3"
 
 
 @dataclass
-class SkeletonLLMRecipeConfig(DatasetOptions):
+class SkeletonLLMRecipeConfig(ResumeOptions, DatasetOptions):
     """Options of the SkeletonLLM recipe (``hf-skeleton train skeleton-llm --help`` lists them): N-UCLA by
     default, or ``dataset`` with its split and column options
     (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`)."""
@@ -141,12 +141,6 @@ class SkeletonLLMRecipeConfig(DatasetOptions):
     unseen_split: str | None = field(default=None, metadata={
         "help": "open-vocabulary run: train on the seen classes of a shipped N-UCLA split (8/2-seed0, "
                 "8/2-seed1, 8/2-seed2) and score view-3 clips of its unseen classes against the unseen names"})
-    resume: bool = field(default=False, metadata={
-        "help": "continue the run recorded in --output-dir (recipe_state.json): finished phases are reloaded, "
-                "not re-run; an unfinished stage continues from its last checkpoint; the config must be the "
-                "recorded one"})
-    save_steps: int = field(default=50, metadata={
-        "help": "write a checkpoint every N steps of a stage, for --resume (0: only after each phase)"})
 
     def __post_init__(self):
         for name in ("vision_model", "text_model"):
@@ -405,8 +399,7 @@ def run(args: SkeletonLLMRecipeConfig, command: str = "hf-skeleton train skeleto
         probe = examples[::max(1, len(examples) // args.loss_probe)][:args.loss_probe] if args.loss_probe else examples
         before = eval_loss(model, processor, probe)
         groups = [g for g in STAGES[stage].train if g != "renderer"] if args.freeze_renderer else None
-        checkpoints = ({"save_strategy": "steps", "save_steps": args.save_steps, "save_total_limit": 1}
-                       if args.save_steps else {})
+        checkpoints = args.checkpoint_options()
         model, _ = train_stage(model, processor, examples, stage, str(progress.checkpoints(name)), groups=groups,
                                learning_rate=args.lr[stage], num_train_epochs=args.epochs[stage],
                                per_device_train_batch_size=args.batch_size, logging_steps=5, augment=augment,
