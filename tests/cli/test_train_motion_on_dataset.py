@@ -115,6 +115,45 @@ def test_train_vgmt_on_arms_scores_reloads_and_beats_an_untrained_one(arms_datas
 
 
 @pytest.mark.slow
+def test_train_vgmt_killed_mid_run_resumes_to_the_uninterrupted_weights(arms_dataset, tmp_path, capsys,
+                                                                         monkeypatch):
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    from hf_skeleton.training import vgmt_cmu
+
+    class Killed(Exception):
+        pass
+
+    class KillAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 5:
+                raise Killed("killed at step 5")
+
+    _, data = arms_dataset
+    run = ["train", "vgmt", "--dataset", str(data), "--max-steps", "8", "--save-steps", "2", *TINY_VGMT]
+    assert main([*run, "--output-dir", str(tmp_path / "whole")]) == 0
+    real = vgmt_cmu.vgmt_trainer
+    monkeypatch.setattr(vgmt_cmu, "vgmt_trainer", lambda *a, **kw: real(*a, callbacks=[KillAt()], **kw))
+    with pytest.raises(Killed):
+        main([*run, "--output-dir", str(tmp_path / "killed")])
+    monkeypatch.setattr(vgmt_cmu, "vgmt_trainer", real)
+    assert (tmp_path / "killed" / "runs" / "01-vgmt" / "checkpoint-4").is_dir()
+    capsys.readouterr()
+    assert main([*run, "--output-dir", str(tmp_path / "killed"), "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "resuming" in log and "phase 1/1 vgmt (8 steps)" in log
+    whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "model" / "model.safetensors")
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+    # finished: a resume reloads the weights instead of training, and a changed option is refused
+    assert main([*run, "--output-dir", str(tmp_path / "killed"), "--resume"]) == 0
+    assert "1/1 phases done (vgmt)" in capsys.readouterr().out
+    assert main([*run[:-len(TINY_VGMT)], *TINY_VGMT[:-2], "--batch-size", "8", "--output-dir",
+                 str(tmp_path / "killed"), "--resume"]) == 2
+    assert "batch_size" in capsys.readouterr().err
+
+
 def test_train_superman_on_arms_scores_every_horizon_against_the_baselines(arms_dataset, tmp_path, capsys):
     from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
 

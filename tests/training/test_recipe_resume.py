@@ -100,7 +100,8 @@ def test_progress_records_phases_eta_and_refuses_a_changed_config(tmp_path):
     assert err.value.fields == {"lr": (1e-3, 2e-3)} and isinstance(err.value, hs.HFSkeletonError)
     # without --resume the recorded run is started over
     RecipeProgress(tmp_path, {**config, "lr": 2e-3}, phases, log=lines.append)
-    assert not (tmp_path / STATE_NAME).exists() and "started over" in lines[-1]
+    state = json.loads((tmp_path / STATE_NAME).read_text())  # the new run, recorded before its first phase ends
+    assert state["phases"] == [] and state["config"]["lr"] == 2e-3 and "started over" in lines[-1]
 
 
 # ---------------------------------------------------------------------- LLaMo

@@ -137,6 +137,7 @@ def duration(seconds: float) -> str:
 
 
 def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(value, indent=1))
     os.replace(tmp, path)
@@ -211,6 +212,8 @@ class RecipeProgress:
         shutil.rmtree(self.dir / PHASES_DIR, ignore_errors=True)
         for k in range(len(self.phases)):
             shutil.rmtree(self.checkpoints(self.phases[k].name), ignore_errors=True)
+        # recorded before the first phase ends, so that a run killed inside it resumes from its checkpoints
+        _write_json(self.path, {"config": self.config, "phases": [], "seconds": 0.0})
 
     def _index(self, name: str) -> int:
         for k, phase in enumerate(self.phases):
@@ -245,7 +248,7 @@ class RecipeProgress:
         return found
 
     # ------------------------------------------------------------------ model
-    def restore(self, model_class: Any, processor_class: Any) -> tuple[Any, Any] | None:
+    def restore(self, model_class: Any, processor_class: Any = None) -> tuple[Any, Any] | None:
         """The model and processor saved after the last finished phase that saved one (None: nothing to
         reload, build them as usual: the run then repeats what the uninterrupted one did, a phase without a
         model such as cached generated text included). After a reload, the next :meth:`start` (or
@@ -260,7 +263,8 @@ class RecipeProgress:
                                   f"({STATE_NAME} records it); run without --resume to start over")
         self.log(f"reloading the model saved after phase {saved[-1]['name']!r} from {folder}")
         self._rng_pending = True  # the next phase starts with the generators as the uninterrupted run had them
-        return model_class.from_pretrained(folder), processor_class.from_pretrained(folder)
+        return (model_class.from_pretrained(folder),
+                None if processor_class is None else processor_class.from_pretrained(folder))
 
     # ------------------------------------------------------------------ phases
     def _elapsed(self) -> float:

@@ -32,13 +32,14 @@ from ..skeletons.sequence import SkeletonSequence
 from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
 from .recipe_data import DatasetOptions
+from .recipe_progress import Phase, RecipeProgress, ResumeOptions
 from .vgmt_recipe import vgmt_trainer, vgmt_training_args
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class VGMTRecipeConfig(DatasetOptions):
+class VGMTRecipeConfig(ResumeOptions, DatasetOptions):
     """Options of the VGMT recipe (``hf-skeleton train vgmt --help``; ``examples/train_vgmt.py`` adds its
     Pose2Sim ones): CMU by default, or ``dataset`` with its splits
     (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`; the label and text columns are not read)."""
@@ -60,7 +61,7 @@ class VGMTRecipeConfig(DatasetOptions):
 
     def __post_init__(self):
         require(self, positive=("max_steps", "batch_size", "lr", "num_codes", "code_dim", "clip_len", "stride",
-                                "fps", "threads"))
+                                "fps", "threads"), non_negative=("save_steps",))
 
 
 RECIPE_CONFIG = VGMTRecipeConfig  # what the CLI parses for this recipe
@@ -120,15 +121,31 @@ def load_cmu(data: str | Path, fps: float, clip_len: int, stride: int):
             {"train": [t for t in trials if t not in test_trials], "test": test_trials})
 
 
-def train_vgmt(model, train_set, args, output_dir: Path) -> dict:
-    targs = vgmt_training_args(str(output_dir), max_steps=args.max_steps, batch_size=args.batch_size,
-                               learning_rate=args.lr, seed=args.seed, use_cpu=True)
+def train_vgmt(model, train_set, args, output_dir: Path, log: Callable[[str], Any] = print) -> dict:
+    """Train ``model`` in place for ``args.max_steps``; returns the training log. Resumable
+    (:class:`~hf_skeleton.training.recipe_progress.RecipeProgress`): checkpoints every ``args.save_steps`` in
+    ``output_dir/runs``; with ``args.resume`` a finished run is reloaded and an interrupted one continues from
+    its last checkpoint (a changed config is a typed error)."""
+    progress = RecipeProgress(output_dir, args, [Phase("vgmt", args.max_steps)], resume=args.resume, log=log)
+    restored = progress.restore(VGMTModel, None)
+    if restored is not None:  # finished before: its weights, not a new run
+        model.load_state_dict(restored[0].state_dict())
+        progress.end()
+        return progress.results("vgmt")
+    progress.start("vgmt")
+    targs = vgmt_training_args(str(progress.checkpoints("vgmt")), max_steps=args.max_steps,
+                               batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed, use_cpu=True,
+                               **args.checkpoint_options())
     trainer = vgmt_trainer(model, train_set, targs)
     start = time.time()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=progress.resume_checkpoint("vgmt"))
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"train_seconds": round(time.time() - start, 1), "final_train_loss": float(result.training_loss),
-            "first_logged_loss": losses[0] if losses else None, "last_logged_loss": losses[-1] if losses else None}
+    train_log = {"train_seconds": round(time.time() - start, 1), "final_train_loss": float(result.training_loss),
+                 "first_logged_loss": losses[0] if losses else None,
+                 "last_logged_loss": losses[-1] if losses else None}
+    progress.finish("vgmt", model, results=train_log)
+    progress.end()
+    return train_log
 
 
 @torch.no_grad()
@@ -178,7 +195,7 @@ def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
     set_seed(args.seed)
     model = VGMTModel(config)
     train_set, test_set = ClipDataset(train_clips), ClipDataset(test_clips)
-    log_ = train_vgmt(model, train_set, args, Path(args.output_dir))
+    log_ = train_vgmt(model, train_set, args, Path(args.output_dir), log=log)
     result = {"experiment": "cmu", "format": fmt.name, "units": units, "split": split, "train": log_,
               "num_parameters": sum(p.numel() for p in model.parameters()),
               "held_out": evaluate_vgmt(model, test_set, units, args.batch_size, visual=False),
@@ -228,7 +245,7 @@ def run_dataset(args, log: Callable[[str], Any] | None = None) -> tuple[dict, Mo
                         channels=args.channels, norm_groups=16, use_vision=False)
     set_seed(args.seed)
     model = VGMTModel(config)
-    log_ = train_vgmt(model, ClipDataset(train_clips), args, Path(args.output_dir))
+    log_ = train_vgmt(model, ClipDataset(train_clips), args, Path(args.output_dir), log=log)
     result = {"experiment": "dataset", "dataset": data.source, "format": fmt.name, "units": units,
               "split": {"train": data.train_split, "test": data.eval_split},
               "windows": {"train": len(train_clips), "test": 0 if test_clips is None else len(test_clips)},
