@@ -200,6 +200,50 @@ def test_train_superman_on_arms_scores_every_horizon_against_the_baselines(arms_
 
 
 @pytest.mark.slow
+def test_train_superman_killed_mid_run_resumes_to_the_uninterrupted_model(arms_dataset, tmp_path, capsys,
+                                                                           monkeypatch):
+    from safetensors.torch import load_file
+    from transformers import TrainerCallback
+
+    from hf_skeleton.training import superman_recipe
+
+    class Killed(Exception):
+        pass
+
+    class KillAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 7:
+                raise Killed("killed at step 7")
+
+    _, data = arms_dataset
+    run = ["train", "superman", "--dataset", str(data), *TINY_SUPERMAN, "--save-steps", "3"]
+    assert main([*run, "--out", str(tmp_path / "whole")]) == 0
+    real = superman_recipe.build_superman_trainer
+
+    def killing(*args, **kwargs):
+        trainer = real(*args, **kwargs)
+        trainer.add_callback(KillAt())
+        return trainer
+
+    monkeypatch.setattr(superman_recipe, "build_superman_trainer", killing)
+    with pytest.raises(Killed):
+        main([*run, "--out", str(tmp_path / "killed")])
+    monkeypatch.setattr(superman_recipe, "build_superman_trainer", real)
+    capsys.readouterr()
+    assert main([*run, "--out", str(tmp_path / "killed"), "--resume"]) == 0
+    log = capsys.readouterr().out
+    assert "resuming" in log and "1/2 phases done (vgmt)" in log and "resuming from" in log
+    whole = load_file(tmp_path / "whole" / "unified" / "model.safetensors")
+    resumed = load_file(tmp_path / "killed" / "unified" / "model.safetensors")
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+    scores = [json.loads((tmp_path / d / "results.json").read_text())["predict+inbetween"] for d in ("whole", "killed")]
+    assert scores[0] == scores[1]
+    # all done: nothing is trained again, the recorded scores come back
+    assert main([*run, "--out", str(tmp_path / "killed"), "--resume"]) == 0
+    assert "2/2 phases done" in capsys.readouterr().out
+    assert json.loads((tmp_path / "killed" / "results.json").read_text())["predict+inbetween"] == scores[0]
+
+
 def test_train_superman_from_python_on_a_causal_lm_base(arms_dataset, tmp_path):
     """``base``: a pretrained causal LM (a tiny Llama with tied embeddings stands in for SmolLM2) becomes
     Superman's language model; anything else is refused before any training."""

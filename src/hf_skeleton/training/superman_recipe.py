@@ -55,6 +55,7 @@ from ..testing import tiny_superman
 from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
 from .recipe_data import DatasetOptions
+from .recipe_progress import Phase, RecipeProgress, ResumeOptions
 from .superman_base import SupermanBase
 from .superman_tasks import (
     SupermanTaskBuilder,
@@ -71,7 +72,7 @@ TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
 
 
 @dataclass
-class SupermanRecipeConfig(DatasetOptions):
+class SupermanRecipeConfig(ResumeOptions, DatasetOptions):
     """Options of the Superman recipe (``hf-skeleton train superman --help`` lists them): CMU by default, or
     ``dataset`` with its splits (:class:`~hf_skeleton.training.recipe_data.DatasetOptions`; the label and text
     columns are not read)."""
@@ -106,7 +107,7 @@ class SupermanRecipeConfig(DatasetOptions):
         if self.lr is None:
             self.lr = 2e-3 if self.base is None else 1e-4
         require(self, positive=("fps", "clip", "vgmt_steps", "steps", "batch", "hidden", "lr", "eval", "max_train"),
-                non_negative=("max_trials",))
+                non_negative=("max_trials", "save_steps"))
 
 
 RECIPE_CONFIG = SupermanRecipeConfig  # what the CLI parses for this recipe
@@ -358,9 +359,10 @@ def build_examples(vgmt, train_pred, train_mib, hidden, processor=None):
 
 
 def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_dir, log: Callable[[str], Any] | None = None,
-                   base: SupermanBase | None = None):
+                   base: SupermanBase | None = None, resume_from_checkpoint: str | None = None, **sft_overrides: Any):
     """A fresh Superman on the shared VGMT (tiny, or built on ``base``), trained with SFTTrainer on the examples
-    of ``tasks``."""
+    of ``tasks``; ``resume_from_checkpoint`` continues an interrupted run from its checkpoint in ``out_dir``
+    (``sft_overrides``: e.g. the checkpointing arguments)."""
     log = log or logger.info  # the CLI passes print
     torch.manual_seed(seed)
     model, proc = (base or SupermanBase(hidden=hidden)).build(vgmt, seed=seed)
@@ -368,10 +370,10 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
     rng = np.random.default_rng(seed)
     rows = [rows[i] for i in rng.permutation(len(rows))]
     args = superman_sft_config(str(out_dir), max_steps=steps, per_device_train_batch_size=batch, learning_rate=lr,
-                               logging_steps=max(1, steps // 10), seed=seed)
+                               logging_steps=max(1, steps // 10), seed=seed, **sft_overrides)
     trainer = build_superman_trainer(model, proc, rows, args)
     t0 = time.time()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from_checkpoint)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     log(f"  {'+'.join(tasks)}: {len(rows)} examples, {steps} steps in {time.time() - t0:.0f}s, "
         f"loss {losses[0]:.3f} -> {losses[-1]:.3f}")
@@ -386,8 +388,8 @@ def _card_results(unified: dict, fps: float, name: str = "CMU held-out", index: 
     extra = {"_index": index} if index else {}
     pred, mib = unified["free"]["predict"], unified["free"]["inbetween"]
     rows = {f"{name} prediction ({fps:g} fps, free decoding)": {
-        **{f"strict_mpjpe_mm@{ms:03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
-        **{f"zero_velocity_mm@{ms:03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
+        **{f"strict_mpjpe_mm@{int(ms):03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
+        **{f"zero_velocity_mm@{int(ms):03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
         "parse_failure_rate": pred["parse_failure_rate"], **extra}}
     rows[f"{name} in-betweening (middle half, free decoding)"] = {
         "strict_mpjpe_mm": mib["strict_vs_raw_mm"], "linear_interpolation_mm": mib["linear_interpolation_mm"],
@@ -433,10 +435,21 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
     if base.kind != "tiny":
         log(f"Superman on {base.name} ({base.kind}; --hidden is not used)")
 
-    t0 = time.time()
-    vgmt = train_vgmt(vgmt_training_clips(windows(train, 2 * T, 4), T), args.vgmt_steps, args.seed, log=log,
-                      format=fmt)
-    results: dict[str, Any] = {"setup": vars(args), "vgmt": {"train_s": round(time.time() - t0)}}
+    runs = TASK_RUNS[:1] if args.unified_only else TASK_RUNS
+    progress = RecipeProgress(out, args, [Phase("vgmt", args.vgmt_steps, "warm-up")]
+                              + [Phase("+".join(tasks), args.steps) for tasks in runs], resume=args.resume, log=log)
+    if progress.done("vgmt"):  # a resumed run: the VGMT saved when its phase finished
+        vgmt = VGMTModel.from_pretrained(out / "vgmt").eval()
+        vgmt_log = progress.results("vgmt")
+    else:
+        progress.start("vgmt")
+        t0 = time.time()
+        vgmt = train_vgmt(vgmt_training_clips(windows(train, 2 * T, 4), T), args.vgmt_steps, args.seed, log=log,
+                          format=fmt)
+        vgmt.save_pretrained(out / "vgmt")
+        vgmt_log = {"train_s": round(time.time() - t0)}
+        progress.finish("vgmt", results=vgmt_log)
+    results: dict[str, Any] = {"setup": vars(args), "vgmt": dict(vgmt_log)}
     if test:
         results["vgmt"].update({
             "heldout_recon_mm": round(vgmt_error_mm(vgmt, windows(test, T, T)), 1),
@@ -451,10 +464,16 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
                               processor=None if base.kind == "tiny" else base.processor(vgmt.config))
     log(f"task examples built in {time.time() - t0:.0f}s")
     folder = out / "unified"
-    for tasks in TASK_RUNS[:1] if args.unified_only else TASK_RUNS:
+    for tasks in runs:
         run_name = "+".join(tasks)
+        if progress.done(run_name):  # scored (and, the unified run, saved) before; JSON keys: horizons as text
+            results[run_name] = progress.results(run_name)
+            continue
+        progress.start(run_name)
         model, proc, losses = train_superman(vgmt, tasks, examples, args.steps, args.batch, args.hidden, args.lr,
-                                             args.seed, out / run_name, log=log, base=base)
+                                             args.seed, progress.checkpoints(run_name), log=log, base=base,
+                                             resume_from_checkpoint=progress.resume_checkpoint(run_name),
+                                             **args.checkpoint_options())
         results[run_name] = {"loss_first": round(losses[0], 3), "loss_last": round(losses[-1], 3)}
         for constrained in (False, True) if test else ():
             t0 = time.time()
@@ -469,6 +488,8 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
         if tasks == TASK_RUNS[0]:
             model.save_pretrained(folder)
             proc.save_pretrained(folder)
+        progress.finish(run_name, results=results[run_name])
+    progress.end()
     (out / "results.json").write_text(json.dumps(results, indent=1))
     write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps, name,
                                         None if data is None else data.index()), training_command=command)

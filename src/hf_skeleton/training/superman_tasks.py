@@ -170,14 +170,16 @@ def build_superman_trainer(
     eval_examples: Sequence[Mapping[str, Any]] | None = None,
     peft_config=None,
 ):
-    """An ``SFTTrainer`` over task examples (a list of dicts from :class:`SupermanTaskBuilder`)."""
+    """An ``SFTTrainer`` over task examples (a list of dicts from :class:`SupermanTaskBuilder`); its checkpoints
+    (``save_strategy``) are atomic and hold every trainable parameter, so ``train(resume_from_checkpoint=...)``
+    continues a run exactly (:func:`~hf_skeleton.training.recipe_progress.resumable`)."""
     from trl import SFTTrainer
 
-    from .checkpointing import atomic
+    from .recipe_progress import resumable
 
     if args is None:
         args = superman_sft_config("superman-sft")
-    trainer = atomic(SFTTrainer)(
+    trainer = resumable(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=examples_to_dataset(train_examples),
