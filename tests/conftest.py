@@ -78,3 +78,36 @@ def two_torch_threads():
     yield
     torch.set_num_threads(previous)
 
+
+
+ARMS_ACTIONS = {1: "pick up with one hand", 6: "stand up", 8: "donning", 11: "throw"}
+
+
+@pytest.fixture(scope="session")
+def make_arms_dataset(nucla_dir, tmp_path_factory):
+    """``make(per_view, name)``: real N-UCLA clips of 4 actions (``per_view[v]`` of view v each) converted through
+    the CLI into the user-defined arms-only FORMAT.json (``hf_skeleton.testing.nucla_arms_format_dict``), view 3
+    as ``test``; returns ``(raw folder, dataset folder)``."""
+    import csv
+    import json
+
+    from hf_skeleton.cli import main
+    from hf_skeleton.testing import nucla_arms_format_dict
+
+    def make(per_view: dict[int, int], name: str = "dataset") -> tuple[Path, Path]:
+        raw = tmp_path_factory.mktemp(f"{name}_raw")
+        (raw / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
+        rows = [["file", "label", "split"]]
+        for a, label in ARMS_ACTIONS.items():
+            for v, n in per_view.items():
+                for f in sorted(nucla_dir.glob(f"a{a:02d}_s*_v{v:02d}.json"))[:n]:
+                    shutil.copy(f, raw / f.name)
+                    rows.append([f.name, label, "test" if v == 3 else "train"])
+        with open(raw / "labels.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
+        out = tmp_path_factory.mktemp(name) / name
+        assert main(["convert", str(raw), str(out), "--dataset", "folder", "--labels", str(raw / "labels.csv"),
+                     "--format", str(raw / "arms.json")]) == 0
+        return raw, out
+
+    return make

@@ -5,10 +5,8 @@ hand joints of kinect_v1, two chains without a torso; views 1-2 train, view 3 te
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import shutil
 
 import numpy as np
 import pytest
@@ -16,10 +14,8 @@ import torch
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main
-from hf_skeleton.testing import nucla_arms_format_dict
 
 torch.set_num_threads(1)
-ACTIONS = {1: "pick up with one hand", 6: "stand up", 8: "donning", 11: "throw"}
 PER_VIEW = {1: 3, 2: 2, 3: 2}  # 5 training clips and 2 test clips per action
 TINY_VGMT = ["--num-codes", "32", "--code-dim", "32", "--channels", "16", "32", "--batch-size", "16"]
 TINY_SUPERMAN = ["--vgmt-steps", "40", "--steps", "12", "--batch", "4", "--hidden", "32", "--eval", "3",
@@ -27,22 +23,9 @@ TINY_SUPERMAN = ["--vgmt-steps", "40", "--steps", "12", "--batch", "4", "--hidde
 
 
 @pytest.fixture(scope="module")
-def arms_dataset(nucla_dir, tmp_path_factory):
+def arms_dataset(make_arms_dataset):
     """28 real clips converted into the arms format; view 3 = test. Returns (raw folder, dataset folder)."""
-    raw = tmp_path_factory.mktemp("motion_raw")
-    (raw / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
-    rows = [["file", "label", "split"]]
-    for a, name in ACTIONS.items():
-        for v, n in PER_VIEW.items():
-            for f in sorted(nucla_dir.glob(f"a{a:02d}_s*_v{v:02d}.json"))[:n]:
-                shutil.copy(f, raw / f.name)
-                rows.append([f.name, name, "test" if v == 3 else "train"])
-    with open(raw / "labels.csv", "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    out = tmp_path_factory.mktemp("motion") / "arms_dataset"
-    assert main(["convert", str(raw), str(out), "--dataset", "folder", "--labels", str(raw / "labels.csv"),
-                 "--format", str(raw / "arms.json")]) == 0
-    return raw, out
+    return make_arms_dataset(PER_VIEW, "arms_dataset")
 
 
 def test_motion_recipes_take_the_dataset_options(capsys):

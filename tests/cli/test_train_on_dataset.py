@@ -5,39 +5,23 @@ train llamo --dataset` with a tiny budget, `hf-skeleton evaluate --json`, the fo
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 
 import pytest
 import torch
 
 import hf_skeleton as hs
+from conftest import ARMS_ACTIONS as ACTIONS  # the shared arms dataset's actions (tests/conftest.py)
 from hf_skeleton.cli import main
-from hf_skeleton.testing import nucla_arms_format_dict
 
 torch.set_num_threads(1)
-ACTIONS = {1: "pick up with one hand", 6: "stand up", 8: "donning", 11: "throw"}
 PER_VIEW = {1: 4, 2: 3, 3: 3}  # 7 training clips and 3 test clips per action
 
 
 @pytest.fixture(scope="module")
-def arms_dataset(nucla_dir, tmp_path_factory):
+def arms_dataset(make_arms_dataset):
     """40 real clips (4 actions x (4 + 3 + 3) views 1/2/3) converted into the arms format; view 3 = test."""
-    raw = tmp_path_factory.mktemp("arms_raw")
-    (raw / "arms.json").write_text(json.dumps(nucla_arms_format_dict(), indent=1))
-    rows = [["file", "label", "split"]]
-    for a, name in ACTIONS.items():
-        for v, n in PER_VIEW.items():
-            for f in sorted(nucla_dir.glob(f"a{a:02d}_s*_v{v:02d}.json"))[:n]:
-                shutil.copy(f, raw / f.name)
-                rows.append([f.name, name, "test" if v == 3 else "train"])
-    with open(raw / "labels.csv", "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-    out = tmp_path_factory.mktemp("arms") / "dataset"
-    assert main(["convert", str(raw), str(out), "--dataset", "folder", "--labels", str(raw / "labels.csv"),
-                 "--format", str(raw / "arms.json")]) == 0
-    return raw, out
+    return make_arms_dataset(PER_VIEW, "dataset")
 
 
 def test_dataset_options_reach_both_recipes(capsys):
