@@ -45,6 +45,37 @@ def test_files_to_push_checks_the_folder(saved, tmp_path):
         files_to_push(tmp_path)
 
 
+def test_a_recipe_output_folder_pushes_the_model_not_the_run_state(saved, monkeypatch):
+    """A recipe's output folder also holds its --resume state and text caches: none of it is published."""
+    import huggingface_hub
+
+    (saved / "phases" / "02-stage-2").mkdir(parents=True)
+    (saved / "phases" / "02-stage-2" / "model.safetensors").write_bytes(b"x")
+    (saved / "runs" / "02-stage-2" / "checkpoint-50").mkdir(parents=True)
+    (saved / "runs" / "02-stage-2" / "checkpoint-50" / "optimizer.pt").write_bytes(b"x")
+    for name in ("recipe_state.json", "rationales.jsonl", "descriptions.jsonl"):
+        (saved / name).write_text("{}")
+    files = files_to_push(saved)
+    assert "model.safetensors" in files and not any(f.startswith(("phases", "runs", "recipe_state", "rationales",
+                                                                  "descriptions")) for f in files)
+    uploads = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private=False, exist_ok=False):
+            pass
+
+        def upload_folder(self, **kwargs):
+            uploads.append(kwargs)
+            return "https://hub/commit"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert push_folder(saved, "org/tiny") == "https://hub/commit"
+    assert uploads[0]["allow_patterns"] == sorted(set(files) | {"README.md"})  # what --dry-run lists, plus the card
+
+
 def test_push_offline_fails_with_a_clear_error(saved, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import huggingface_hub.constants as c

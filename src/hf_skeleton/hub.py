@@ -36,6 +36,16 @@ def _hub_errors(what: str):
         raise HubUnavailableError(f"cannot push {what}: {type(err).__name__}: {err}") from None
 
 
+# what a training recipe keeps in its output folder for --resume (training/recipe_progress.py) and its caches of
+# generated text: a run's state, not the model, so never published
+TRAINING_STATE_DIRS = ("phases", "runs")
+TRAINING_STATE_FILES = ("recipe_state.json", "recipe_state.json.tmp", "rationales.jsonl", "descriptions.jsonl")
+
+
+def _training_state(relative: Path) -> bool:
+    return relative.parts[0] in TRAINING_STATE_DIRS if len(relative.parts) > 1 else relative.name in TRAINING_STATE_FILES
+
+
 def files_to_push(folder: str | Path) -> list[str]:
     """The relative paths ``push_folder`` would upload, after checking the folder is complete.
 
@@ -52,7 +62,8 @@ def files_to_push(folder: str | Path) -> list[str]:
     if not config_path.is_file():
         raise CheckpointError(folder, "no config.json: not a saved model folder")
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                   and not _training_state(p.relative_to(folder)))
     if not any(name in files for name in _WEIGHT_FILES):
         raise CheckpointError(folder, f"no weights: expected one of {_WEIGHT_FILES}")
     pickles = [f for f in files if f.endswith(_FORBIDDEN_SUFFIXES)]
@@ -78,14 +89,15 @@ def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, toke
     from .cards import write_model_card
 
     folder = Path(folder)
-    files_to_push(folder)
+    files = files_to_push(folder)
     if not (folder / "README.md").is_file():
         write_model_card(folder, repo_id=repo_id)
+        files = sorted(set(files) | {"README.md"})
     api = HfApi(token=token)
     with _hub_errors(f"{folder} to {repo_id}"):
         api.create_repo(repo_id, private=private, exist_ok=True)
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message=commit_message,
-                                 ignore_patterns=[".*"])
+                                 allow_patterns=files)  # exactly what files_to_push (and --dry-run) lists
     return str(getattr(info, "commit_url", info))
 
 
