@@ -49,6 +49,13 @@ def test_a_recipe_output_folder_pushes_the_model_not_the_run_state(saved, monkey
     """A recipe's output folder also holds its --resume state and text caches: none of it is published."""
     import huggingface_hub
 
+    from hf_skeleton import hub
+    from hf_skeleton.training import recipe_progress
+
+    # hub.py (a lower layer) names the recipe's state itself: the two must not drift apart
+    assert {recipe_progress.PHASES_DIR, recipe_progress.RUNS_DIR} <= set(hub.TRAINING_STATE_DIRS)
+    assert recipe_progress.STATE_NAME in hub.TRAINING_STATE_FILES
+
     (saved / "phases" / "02-stage-2").mkdir(parents=True)
     (saved / "phases" / "02-stage-2" / "model.safetensors").write_bytes(b"x")
     (saved / "runs" / "02-stage-2" / "checkpoint-50").mkdir(parents=True)
