@@ -1,7 +1,7 @@
 """Multi-view triangulation (``hs.skeletons.triangulate``) of BlazePose on the four Pose2Sim videos, against
 the trial's TRC markers, WITHOUT any alignment.
 
-    OMP_NUM_THREADS=1 python benchmarks/triangulation.py [--frames 100] [--cache /tmp/tri_cache]
+    OMP_NUM_THREADS=1 python benchmarks/triangulation.py [--frames 100] [--cache /tmp/tri_cache] [--model heavy]
 
 The TRC (``pose-3d/S00_P00_T01_BalancingTrial_0-100.trc``, metres, y up) was triangulated by Pose2Sim from
 OpenPose BODY_25B keypoints of the same videos with the same Qualisys calibration; Pose2Sim writes the
@@ -39,15 +39,15 @@ BODY_25B = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shou
 META = ("keypoints_2d", "visibility", "detected", "frame_indices", "times")
 
 
-def blazepose_views(frames: int, cache: Path | None):
-    """The four cameras read raw (``smooth=False``), from ``cache`` when it holds them."""
+def blazepose_views(frames: int, cache: Path | None, model: str = "full"):
+    """The four cameras read raw (``smooth=False``) with BlazePose ``model``, from ``cache`` when it holds them."""
     import hf_skeleton as hs
     from hf_skeleton.skeletons import SkeletonSequence
 
     views, seconds = [], 0.0
     for cam in CAMS:
         path = DATA / "videos" / f"{cam}.mp4"
-        stored = cache / f"{cam}_{frames}.npz" if cache else None
+        stored = cache / f"{cam}_{frames}_{model}.npz" if cache else None
         if stored is not None and stored.exists():
             with np.load(stored, allow_pickle=False) as z:
                 meta = {k: z[k] for k in META}
@@ -56,7 +56,7 @@ def blazepose_views(frames: int, cache: Path | None):
                                               format="blazepose33", meta=meta))
             continue
         t0 = time.perf_counter()
-        seq = hs.load_skeleton(path, max_frames=frames, smooth=False, progress=False)
+        seq = hs.load_skeleton(path, max_frames=frames, smooth=False, progress=False, model=model)
         seconds += time.perf_counter() - t0
         if stored is not None:
             stored.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +105,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=100, help="frames per camera (the trial has 100)")
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep the BlazePose estimates in")
+    ap.add_argument("--model", default="full", choices=["lite", "full", "heavy"],
+                    help="BlazePose's landmark model (lite/heavy: hf-skeleton install-pose-model first)")
     args = ap.parse_args()
     import hf_skeleton as hs
     from hf_skeleton.skeletons import load_calibration, triangulate
@@ -125,9 +127,9 @@ def main() -> None:
           + f"; TRC {trc.num_frames} frames {trc.fps:g} fps, Frame# {int(trc.meta['frame_numbers'][0])}.."
             f"{int(trc.meta['frame_numbers'][-1])}, Time {trc.meta['time'][0]:.4f}..{trc.meta['time'][-1]:.4f} s")
     print(f"# joints ({len(names)}): {', '.join(names)}")
-    views, estimate_s = blazepose_views(args.frames, args.cache)
+    views, estimate_s = blazepose_views(args.frames, args.cache, args.model)
     if estimate_s:
-        print(f"# BlazePose on {len(views)} x {views[0].num_frames} frames: {estimate_s:.1f} s")
+        print(f"# BlazePose {args.model} on {len(views)} x {views[0].num_frames} frames: {estimate_s:.1f} s")
 
     runs = []
     for _ in range(5):

