@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import HFSkeletonError, NoDefaultModelError
+from .demo import generation_model_folder, generation_pipeline
+from .errors import HFSkeletonError
 
 logger = logging.getLogger(__name__)
 
@@ -85,19 +86,6 @@ def bundled_samples() -> dict[str, Callable[[], Any]]:
 
 
 # ---------------------------------------------------------------------- the work
-def generation_model_folder(model: str | None = None) -> str | None:
-    """``model`` (a folder or an embedded name) as a folder, else the embedded ``skeleton-generation``
-    default, else None."""
-    from .embedded import default_model_for, resolve_model
-
-    if model is not None:
-        return resolve_model(str(model))
-    try:
-        return default_model_for("skeleton-generation")
-    except NoDefaultModelError:
-        return None
-
-
 def predict_continuation(seq, out_dir: str | Path, *, model: str | None = None,
                          num_frames: int = CONTINUATION_FRAMES, history_frames: int = HISTORY_FRAMES,
                          pipelines: dict[str, Any] | None = None) -> tuple[Path | None, str]:
@@ -120,14 +108,9 @@ def predict_continuation(seq, out_dir: str | Path, *, model: str | None = None,
                       f"{', '.join(list_embedded_models()) or 'none'}). Train one with `hf-skeleton train "
                       "superman --out runs/superman` and start the app with `hf-skeleton app "
                       "--generation-model runs/superman/unified`.")
-    cache = pipelines if pipelines is not None else {}
-    if folder not in cache:
-        from transformers import pipeline
-
-        cache[folder] = pipeline("skeleton-generation", model=folder)
     history = seq.frame_range(-min(int(history_frames), seq.num_frames))
     try:
-        future = cache[folder](history, task="predict", num_frames=int(num_frames))
+        future = generation_pipeline(folder, pipelines)(history, task="predict", num_frames=int(num_frames))
     except HFSkeletonError as err:
         return None, f"No continuation for this clip: {err}"
     joined = history.copy(positions=np.concatenate([history.positions, future.positions]),
@@ -162,7 +145,7 @@ def analyze(source, out_dir: str | Path, *, generation_model: str | None = None,
         kind = "real" if kind else "file"
         source = load_skeleton(source)  # a typed error naming the file when it is not a skeleton file
     lines: list[str] = []
-    result = run_demo(source, out_dir, num_frames=num_frames, top_k=top_k, log=lines.append)
+    result = run_demo(source, out_dir, num_frames=num_frames, top_k=top_k, log=lines.append, predict=False)
     if kind in ("real", "file"):
         result["kind"] = kind
     gif, note = predict_continuation(source, out_dir, model=generation_model, num_frames=continuation_frames,

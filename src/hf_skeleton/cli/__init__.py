@@ -104,7 +104,8 @@ def _add_viz(sub) -> None:
 
 # ---------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
-    run_demo(args.path, args.out_dir, num_frames=args.num_frames, read_frames=args.read_frames)
+    run_demo(args.path, args.out_dir, num_frames=args.num_frames, read_frames=args.read_frames,
+             generation_model=args.generation_model)
     return 0
 
 
@@ -113,10 +114,15 @@ def _add_demo(sub) -> None:
                        description="Load a clip (PATH, else a real N-UCLA clip from ../shared/data, else a "
                                    "SYNTHETIC generated one), print its summary, write an animation GIF, a frame "
                                    "grid PNG and its DrAction frames, and print the top actions and a description "
-                                   "from the embedded default model (offline).")
+                                   "from the embedded default model (offline); with a motion-generation model, "
+                                   "predict the clip's last 8 frames from the 16 before them and draw them with "
+                                   "the truth (prediction.gif).")
     p.add_argument("path", nargs="?", default=None, help="a skeleton file (optional)")
     p.add_argument("--out-dir", default="hf_skeleton_demo", help="output folder (default: ./hf_skeleton_demo)")
     p.add_argument("--num-frames", type=_int_in(1, 10_000), default=32, help="frames after resampling")
+    p.add_argument("--generation-model", default=None, metavar="FOLDER",
+                   help="a Superman folder (or embedded name) for the prediction (default: the embedded "
+                        "skeleton-generation model, when one is installed)")
     _add_read_frames(p)
     p.set_defaults(func=_cmd_demo)
 
