@@ -188,11 +188,14 @@ def predict_held_out(seq, out_dir: str | Path, *, model: str | None = None, held
     import numpy as np
 
     from .embedded import list_embedded_models
-    from .errors import HFSkeletonError
+    from .errors import HFSkeletonError, SkeletonInputError
     from .evaluation import mpjpe
     from .evaluation.motion_metrics import zero_velocity_prediction
     from .viz import save_animation
 
+    for name, value in (("held_out", held_out), ("history_frames", history_frames)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SkeletonInputError(name, "a positive number of frames", value)
     empty = {"model": None, "animation": None, "history_frames": 0, "held_out": held_out, "mpjpe": None,
              "zero_velocity_mpjpe": None, "units": seq.format.units}
     folder = generation_model_folder(model)
@@ -216,8 +219,8 @@ def predict_held_out(seq, out_dir: str | Path, *, model: str | None = None, held
         log(note)
         return {**empty, "model": folder, "note": note}
     error = mpjpe(predicted.positions, truth.positions, truth.mask)
-    baseline = mpjpe(zero_velocity_prediction(history.positions.transpose(1, 0, 2, 3), held_out).transpose(1, 0, 2, 3),
-                     truth.positions, truth.mask)
+    held = zero_velocity_prediction(history.positions.transpose(1, 0, 2, 3), held_out)  # (P, F, J, 3)
+    baseline = mpjpe(held.transpose(1, 0, 2, 3), truth.positions, truth.mask)
     shown = seq.frame_range(start)
     hidden = np.zeros_like(history.mask)
     both = shown.copy(positions=np.concatenate([shown.positions, np.concatenate(

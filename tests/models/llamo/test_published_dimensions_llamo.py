@@ -22,15 +22,24 @@ QWEN = Path(__file__).resolve().parents[2] / "fixtures" / "published_configs" / 
 QUESTION = "What action is the person doing? Answer with the action name."
 
 
+@pytest.fixture(scope="module")
+def qwen_text_folder(tmp_path_factory) -> Path:
+    """Qwen2.5-7B's text model at its published dimensions (one layer, random bfloat16 weights, 2.5 GB on disk),
+    built once for the module's two tests; neither writes to it."""
+    from hf_skeleton.testing_published import published_text_folder
+
+    return published_text_folder(QWEN, tmp_path_factory.mktemp("published") / "qwen2_5_7b", text_layers=1)
+
+
 @pytest.mark.slow
-def test_llamo_around_qwen2_5_7b_text_model(nucla_dir, tmp_path):
-    from hf_skeleton.testing_published import PeakRSS, published_text_folder
+def test_llamo_around_qwen2_5_7b_text_model(nucla_dir, tmp_path, qwen_text_folder):
+    from hf_skeleton.testing_published import PeakRSS
     from hf_skeleton.training.llamo_recipe import LlamoRecipeConfig, build
 
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        folder = published_text_folder(QWEN, tmp_path / "qwen2_5_7b", text_layers=1)
+        folder = qwen_text_folder
         clip = hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json")
         with PeakRSS() as memory:
             torch.manual_seed(0)
@@ -120,7 +129,8 @@ def published_clip_tower_folder(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads(nucla_dir, data_dir, tmp_path):
+def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads(nucla_dir, data_dir, tmp_path,
+                                                                                 qwen_text_folder):
     """LLaMo with both towers of a GPU run (Qwen2.5-7B's text model and LLaVA-1.5's CLIP ViT-L/14-336 as the
     video tower) on a real clip and 8 frames of a real video: the tower holds the folder's weights, the video
     tokens are what the config says, gradients reach only the trained parts, and the saved folder (trained
@@ -128,14 +138,14 @@ def test_llamo_with_a_clip_video_tower_at_published_dimensions_saves_and_reloads
     from safetensors import safe_open
     from transformers import AutoModelForImageTextToText, AutoProcessor, CLIPVisionModel
 
-    from hf_skeleton.testing_published import PeakRSS, cast_back_after_reload, published_text_folder
+    from hf_skeleton.testing_published import PeakRSS, cast_back_after_reload
     from hf_skeleton.training.llamo_recipe import LlamoRecipeConfig, build
     from hf_skeleton.video import iter_frames
 
     previous = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        text_folder = published_text_folder(QWEN, tmp_path / "qwen2_5_7b", text_layers=1)
+        text_folder = qwen_text_folder
         clip_folder = published_clip_tower_folder(tmp_path / "clip_vit_l_336")
         clip = hs.load_skeleton(nucla_dir / "a01_s01_e00_v01.json")
         video = data_dir / "pose2sim_demo" / "videos" / "cam01.mp4"

@@ -83,7 +83,7 @@ def require_pose_model(name: str) -> PoseModel:
 
 def _tarball_bytes(source: str | Path | None) -> tuple[bytes, str]:
     if source is None:
-        with urllib.request.urlopen(NPM_TARBALL, timeout=DOWNLOAD_TIMEOUT_S) as response:  # noqa: S310 (fixed https URL)
+        with urllib.request.urlopen(NPM_TARBALL, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read(TARBALL_MAX_BYTES + 1)
         where = NPM_TARBALL
     else:
@@ -110,7 +110,7 @@ def install_pose_model(names: list[str], source: str | Path | None = None, folde
     if wanted:
         data, where = _tarball_bytes(source)
         try:
-            archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")
+            archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:gz")  # noqa: SIM115 (closed by the with below)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise SkeletonFileError(where, "tarball", "a gzip-compressed tar archive", type(exc).__name__) from None
         with archive:
