@@ -64,6 +64,7 @@ def study(folder: str, clips: np.ndarray, names: list[str], units: str, batch: i
     err_ae = (box_denormalize(ae_n, centre, scale) - raw).norm(dim=-1).numpy() * to_mm
     roundtrip = (box_denormalize(x, centre, scale) - raw).norm(dim=-1).mean().item() * to_mm
     per_clip = err_vq.mean((1, 2))
+    per_clip_normalised = (vq_n - x).norm(dim=-1).mean((1, 2)).numpy()
     box_mm = scale.flatten().numpy() * to_mm
     q = np.quantile(box_mm, [0.25, 0.5, 0.75])
     bins = np.digitize(box_mm, q)
@@ -84,6 +85,7 @@ def study(folder: str, clips: np.ndarray, names: list[str], units: str, batch: i
         "normalised_error": float(f"{(vq_n - x).norm(dim=-1).mean().item():.4g}"),
         "box_scale_mm_quartiles": [round(float(v)) for v in q],
         "vq_mm_by_box_quartile": [round(float(per_clip[bins == b].mean()), 1) for b in range(4)],
+        "normalised_error_by_box_quartile": [round(float(per_clip_normalised[bins == b].mean()), 4) for b in range(4)],
         "per_joint_mm": {names[j]: round(float(per_joint[j]), 1) for j in worst},
         "small_joints_mm": round(float(per_joint[small].mean()), 1) if small.any() else None,
         "other_joints_mm": round(float(per_joint[~small].mean()), 1),
