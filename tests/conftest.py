@@ -111,3 +111,19 @@ def make_arms_dataset(nucla_dir, tmp_path_factory):
         return raw, out
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_superman_folder(tmp_path_factory) -> Path:
+    """A tiny random Superman (``hf_skeleton.testing.tiny_superman``, seed 0) saved with its processor, built once
+    for the session's pipeline, app and demo tests; none writes to it."""
+    import torch
+
+    from hf_skeleton.testing import tiny_superman
+
+    torch.manual_seed(0)
+    model, processor = tiny_superman()
+    folder = tmp_path_factory.mktemp("tiny_superman")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -6,26 +6,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from transformers import pipeline
 
 import hf_skeleton as hs
 from hf_skeleton import cli
 from hf_skeleton.demo import predict_held_out
-from hf_skeleton.testing import tiny_superman
 
 CLIP = "a01_s01_e00_v01.json"  # N-UCLA "pick up with one hand", 44 frames
 
 
 @pytest.fixture(scope="module")
-def superman_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    model, processor = tiny_superman()
-    folder = tmp_path_factory.mktemp("superman")
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
+def superman_folder(tiny_superman_folder):
+    return str(tiny_superman_folder)
 
 
 def _gif_frames(path) -> int:

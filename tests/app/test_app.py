@@ -19,7 +19,6 @@ from hf_skeleton import app
 from hf_skeleton.data import action_labels
 from hf_skeleton.embedded import default_model_for
 from hf_skeleton.skeletons.synthetic import synthetic_clip
-from hf_skeleton.testing import tiny_superman
 
 torch.set_num_threads(1)
 CLIP = "a01_s01_e00_v01.json"  # N-UCLA "pick up with one hand", 44 frames
@@ -112,13 +111,8 @@ def test_a_video_is_read_once_into_a_blazepose_skeleton(pose2sim_dir, tmp_path, 
 
 
 @pytest.fixture(scope="module")
-def superman_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    model, processor = tiny_superman()
-    folder = tmp_path_factory.mktemp("superman")
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return str(folder)
+def superman_folder(tiny_superman_folder):
+    return str(tiny_superman_folder)
 
 
 def test_continuation_with_a_generation_model(nucla_dir, tmp_path, superman_folder):

@@ -10,19 +10,13 @@ from transformers import pipeline
 import hf_skeleton as hs
 from hf_skeleton.models.superman import MotionParseError
 from hf_skeleton.pipelines.skeleton_generation import MAX_FRAMES
-from hf_skeleton.testing import tiny_superman
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    torch.manual_seed(0)
-    model, proc = tiny_superman()
-    path = tmp_path_factory.mktemp("superman")
-    model.save_pretrained(path)
-    proc.save_pretrained(path)
-    return path
+def folder(tiny_superman_folder):
+    return tiny_superman_folder
 
 
 @pytest.fixture(scope="module")
