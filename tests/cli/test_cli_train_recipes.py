@@ -114,6 +114,20 @@ def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
     assert np.isfinite(future.positions).all() and np.abs(future.positions[:, 0, hip]).max() < 1e4
 
 
+def test_a_unified_only_superman_run_moved_and_resumed_adds_the_single_task_runs(tmp_path, data_dir):
+    args = ["train", "superman", "--data", str(data_dir), "--max-trials", "6", "--vgmt-steps", "3", "--steps", "3",
+            "--batch", "2", "--hidden", "32", "--eval", "2", "--max-train", "8"]
+    assert main([*args, "--out", str(tmp_path / "run"), "--unified-only"]) == 0
+    unified = json.loads((tmp_path / "run" / "results.json").read_text())["predict+inbetween"]
+    (tmp_path / "run").rename(tmp_path / "moved")
+    assert main([*args, "--out", str(tmp_path / "moved"), "--resume"]) == 0
+    results = json.loads((tmp_path / "moved" / "results.json").read_text())
+    assert results["predict+inbetween"] == unified  # kept, not trained again
+    assert set(results["predict"]["free"]) == {"predict"} and set(results["inbetween"]["free"]) == {"inbetween"}
+    state = json.loads((tmp_path / "moved" / "recipe_state.json").read_text())
+    assert [p["name"] for p in state["phases"]] == ["vgmt", "predict+inbetween", "predict", "inbetween"]
+
+
 def test_llamo_open_vocabulary_run_holds_out_the_unseen_classes(tmp_path, data_dir):
     out = tmp_path / "llamo"
     assert main(["train", "llamo", "--data", str(data_dir), "--output-dir", str(out), "--text-model", "none",

@@ -50,8 +50,9 @@ RUNS_DIR = "runs"
 STAGING_PREFIX = ".staging-"
 TRAINABLE_STATE_NAME = "trainable_state.safetensors"
 # config fields that do not change what a phase computes: a resumed run may change them
-# (``base`` fills the fields it names, which are compared)
-NOT_COMPARED = ("resume", "output_dir", "export_dir", "eval_clips", "save_steps", "save_total_limit", "base")
+# (``base`` fills the fields it names, which are compared; ``out`` is the Superman recipe's output folder, so a
+# moved run folder resumes)
+NOT_COMPARED = ("resume", "output_dir", "out", "export_dir", "eval_clips", "save_steps", "save_total_limit", "base")
 
 
 @dataclass
@@ -175,7 +176,7 @@ class RecipeProgress:
         recorded = self._read()
         if resume and recorded is not None:
             differ = {k: (recorded["config"].get(k), self.config.get(k))
-                      for k in sorted(set(recorded["config"]) | set(self.config))
+                      for k in sorted((set(recorded["config"]) | set(self.config)) - set(ignore))
                       if recorded["config"].get(k) != self.config.get(k)}
             if differ:
                 raise RecipeResumeError(self.path, differ)

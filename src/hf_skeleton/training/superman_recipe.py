@@ -51,7 +51,7 @@ from ..testing import tiny_superman
 from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
 from .recipe_data import DatasetOptions
-from .recipe_progress import Phase, RecipeProgress, ResumeOptions
+from .recipe_progress import NOT_COMPARED, Phase, RecipeProgress, ResumeOptions
 from .superman_base import SupermanBase
 from .superman_eval import _mm, evaluate_inbetween, evaluate_predict, tokenised_gt
 from .superman_tasks import (
@@ -345,8 +345,10 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
         log(f"Superman on {base.name} ({base.kind}; --hidden is not used)")
 
     runs = TASK_RUNS[:1] if args.unified_only else TASK_RUNS
+    # --unified-only only leaves phases out, so that a unified-only run resumed without it adds the single-task runs
     progress = RecipeProgress(out, args, [Phase("vgmt", args.vgmt_steps, "warm-up")]
-                              + [Phase("+".join(tasks), args.steps) for tasks in runs], resume=args.resume, log=log)
+                              + [Phase("+".join(tasks), args.steps) for tasks in runs], resume=args.resume, log=log,
+                              ignore=NOT_COMPARED + ("unified_only",))
     if progress.done("vgmt"):  # a resumed run: the VGMT saved when its phase finished
         vgmt = VGMTModel.from_pretrained(out / "vgmt").eval()
         vgmt_log = progress.results("vgmt")
