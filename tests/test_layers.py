@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "hf_skeleton"
 RANK = {
     "errors": 0,
     "skeletons": 1, "data": 1, "video": 1, "embedded": 1,
-    "viz": 2, "backbones": 2, "backbone_weights": 2, "remote_code": 2, "modeling_utils": 2, "processing": 2, "rendering": 2, "dataset_tools": 2,
+    "viz": 2, "backbones": 2, "backbone_weights": 2, "tokenizer_reference": 2, "remote_code": 2, "modeling_utils": 2, "processing": 2, "rendering": 2, "dataset_tools": 2,
     "cards": 2,
     "hub": 3, "models": 3,
     "evaluation": 4, "pipelines": 4,

@@ -2,7 +2,10 @@
 
 Each lives in ``hf_skeleton/embedded/<name>/`` as a plain ``save_pretrained`` folder (config,
 safetensors weights, processor files, model card with its training command and measured results),
-so ``pipeline(..., model=hs.embedded_model_path(name))`` works offline.
+so ``pipeline(..., model=hs.embedded_model_path(name))`` works offline. Models built on an installed
+backbone hold only their trained tensors (:mod:`hf_skeleton.backbone_weights`) and a
+``tokenizer_reference.json`` instead of the backbone's 3.5 MB ``tokenizer.json``
+(:mod:`hf_skeleton.tokenizer_reference`); both resolve through ``hs.backbone_path`` at load.
 """
 
 from __future__ import annotations

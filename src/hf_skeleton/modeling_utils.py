@@ -317,7 +317,8 @@ def check_processor_folder(folder: str | os.PathLike) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         return  # a Hub id: transformers resolves and reports it
-    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+    if not any((folder / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json",
+                                                        "tokenizer_reference.json")):
         raise CheckpointError(folder, "no tokenizer (tokenizer.json / tokenizer_config.json): save the processor "
                                       "with processor.save_pretrained(folder), which writes its tokenizer too")
 

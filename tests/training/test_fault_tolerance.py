@@ -172,7 +172,7 @@ def test_truncated_config_json_names_the_file(llamo_copy):
 def test_processor_folder_without_tokenizer_names_the_folder(llamo_copy):
     from transformers import AutoProcessor
 
-    (llamo_copy / "tokenizer.json").unlink()
+    (llamo_copy / "tokenizer_reference.json").unlink()
     (llamo_copy / "tokenizer_config.json").unlink()
     with pytest.raises(CheckpointError, match="no tokenizer") as err:
         AutoProcessor.from_pretrained(llamo_copy)

@@ -105,8 +105,16 @@ class SkeletonModelProcessor(ProcessorMixin):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args: Any, **kwargs: Any):
+        """transformers' loading; a folder whose tokenizer is a reference to its backbone's
+        (:mod:`hf_skeleton.tokenizer_reference`) gets it rebuilt."""
         if "tokenizer" in cls.get_attributes():
             check_processor_folder(pretrained_model_name_or_path)
+            if kwargs.get("tokenizer") is None:
+                from ..tokenizer_reference import referenced_tokenizer
+
+                tokenizer = referenced_tokenizer(pretrained_model_name_or_path)
+                if tokenizer is not None:
+                    kwargs["tokenizer"] = tokenizer
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     @classmethod
