@@ -94,6 +94,8 @@ def test_train_superman_writes_a_folder_that_loads(tmp_path, data_dir, cmu_dir):
                  "--max-train", "8", "--unified-only"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["setup"]["max_trials"] == 6 and results["vgmt"]["heldout_recon_mm"] > 0
+    floors = results["vgmt"]["heldout_tokeniser_floor"]  # the token-space zero velocity beside the floor
+    assert floors["predict_copy_mm"].keys() == floors["predict_mm"].keys() != set()
     unified = results["predict+inbetween"]
     assert set(unified) == {"loss_first", "loss_last", "free", "constrained"} and "predict" not in results
     assert unified["constrained"]["predict"]["parse_failure_rate"] == 0.0  # the template always parses

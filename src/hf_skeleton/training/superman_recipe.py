@@ -233,16 +233,28 @@ def vgmt_error_mm(vgmt: VGMTModel, clips: list[np.ndarray]) -> float:
     return float((rec - x).norm(dim=-1).mean()) * 1000
 
 
+def _copy_last_step(model, builder: SupermanTaskBuilder, history: np.ndarray, num_frames: int) -> np.ndarray:
+    """The history's last step of codes repeated over the future's steps, decoded in the history's box."""
+    (h,), centre, scale = normalize_like(*[torch.from_numpy(history)] * 2)
+    codes = builder.codes(h)
+    steps = -(-num_frames // model.config.vgmt_config.temporal_downsample)
+    with torch.no_grad():
+        motion = model.codes_to_motion(codes[-1:].repeat(steps, 1)[None], num_frames=num_frames)[0]
+    return (motion * scale + centre).numpy()
+
+
 def tokeniser_floors(vgmt: VGMTModel, pred_windows: list[np.ndarray], mib_clips: list[np.ndarray],
                      fps: float) -> dict:
     """MPJPE (mm) of the VGMT-decoded ground truth vs the raw joints, tokenised as the tasks tokenise it:
     prediction per horizon on 2T-frame windows (the future in its history's box), in-betweening on the
-    missing middle of T-frame clips (the clip in its keyframes' box)."""
+    missing middle of T-frame clips (the clip in its keyframes' box). ``predict_copy_mm``: what a model
+    that repeats the history's last step of codes scores, the token-space zero velocity."""
     model, proc = tiny_superman(vgmt.config, hidden_size=32, layers=1)
     model.vgmt.load_state_dict(vgmt.state_dict())
     b = SupermanTaskBuilder(model.eval(), proc)
     futures = np.stack([w[len(w) // 2 :] for w in pred_windows])
     floors = np.stack([tokenised_gt(model, b.predict(w[: len(w) // 2], w[len(w) // 2 :])) for w in pred_windows])
+    copies = np.stack([_copy_last_step(model, b, w[: len(w) // 2], len(w) - len(w) // 2) for w in pred_windows])
     mib = []
     for clip in mib_clips:
         ex = b.inbetween(clip)
@@ -251,6 +263,7 @@ def tokeniser_floors(vgmt: VGMTModel, pred_windows: list[np.ndarray], mib_clips:
         missing[k:-k] = True
         mib.append(inbetween_error(tokenised_gt(model, ex), clip, missing))
     return {"predict_mm": _mm(prediction_errors(floors, futures, fps)),
+            "predict_copy_mm": _mm(prediction_errors(copies, futures, fps)),
             "inbetween_mm": round(float(np.mean(mib)) * 1000, 1),
             "windows": {"predict": len(pred_windows), "inbetween": len(mib_clips)}}
 

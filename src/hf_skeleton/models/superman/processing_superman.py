@@ -300,7 +300,8 @@ class SupermanTaskBuilder:
         self.keyframes = keyframes
         self.r = model.config.vgmt_config.temporal_downsample
 
-    def _codes(self, motion: torch.Tensor) -> torch.Tensor:
+    def codes(self, motion: torch.Tensor) -> torch.Tensor:
+        """The VGMT codes (T / r, J) of a motion (T, J, 3) already in its box (:func:`normalize_like`)."""
         return self.model.motion_to_codes(motion[None].to(self.model.vgmt.dtype))[0].cpu()
 
     def predict(self, history, future=None, num_frames: int | None = None) -> dict[str, Any]:
@@ -316,8 +317,8 @@ class SupermanTaskBuilder:
             num_frames = f.shape[0]
         (hn, *rest), centre, scale = normalize_like(h, h, *([] if f is None else [f]))
         steps = -(-int(num_frames) // self.r)
-        prompt = self.processor.task_prompt("predict", num_steps=steps, history=self._codes(hn))
-        target = self._codes(rest[0]) if rest else None
+        prompt = self.processor.task_prompt("predict", num_steps=steps, history=self.codes(hn))
+        target = self.codes(rest[0]) if rest else None
         return self._finish("predict", prompt, target, steps, centre, scale, num_frames)
 
     def inbetween(self, clip=None, *, start=None, end=None, num_frames: int | None = None) -> dict[str, Any]:
@@ -334,9 +335,9 @@ class SupermanTaskBuilder:
         (sn, en, *rest), centre, scale = normalize_like(torch.cat([s, e]), s, e, *([] if c is None else [c]))
         steps = -(-int(num_frames) // self.r)
         prompt = self.processor.task_prompt(
-            "inbetween", num_steps=steps, start=self._codes(sn), end=self._codes(en)
+            "inbetween", num_steps=steps, start=self.codes(sn), end=self.codes(en)
         )
-        target = self._codes(rest[0]) if rest else None
+        target = self.codes(rest[0]) if rest else None
         out = self._finish("inbetween", prompt, target, steps, centre, scale, num_frames)
         out["keyframes"] = (s.shape[0], e.shape[0])
         return out
@@ -354,7 +355,7 @@ class SupermanTaskBuilder:
         if clip is not None:
             c = _as_motion(clip, "clip")
             (cn,), centre, scale = normalize_like(c, c)
-            target = self._codes(cn)
+            target = self.codes(cn)
         out = self._finish(
             "estimate",
             self.processor.task_prompt("estimate", num_steps=steps),
