@@ -11,9 +11,15 @@ Each is scored by its tokeniser floor (VGMT-decoded ground truth vs raw joints, 
 held-out window: prediction per horizon, in-betweening on the missing middle; and by the plain held-out
 reconstruction of own-box windows. The first line gives the baselines on the same windows
 (zero velocity per horizon, linear interpolation of the missing middle); ``--vgmt-steps`` with no value
-prints only that line.
+prints only that line. Each row also gives ``predict_copy_mm``: the history's last step of codes repeated,
+the token-space zero velocity a model that copies its last step scores.
+
+``--vgmt FOLDER ...`` scores saved VGMTs (a recipe run's ``OUT/vgmt``) instead of training any, and
+``--windows 30`` takes the recipe's evaluation windows (its ``--eval 30`` draw for the same seed) instead of
+all held-out windows:
 
     OMP_NUM_THREADS=1 python benchmarks/superman_tokeniser_floor.py --vgmt-steps 300
+    OMP_NUM_THREADS=1 python benchmarks/superman_tokeniser_floor.py --vgmt runs/superman_smollm2/vgmt --windows 30
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from hf_skeleton.evaluation.motion_metrics import (
     prediction_errors,
     zero_velocity_prediction,
 )
-from hf_skeleton.models.vgmt import normalize_motion
+from hf_skeleton.models.vgmt import VGMTModel, normalize_motion
 from hf_skeleton.training import superman_recipe as sr
 from hf_skeleton.training.superman_tasks import keyframe_count
 
@@ -44,6 +50,9 @@ def main() -> None:
     p.add_argument("--vgmt-steps", type=int, nargs="*", default=[300])
     p.add_argument("--max-trials", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vgmt", nargs="+", default=None, help="saved VGMT folders to score (no training)")
+    p.add_argument("--windows", type=int, default=0, help="the recipe's N prediction / in-betweening evaluation "
+                   "windows (its --eval N draw; 0: every held-out window)")
     args = p.parse_args()
     train, test = sr.split_trials(sr.load_cmu(sr.cmu_dir(args), args.fps, args.max_trials))
     T = args.clip
@@ -52,6 +61,11 @@ def main() -> None:
         "task boxes": sr.vgmt_training_clips(sr.windows(train, 2 * T, 4), T),
     }
     pred_test, mib_test = sr.windows(test, 2 * T, T), sr.windows(test, T, T)
+    if args.windows:  # as the recipe draws its evaluation windows
+        rng = np.random.default_rng(args.seed)
+        pred_test, mib_test = (
+            [ws[i] for i in sorted(rng.choice(len(ws), min(args.windows, len(ws)), replace=False))]
+            for ws in (pred_test, mib_test))
     k = keyframe_count(T)
     missing = np.zeros(T, bool)
     missing[k:-k] = True
@@ -61,8 +75,12 @@ def main() -> None:
         "linear_interpolation_mm": round(float(np.mean(
             [inbetween_error(linear_interpolation(c, missing), c, missing) for c in mib_test])) * 1000, 1)}}),
         flush=True)
+    for folder in args.vgmt or ():
+        vgmt = VGMTModel.from_pretrained(folder).eval()
+        print(json.dumps({"vgmt": folder, "heldout_recon_own_box_mm": round(sr.vgmt_error_mm(vgmt, mib_test), 1),
+                          **sr.tokeniser_floors(vgmt, pred_test, mib_test, args.fps)}), flush=True)
     rows = []
-    for steps in args.vgmt_steps:
+    for steps in [] if args.vgmt else args.vgmt_steps:
         for name, clips in data.items():
             t0 = time.time()
             vgmt = sr.train_vgmt(clips, steps, args.seed, log=lambda line: None)

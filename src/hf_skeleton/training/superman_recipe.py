@@ -303,19 +303,21 @@ def train_superman(vgmt, tasks, examples, steps, batch, hidden, lr, seed, out_di
 
 
 def _card_results(unified: dict, fps: float, name: str = "CMU held-out", index: dict | None = None) -> dict:
-    """The unified model's free-decoding scores as flat rows for the model card (``index``: the dataset's
-    model-index entry)."""
-    if "free" not in unified:  # not evaluated (--eval-split none)
-        return {}
+    """The unified model's scores as flat rows for the model card, free and template-constrained decoding (the
+    pipeline's default) (``index``: the dataset's model-index entry)."""
     extra = {"_index": index} if index else {}
-    pred, mib = unified["free"]["predict"], unified["free"]["inbetween"]
-    rows = {f"{name} prediction ({fps:g} fps, free decoding)": {
-        **{f"strict_mpjpe_mm@{int(ms):03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
-        **{f"zero_velocity_mm@{int(ms):03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
-        "parse_failure_rate": pred["parse_failure_rate"], **extra}}
-    rows[f"{name} in-betweening (middle half, free decoding)"] = {
-        "strict_mpjpe_mm": mib["strict_vs_raw_mm"], "linear_interpolation_mm": mib["linear_interpolation_mm"],
-        "parse_failure_rate": mib["parse_failure_rate"], **extra}
+    rows = {}
+    for decoding in ("free", "constrained"):
+        if decoding not in unified:  # not evaluated (--eval-split none)
+            continue
+        pred, mib = unified[decoding]["predict"], unified[decoding]["inbetween"]
+        rows[f"{name} prediction ({fps:g} fps, {decoding} decoding)"] = {
+            **{f"strict_mpjpe_mm@{int(ms):03d}ms": v for ms, v in pred["strict_vs_raw_mm"].items()},
+            **{f"zero_velocity_mm@{int(ms):03d}ms": v for ms, v in pred["zero_velocity_mm"].items()},
+            "parse_failure_rate": pred["parse_failure_rate"], **extra}
+        rows[f"{name} in-betweening (middle half, {decoding} decoding)"] = {
+            "strict_mpjpe_mm": mib["strict_vs_raw_mm"], "linear_interpolation_mm": mib["linear_interpolation_mm"],
+            "parse_failure_rate": mib["parse_failure_rate"], **extra}
     return rows
 
 
