@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 INSTALL = "pip install 'hf_skeleton[app]'"
 TOP_K = 5
-CONTINUATION_FRAMES = 16  # frames the generation model predicts
+CONTINUATION_FRAMES = 8  # frames the generation model predicts (the CMU recipe's horizon, as in the demo)
 HISTORY_FRAMES = 32  # at most this many observed frames are given to it
 _KEEP_RUNS = 8  # output folders kept per app (Gradio has copied older ones into its cache)
 

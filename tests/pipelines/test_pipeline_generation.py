@@ -122,9 +122,10 @@ def test_long_histories_and_unobserved_frames_are_refused(pipe):
     assert pipe(gap, task="predict", num_frames=4, history_frames=2).num_frames == 4  # frames 6-7 only
 
 
-def test_generation_pipeline_without_a_model_says_what_to_pass():
+def test_generation_pipeline_without_a_model_says_what_to_pass(monkeypatch):
     from transformers import pipeline
 
+    monkeypatch.setattr("hf_skeleton.embedded.DEFAULTS", {"skeleton-generation": ()})  # as with none installed
     with pytest.raises(hs.NoDefaultModelError) as err:
         pipeline("skeleton-generation")
     assert err.value.task == "skeleton-generation" and "model=" in str(err.value)
