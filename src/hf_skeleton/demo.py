@@ -180,8 +180,9 @@ def predict_held_out(seq, out_dir: str | Path, *, model: str | None = None, held
     and the prediction in the next colour over the predicted frames (blue and red for one person).
 
     The clip is read at its own frame rate. Returns ``{"model", "animation", "history_frames", "held_out",
-    "mpjpe", "zero_velocity_mpjpe", "units", "note"}``, errors over the predicted frames' observed joints in
-    the clip's units beside the zero-velocity baseline (the last observed frame held); ``animation`` is None,
+    "mpjpe", "zero_velocity_mpjpe", "units", "note"}``, errors over the predicted frames' joints that are both
+    observed and predicted, in the clip's units, beside the zero-velocity baseline (the last observed frame held)
+    on the same joints; ``animation`` is None,
     and ``note`` says why, without a model or when the clip cannot be predicted (too short, a person
     unobserved in a history frame, ...). ``pipelines`` caches the loaded pipeline by folder between calls.
     """
@@ -218,9 +219,10 @@ def predict_held_out(seq, out_dir: str | Path, *, model: str | None = None, held
         note = f"no prediction for this clip: {err}"
         log(note)
         return {**empty, "model": folder, "note": note}
-    error = mpjpe(predicted.positions, truth.positions, truth.mask)
+    scored = truth.mask & predicted.mask  # joints of the clip's format the model's format has no source for
+    error = mpjpe(predicted.positions, truth.positions, scored)  # are not predicted: neither is scored on them
     held = zero_velocity_prediction(history.positions.transpose(1, 0, 2, 3), held_out)  # (P, F, J, 3)
-    baseline = mpjpe(held.transpose(1, 0, 2, 3), truth.positions, truth.mask)
+    baseline = mpjpe(held.transpose(1, 0, 2, 3), truth.positions, scored)
     shown = seq.frame_range(start)
     hidden = np.zeros_like(history.mask)
     both = shown.copy(positions=np.concatenate([shown.positions, np.concatenate(

@@ -183,3 +183,18 @@ def test_sampling_arguments_reach_generate(pipe, monkeypatch):
     for bad in ({"temperature": 0}, {"top_p": 1.5}, {"temperature": "hot"}):
         with pytest.raises(hs.SkeletonInputError):
             pipe(_seq(8), task="predict", num_frames=4, do_sample=True, **bad)
+
+
+def test_a_joint_the_clip_lacks_is_read_where_its_neighbours_put_it(pipe):
+    """An unobserved joint (stored as 0, metres from a body in camera coordinates) is filled from its tree
+    neighbours before the VGMT reads it: the prediction is the one for that joint observed there."""
+    seq = _seq(8)
+    neck, thorax, head = (seq.format.index(n) for n in ("neck", "thorax", "head"))
+    mask = seq.mask.copy()
+    mask[:, :, neck] = False
+    lacking = pipe(seq.copy(mask=mask), task="predict", num_frames=4)
+    pos = seq.positions.copy()
+    pos[:, :, neck] = (pos[:, :, thorax] + pos[:, :, head]) / 2
+    there = pipe(seq.copy(positions=pos), task="predict", num_frames=4)
+    np.testing.assert_array_equal(lacking.meta["motion_codes"][0], there.meta["motion_codes"][0])
+    np.testing.assert_allclose(lacking.positions, there.positions, atol=1e-5)

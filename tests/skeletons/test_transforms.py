@@ -318,3 +318,21 @@ def test_properties_on_random_clips(T, P, drop, seed, fmt, center, align):
                                rtol=1e-4, atol=1e-4)
     for out in (rot, seq.resample(5, mode="random", seed=seed), tf.augment(seq, jitter_std=0.1, seed=seed)):
         assert np.all(out.positions[~out.mask] == 0)
+
+
+def test_unobserved_joints_are_filled_from_their_tree_neighbours():
+    from hf_skeleton.skeletons.geometry import fill_unobserved_joints
+
+    fmt = hs.get_format("h36m17")
+    seq = _random_seq(T=5, P=2, fmt="h36m17", seed=3, drop=0.0)
+    pos, mask = seq.positions, seq.mask.copy()
+    neck, thorax, head = (fmt.index(n) for n in ("neck", "thorax", "head"))
+    mask[:, :, neck] = False  # a format without the joint: zero after conversion
+    arm = [fmt.index(n) for n in ("left_shoulder", "left_elbow", "left_wrist")]
+    mask[1, 0, arm] = False  # a chain unobserved in one frame: filled outwards from the thorax
+    filled = fill_unobserved_joints(np.where(mask[..., None], pos, 0.0), mask, fmt)
+    np.testing.assert_array_equal(filled[mask], pos[mask])  # observed joints untouched
+    np.testing.assert_allclose(filled[:, :, neck], (pos[:, :, thorax] + pos[:, :, head]) / 2, atol=1e-6)
+    np.testing.assert_allclose(filled[1, 0, arm], np.repeat(pos[1, 0, thorax][None], 3, 0), atol=1e-6)
+    nothing = fill_unobserved_joints(pos, np.zeros_like(mask), fmt)  # nothing observed: zeros, no NaN
+    assert np.isfinite(nothing).all()

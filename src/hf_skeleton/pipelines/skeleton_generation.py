@@ -34,6 +34,7 @@ from ..models.superman.generation_superman import MotionTemplateConstraint  # no
 from ..models.superman.processing_superman import SupermanTaskBuilder, keyframe_count
 from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
 from ..processing.skeleton_processor import SkeletonProcessor
+from ..skeletons.geometry import fill_unobserved_joints
 from ..skeletons.sequence import SkeletonSequence
 from .batching import ListBatchingMixin
 from .typed_loading import install as _install_typed_loading
@@ -156,7 +157,9 @@ class SkeletonGenerationPipeline(ListBatchingMixin, Pipeline):
         seq = self._sequence(inputs, skeleton_format)
         source_format = seq.format
         seq = self._skeleton_processor().to_model_format(seq, name="inputs")
-        pos, T = seq.positions, seq.num_frames  # (T, P, J, 3)
+        # the VGMT reads every joint: one the clip lacks (a format without it, an occlusion) is filled from its
+        # neighbours, not left at the origin, where it would stretch the clip's box
+        pos, T = fill_unobserved_joints(seq.positions, seq.mask, seq.format), seq.num_frames  # (T, P, J, 3)
         if task == "predict":
             if history_frames is None and T > MAX_FRAMES:
                 raise SkeletonInputError("history_frames", f"the last N <= {MAX_FRAMES} frames to read (the clip "

@@ -296,3 +296,43 @@ __all__ = [
     "upright_rotation",
     "view_alignment_lacks",
 ]
+
+
+def fill_unobserved_joints(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:
+    """``positions`` (..., J, 3) with every joint ``mask`` (..., J) marks unobserved set to the mean of its
+    observed neighbours in the skeleton tree (parent and children) in the same frame, repeated outwards until
+    each joint connected to an observed one is set (the rest: the frame's observed mean, or 0). Observed joints
+    are returned unchanged.
+
+    For models that read every joint of their format (a VGMT tokenises all J): an unobserved joint is zero in a
+    converted clip, which lies metres from the body in camera coordinates and would enter the clip's box.
+    """
+    pos = np.array(positions, dtype=np.float32, copy=True)
+    known = np.array(mask, dtype=bool, copy=True)
+    neighbours = [[p] if p >= 0 else [] for p in fmt.parents]
+    for j, p in enumerate(fmt.parents):
+        if p >= 0:
+            neighbours[p].append(j)
+    for _ in range(fmt.num_joints):
+        todo = ~known
+        if not todo.any():
+            break
+        filled = known.copy()
+        for j in np.flatnonzero(todo.reshape(-1, fmt.num_joints).any(0)):
+            nb = neighbours[j]
+            if not nb:
+                continue
+            count = known[..., nb].sum(-1)
+            total = (pos[..., nb, :] * known[..., nb, None]).sum(-2)
+            here = todo[..., j] & (count > 0)
+            pos[here, j] = total[here] / count[here, None]
+            filled[here, j] = True
+        if (filled == known).all():
+            break
+        known = filled
+    rest = ~known
+    if rest.any():
+        count = np.maximum(known.sum(-1, keepdims=True), 1)
+        centre = (pos * known[..., None]).sum(-2) / count
+        pos[rest] = np.broadcast_to(centre[..., None, :], pos.shape)[rest]
+    return pos
