@@ -278,26 +278,6 @@ def upright_rotation(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonForma
     return dst.T @ src, "upright: hips/shoulders"
 
 
-__all__ = [
-    "UPRIGHT_JOINTS",
-    "VIEW_ALIGNMENTS",
-    "body_facing",
-    "bone_lengths",
-    "canonical_pose",
-    "check_view_alignment",
-    "facing_rotation",
-    "lateral_axis",
-    "median_bone_length",
-    "root_positions",
-    "rotation_about",
-    "sensor_forward",
-    "up_vector",
-    "supported_view_alignment",
-    "upright_rotation",
-    "view_alignment_lacks",
-]
-
-
 def fill_unobserved_joints(positions: np.ndarray, mask: np.ndarray, fmt: SkeletonFormat) -> np.ndarray:
     """``positions`` (..., J, 3) with every joint ``mask`` (..., J) marks unobserved set to the mean of its
     observed neighbours in the skeleton tree (parent and children) in the same frame, repeated outwards until
@@ -336,3 +316,24 @@ def fill_unobserved_joints(positions: np.ndarray, mask: np.ndarray, fmt: Skeleto
         centre = (pos * known[..., None]).sum(-2) / count
         pos[rest] = np.broadcast_to(centre[..., None, :], pos.shape)[rest]
     return pos
+
+
+__all__ = [
+    "UPRIGHT_JOINTS",
+    "VIEW_ALIGNMENTS",
+    "body_facing",
+    "bone_lengths",
+    "canonical_pose",
+    "check_view_alignment",
+    "facing_rotation",
+    "fill_unobserved_joints",
+    "lateral_axis",
+    "median_bone_length",
+    "root_positions",
+    "rotation_about",
+    "sensor_forward",
+    "up_vector",
+    "supported_view_alignment",
+    "upright_rotation",
+    "view_alignment_lacks",
+]
