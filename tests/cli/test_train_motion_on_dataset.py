@@ -171,8 +171,10 @@ def test_train_superman_on_arms_scores_every_horizon_against_the_baselines(arms_
     assert model.config.vgmt_config.skeleton_format.name == "nucla_arms"
     stored = json.loads((folder / "eval_results.json").read_text())
     rows = {k: v for k, v in stored.items() if k.startswith("arms_dataset (test) prediction (20 fps")}
-    (row,) = rows.values()
+    assert set(rows) == {f"arms_dataset (test) prediction (20 fps, {d} decoding)" for d in ("free", "constrained")}
+    row = rows["arms_dataset (test) prediction (20 fps, free decoding)"]
     assert row["parse_failure_rate"] == unified["free"]["predict"]["parse_failure_rate"]
+    assert rows["arms_dataset (test) prediction (20 fps, constrained decoding)"]["parse_failure_rate"] == 0.0
     assert row["zero_velocity_mm@400ms"] == unified["free"]["predict"]["zero_velocity_mm"]["400"]
     assert row["_index"]["dataset_name"] == "arms_dataset"
     assert "nucla_arms" in (folder / "README.md").read_text()
