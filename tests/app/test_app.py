@@ -15,13 +15,20 @@ from PIL import Image
 from transformers import pipeline
 
 import hf_skeleton as hs
-from hf_skeleton import app
+from hf_skeleton import app, embedded
 from hf_skeleton.data import action_labels
 from hf_skeleton.embedded import default_model_for
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 
 torch.set_num_threads(1)
 CLIP = "a01_s01_e00_v01.json"  # N-UCLA "pick up with one hand", 44 frames
+
+
+@pytest.fixture(autouse=True)
+def _no_generation_default(monkeypatch):
+    """The page without the embedded Superman (15-20 s a prediction on 2 cores): the continuation with a model is
+    test_continuation_with_a_generation_model's job (a tiny Superman), the embedded one tests/test_embedded.py's."""
+    monkeypatch.setitem(embedded.DEFAULTS, "skeleton-generation", ())
 
 
 @pytest.fixture(scope="module")

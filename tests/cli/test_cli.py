@@ -8,7 +8,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import pytest
 
-from hf_skeleton import cli
+from hf_skeleton import cli, embedded
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,7 +68,13 @@ def test_convert_command(humanml3d_dir, tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-def test_demo_on_real_clip_from_repo_root(tmp_path, monkeypatch, capsys):
+@pytest.fixture()
+def no_generation_default(monkeypatch):
+    """The demo without the embedded Superman's prediction (15-20 s on 2 cores; tests/test_embedded.py runs it)."""
+    monkeypatch.setitem(embedded.DEFAULTS, "skeleton-generation", ())
+
+
+def test_demo_on_real_clip_from_repo_root(tmp_path, monkeypatch, capsys, no_generation_default):
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("HF_SKELETON_DATA", raising=False)
     result = cli.run_demo(out_dir=tmp_path / "demo", num_frames=12)
@@ -80,7 +86,7 @@ def test_demo_on_real_clip_from_repo_root(tmp_path, monkeypatch, capsys):
     assert "walk around" in out and str(tmp_path / "demo") in out
 
 
-def test_demo_with_path_and_synthetic_fallback(cmu_dir, tmp_path, monkeypatch, capsys):
+def test_demo_with_path_and_synthetic_fallback(cmu_dir, tmp_path, monkeypatch, capsys, no_generation_default):
     assert cli.main(["demo", str(cmu_dir / "02_01.bvh"), "--out-dir", str(tmp_path / "d1"), "--num-frames", "8"]) == 0
     assert (tmp_path / "d1" / "clip.gif").is_file()
     from hf_skeleton import demo
