@@ -5,7 +5,8 @@
 
 ``--generation``: pipeline("skeleton-generation") with the embedded default (superman-cmu) on a held-out CMU
 trial at 20 fps instead: 8 frames predicted from 8, and the middle half of an 8-frame clip in-betweened
-(template-constrained greedy decoding, the pipeline's default).
+(template-constrained greedy decoding, the pipeline's default), then the prediction's decoding alone
+through ``generate`` (a forward per token) and through ``constrained_generate`` (a forward per code slot).
 
 Times recognition over the 10 N-UCLA actions and a generated description for a real N-UCLA clip
 (file already read; the reader's time is in the readers section), median of the repeats after one
@@ -74,8 +75,34 @@ def generation(args) -> None:
     seq = seq.resample(round(seq.num_frames * 20 / seq.fps))
     history, middle = seq.frame_range(0, 8), seq.frame_range(16, 24)
     calls = (("prediction, 8 frames from 8", lambda: pipe(history, task="predict", num_frames=8)),
-             ("in-betweening, 8-frame clip", lambda: pipe(middle, task="inbetween")))
+             ("in-betweening, 8-frame clip", lambda: pipe(middle, task="inbetween")),
+             *decoding_calls(pipe, history))
     report(pipe, seq, load, timed(calls, args.repeats), clip.name)
+
+
+def decoding_calls(pipe, history):
+    """The prediction's decoding alone, two ways to the same tokens: ``generate`` with the template constraint
+    (a forward per token) and ``constrained_generate`` (a forward per code slot, the pipeline's)."""
+    from hf_skeleton.models.superman import MotionTemplateConstraint, constrained_generate
+
+    preprocess = pipe._sanitize_parameters(task="predict", num_frames=8)[0]
+    row = pipe.preprocess(history, **preprocess)["rows"][0]
+    enc = pipe.processor(text=[row["prompt"]], return_tensors="pt")
+    constraint = MotionTemplateConstraint(pipe.processor, row["num_steps"], enc["input_ids"].shape[1])
+    with torch.no_grad():
+        same = torch.equal(constrained_generate(pipe.model, enc, constraint, do_sample=False), pipe.model.generate(
+            **enc, logits_processor=[constraint], max_new_tokens=len(constraint), do_sample=False))
+    print(f"prediction template: {len(constraint)} tokens, {sum(constraint.is_code)} code slots; same tokens: {same}")
+
+    def run(fast: bool):
+        with torch.no_grad():
+            if fast:
+                return constrained_generate(pipe.model, enc, constraint, do_sample=False)
+            return pipe.model.generate(**enc, logits_processor=[constraint], max_new_tokens=len(constraint),
+                                       do_sample=False)
+
+    return (("decoding only: generate + MotionTemplateConstraint", lambda: run(False)),
+            ("decoding only: constrained_generate", lambda: run(True)))
 
 
 def report(pipe, seq, load: float, rows, clip: str) -> None:

@@ -30,7 +30,7 @@ import torch
 from transformers import Pipeline
 
 from ..errors import SkeletonInputError
-from ..models.superman.generation_superman import MotionTemplateConstraint  # noqa: F401  (moved; old path kept)
+from ..models.superman.generation_superman import MotionTemplateConstraint, constrained_generate
 from ..models.superman.processing_superman import SupermanTaskBuilder, keyframe_count
 from ..models.vgmt.processing_vgmt import vgmt_skeleton_processor
 from ..processing.skeleton_processor import SkeletonProcessor
@@ -222,12 +222,12 @@ class SkeletonGenerationPipeline(ListBatchingMixin, Pipeline):
             if context and plen + len(constraint) > context:
                 raise SkeletonInputError("num_frames/history_frames", f"a prompt plus motion within the model's "
                                          f"{context}-token context", f"{plen} + {len(constraint)} tokens")
-            if constrained:
-                gen_kwargs.update(logits_processor=[constraint], max_new_tokens=len(constraint))
-            else:
-                gen_kwargs["max_new_tokens"] = max_new_tokens or len(constraint) + 8
             with torch.no_grad():
-                out = self.model.generate(**enc, **gen_kwargs)
+                if constrained:
+                    out = constrained_generate(self.model, enc, constraint, **gen_kwargs)
+                else:
+                    out = self.model.generate(**enc, **gen_kwargs,
+                                              max_new_tokens=max_new_tokens or len(constraint) + 8)
             text = self.processor.decode(out[0, plen:], skip_special_tokens=True)
             codes = self.processor.parse_motion(text, num_steps=row["num_steps"])
             motion = self.model.codes_to_motion(codes[None], num_frames=row["num_frames"])[0].float().cpu()

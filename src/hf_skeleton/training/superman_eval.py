@@ -16,7 +16,7 @@ from ..evaluation.motion_metrics import (
     prediction_errors,
     zero_velocity_prediction,
 )
-from ..models.superman.generation_superman import MotionTemplateConstraint
+from ..models.superman.generation_superman import MotionTemplateConstraint, constrained_generate
 from .superman_tasks import (
     SupermanTaskBuilder,
 )
@@ -33,11 +33,11 @@ def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str
     enc = proc(text=[ex["prompt"]])
     plen = enc["input_ids"].shape[1]
     constraint = MotionTemplateConstraint(proc, ex["num_steps"], plen)
-    kwargs = {"max_new_tokens": len(constraint) + (0 if constrained else 8), "do_sample": False}
-    if constrained:
-        kwargs["logits_processor"] = [constraint]
     with torch.no_grad():
-        out = model.generate(**enc, **kwargs)
+        if constrained:
+            out = constrained_generate(model, enc, constraint, do_sample=False)
+        else:
+            out = model.generate(**enc, max_new_tokens=len(constraint) + 8, do_sample=False)
     res = proc.try_parse_motion(proc.decode(out[0, plen:], skip_special_tokens=True), ex["num_steps"])
     if not res.ok:
         return None, res.error.reason

@@ -1,7 +1,7 @@
 """Superman: one MLLM on VGMT motion tokens for 3D pose estimation, motion prediction and in-betweening."""
 
 from .configuration_superman import SupermanConfig
-from .generation_superman import MotionTemplateConstraint
+from .generation_superman import MotionTemplateConstraint, constrained_generate
 from .maft import MAFT, DeformablePoseSampler
 from .modeling_superman import SupermanForConditionalGeneration, SupermanModel, SupermanPreTrainedModel
 from .motion_text import MotionParse, MotionParseError, MotionTextFormatter
@@ -20,4 +20,5 @@ __all__ = [
     "SupermanPreTrainedModel",
     "SupermanProcessor",
     "SupermanTaskBuilder",
+    "constrained_generate",
 ]

@@ -1,12 +1,23 @@
-"""Constrained decoding for Superman: only the code slots of the motion-text template are free."""
+"""Constrained decoding for Superman: only the code slots of the motion-text template are free.
+
+:func:`constrained_generate` is the entry point. Greedy decoding of a text prompt reads each run of the
+template's fixed tokens in one forward, so it costs one forward per code slot instead of one per token
+(the same tokens as ``generate`` with :class:`MotionTemplateConstraint`, which the tests check); sampling,
+beam search and video prompts go through ``generate`` with the constraint.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import LogitsProcessor
 
+from ..kv_cache import CACHE_KWARG, output_cache
 from .motion_text import MotionTextFormatter
+
+_VISION_INPUTS = ("pixel_values", "pixel_values_videos", "keypoints_2d")
 
 
 class MotionTemplateConstraint(LogitsProcessor):
@@ -48,3 +59,59 @@ class MotionTemplateConstraint(LogitsProcessor):
         masked = torch.full_like(scores, -float("inf"))
         masked[:, allowed] = scores[:, allowed]
         return masked
+
+
+def _greedy(generate_kwargs: dict[str, Any], generation_config) -> bool:
+    """Whether ``generate`` would decode greedily with these arguments (and nothing else that the fast path
+    leaves out: penalties, bad words, ...)."""
+    rest = {k: v for k, v in generate_kwargs.items() if k not in ("do_sample", "num_beams")}
+    do_sample = generate_kwargs.get("do_sample", getattr(generation_config, "do_sample", False))
+    num_beams = generate_kwargs.get("num_beams", getattr(generation_config, "num_beams", 1) or 1)
+    penalty = getattr(generation_config, "repetition_penalty", 1.0)
+    return not rest and not do_sample and num_beams == 1 and penalty in (None, 1.0)
+
+
+def constrained_generate(model, inputs: dict[str, Any], constraint: MotionTemplateConstraint,
+                         **generate_kwargs: Any) -> torch.LongTensor:
+    """The prompt and its constrained answer, (1, L + len(constraint)) token ids.
+
+    ``inputs``: the processor's encoding of one prompt (``input_ids`` (1, L), ...); ``generate_kwargs``:
+    ``generate``'s options (``do_sample``, ``temperature``, ...). Greedy decoding of a text prompt takes the
+    fast path (one forward per code slot, the fixed tokens between slots read together); anything else is
+    ``model.generate(**inputs, logits_processor=[constraint], max_new_tokens=len(constraint), ...)``.
+    """
+    input_ids = inputs["input_ids"]
+    vision = any(inputs.get(name) is not None for name in _VISION_INPUTS)
+    if vision or input_ids.shape[0] != 1 or not _greedy(generate_kwargs, model.generation_config):
+        return model.generate(**inputs, logits_processor=[constraint], max_new_tokens=len(constraint),
+                              **generate_kwargs)
+    template, is_code = constraint.template, constraint.is_code
+    codes = torch.tensor(constraint.codes, device=input_ids.device)
+    first = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
+    mask = inputs.get("attention_mask")
+    mask = torch.ones_like(input_ids) if mask is None else mask
+    feed, cache, answer, pos = input_ids, None, [], 0
+    while pos < len(template):
+        end = pos
+        while end < len(template) and not is_code[end]:
+            end += 1
+        forced = template[pos:end]
+        if end == len(template):  # the fixed tail (``<skel_end>``, EOS): nothing left to choose
+            answer += forced
+            break
+        feed = torch.cat([feed, torch.tensor([forced], dtype=feed.dtype, device=feed.device)], 1)
+        mask = torch.cat([mask, mask.new_ones(1, len(forced) + (cache is not None))], 1)  # + the last choice
+        sequence = torch.cat([input_ids, torch.tensor([[*answer, *forced]], dtype=input_ids.dtype,
+                                                      device=input_ids.device)], 1)
+        # generate's own positions (M-RoPE rows for a Qwen-VL backbone) of the whole sequence; the fed ones
+        positions = model._prepare_position_ids_for_generation(
+            sequence, {**first, "input_ids": sequence, "attention_mask": mask})[..., -feed.shape[1]:]
+        with torch.no_grad():
+            out = model(input_ids=feed, attention_mask=mask, position_ids=positions, use_cache=True,
+                        logits_to_keep=1, **{CACHE_KWARG: cache}, **(first if cache is None else {}))
+        cache = output_cache(out)
+        choice = int(codes[out.logits[0, -1, codes].argmax()])
+        answer += [*forced, choice]
+        feed = torch.tensor([[choice]], dtype=input_ids.dtype, device=input_ids.device)
+        pos = end + 1
+    return torch.cat([input_ids, torch.tensor([answer], dtype=input_ids.dtype, device=input_ids.device)], 1)
