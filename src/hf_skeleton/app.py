@@ -9,7 +9,8 @@ N-UCLA actions with their scores and a generated description from the embedded d
 predicted continuation when a Superman (``skeleton-generation``) model is available.
 
 The work is :func:`analyze`, which runs the demo (:func:`hf_skeleton.demo.run_demo`) and the continuation
-and needs no web framework; :func:`build_app` wraps it in a Gradio page. Gradio is the optional ``app``
+and needs no web framework; :func:`build_app` wraps it in a Gradio page, which shows the rest first and the
+continuation (seconds of decoding on a CPU) when it is ready. Gradio is the optional ``app``
 extra (``pip install 'hf_skeleton[app]'``) and is imported only by :func:`build_app` / :func:`launch`.
 """
 
@@ -124,14 +125,15 @@ def predict_continuation(seq, out_dir: str | Path, *, model: str | None = None,
 def analyze(source, out_dir: str | Path, *, generation_model: str | None = None, top_k: int = TOP_K,
             num_frames: int = 32, continuation_frames: int = CONTINUATION_FRAMES,
             samples: dict[str, Callable[[], Any]] | None = None,
-            pipelines: dict[str, Any] | None = None) -> dict[str, Any]:
+            pipelines: dict[str, Any] | None = None, continuation: bool = True) -> dict[str, Any]:
     """Everything the app shows for one clip: ``source`` is a file path, a sample's name (a key of
     ``samples``, default :func:`bundled_samples`) or a :class:`~hf_skeleton.SkeletonSequence`.
 
     Runs :func:`hf_skeleton.demo.run_demo` (animation, frame grid, DrAction frames, top-``top_k`` N-UCLA
     actions and a description from the embedded default model) into ``out_dir``, then
-    :func:`predict_continuation`. Returns run_demo's dict plus ``"continuation"`` (a GIF path or None),
-    ``"continuation_note"`` and ``"log"`` (the demo's printed lines).
+    :func:`predict_continuation` unless ``continuation`` is False (the page predicts it as a second step,
+    after it has shown the rest). Returns run_demo's dict plus ``"sequence"`` (the clip as read),
+    ``"continuation"`` (a GIF path or None), ``"continuation_note"`` and ``"log"`` (the demo's printed lines).
     """
     from .demo import run_demo
     from .skeletons.io import load_skeleton
@@ -148,9 +150,12 @@ def analyze(source, out_dir: str | Path, *, generation_model: str | None = None,
     result = run_demo(source, out_dir, num_frames=num_frames, top_k=top_k, log=lines.append, predict=False)
     if kind in ("real", "file"):
         result["kind"] = kind
-    gif, note = predict_continuation(source, out_dir, model=generation_model, num_frames=continuation_frames,
-                                     pipelines=pipelines)
-    result.update(continuation=str(gif) if gif else None, continuation_note=note, log="\n".join(lines))
+    gif, note = None, ""
+    if continuation:
+        gif, note = predict_continuation(source, out_dir, model=generation_model, num_frames=continuation_frames,
+                                         pipelines=pipelines)
+    result.update(sequence=source, continuation=str(gif) if gif else None, continuation_note=note,
+                  log="\n".join(lines))
     return result
 
 
@@ -189,8 +194,10 @@ def build_app(*, generation_model: str | None = None, samples: dict[str, Callabl
     samples = bundled_samples() if samples is None else samples
     root = Path(tempfile.mkdtemp(prefix="hf_skeleton_app_"))
     pipelines: dict[str, Any] = {}
+    has_generation = generation_model_folder(generation_model) is not None
 
     def run(upload, sample):
+        """The first step: everything but the continuation, which :func:`continue_clip` adds after."""
         path = upload if isinstance(upload, (str, Path)) else getattr(upload, "name", None)
         if not path and not sample:
             raise gr.Error("Upload a skeleton file or pick a sample.")
@@ -199,12 +206,20 @@ def build_app(*, generation_model: str | None = None, samples: dict[str, Callabl
             shutil.rmtree(old, ignore_errors=True)
         out = tempfile.mkdtemp(dir=root)
         try:
-            outputs = list(gradio_outputs(analyze(path or sample, out, generation_model=generation_model,
-                                                  samples=samples, pipelines=pipelines)))
+            result = analyze(path or sample, out, generation_model=generation_model, samples=samples,
+                             pipelines=pipelines, continuation=False)
         except HFSkeletonError as err:
             raise gr.Error(str(err)) from err
-        outputs[5] = gr.update(value=outputs[5], visible=outputs[5] is not None)  # no model: the note alone
-        return tuple(outputs)
+        pending = "Predicting the continuation ..." if has_generation else ""
+        return (*gradio_outputs(result)[:5], gr.update(value=None), pending, (result["sequence"], out))
+
+    def continue_clip(state):
+        """The second step: the predicted continuation (seconds on a CPU) of the clip the first step read."""
+        if state is None:
+            return gr.update(), ""
+        seq, out = state
+        gif, note = predict_continuation(seq, out, model=generation_model, pipelines=pipelines)
+        return gr.update(value=str(gif) if gif else None, visible=gif is not None), note
 
     with gr.Blocks(title="hf_skeleton", delete_cache=(3600, 7200)) as demo:
         gr.Markdown("## hf_skeleton: skeletons in the Hugging Face stack\n"
@@ -229,11 +244,12 @@ def build_app(*, generation_model: str | None = None, samples: dict[str, Callabl
                     description = gr.Textbox(label="Description (generated)", lines=3, interactive=False,
                                              elem_id="description")
                 continuation = gr.Image(label="Predicted continuation", type="filepath",
-                                        elem_id="continuation",
-                                        visible=generation_model_folder(generation_model) is not None)
+                                        elem_id="continuation", visible=has_generation)
                 note = gr.Markdown(elem_id="continuation-note")
+        clip = gr.State()
         button.click(run, inputs=[upload, sample],
-                     outputs=[animation, frames, actions, description, summary, continuation, note])
+                     outputs=[animation, frames, actions, description, summary, continuation, note, clip]
+                     ).success(continue_clip, inputs=[clip], outputs=[continuation, note])
     weakref.finalize(demo, shutil.rmtree, root, True)
     return demo
 
