@@ -66,6 +66,7 @@ from .superman_tasks import (
 logger = logging.getLogger(__name__)
 
 TASK_RUNS = (("predict", "inbetween"), ("predict",), ("inbetween",))
+RUN_NAMES = {"unified": TASK_RUNS[0], "predict": TASK_RUNS[1], "inbetween": TASK_RUNS[2]}  # --runs
 
 
 @dataclass
@@ -95,7 +96,10 @@ class SupermanRecipeConfig(ResumeOptions, DatasetOptions):
         "help": "training windows per task, at most (CMU at 20 fps has about 800)"})
     max_trials: int = field(default=0, metadata={"help": "read only the first N trials, sorted by name (0: all)"})
     unified_only: bool = field(default=False, metadata={
-        "help": "train only the unified model (skip the single-task runs at the same budget)"})
+        "help": "train only the unified model (skip the single-task runs at the same budget): --runs unified"})
+    runs: str = field(default="all", metadata={
+        "help": "the runs to train, each --steps: 'all' or a comma list of unified (predict+inbetween, the one "
+                "saved to OUT/unified), predict, inbetween (the single-task runs)"})
     seed: int = 0
 
     def __post_init__(self):
@@ -105,6 +109,19 @@ class SupermanRecipeConfig(ResumeOptions, DatasetOptions):
             self.lr = 2e-3 if self.base is None else 1e-4
         require(self, positive=("fps", "clip", "vgmt_steps", "steps", "batch", "hidden", "lr", "eval", "max_train"),
                 non_negative=("max_trials", "save_steps"))
+        self.task_runs()  # a typed error now, before any data is read
+
+    def task_runs(self) -> tuple[tuple[str, ...], ...]:
+        """The task tuples of the runs to train, in :data:`TASK_RUNS` order."""
+        if self.unified_only:
+            return TASK_RUNS[:1]
+        names = [n.strip() for n in str(self.runs).split(",") if n.strip()]
+        if names == ["all"]:
+            return TASK_RUNS
+        if not names or any(n not in RUN_NAMES for n in names):
+            raise SkeletonInputError(f"{type(self).__name__}.runs", f"'all' or a comma list of {list(RUN_NAMES)}",
+                                     self.runs)
+        return tuple(tasks for tasks in TASK_RUNS if tasks in {RUN_NAMES[n] for n in names})
 
 
 RECIPE_CONFIG = SupermanRecipeConfig  # what the CLI parses for this recipe
@@ -359,11 +376,11 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
     if base.kind != "tiny":
         log(f"Superman on {base.name} ({base.kind}; --hidden is not used)")
 
-    runs = TASK_RUNS[:1] if args.unified_only else TASK_RUNS
-    # --unified-only only leaves phases out, so that a unified-only run resumed without it adds the single-task runs
+    runs = args.task_runs()
+    # --runs / --unified-only only leave phases out, so that a run resumed with more runs adds them
     progress = RecipeProgress(out, args, [Phase("vgmt", args.vgmt_steps, "warm-up")]
                               + [Phase("+".join(tasks), args.steps) for tasks in runs], resume=args.resume, log=log,
-                              ignore=NOT_COMPARED + ("unified_only",))
+                              ignore=NOT_COMPARED + ("unified_only", "runs"))
     if progress.done("vgmt"):  # a resumed run: the VGMT saved when its phase finished
         vgmt = VGMTModel.from_pretrained(out / "vgmt").eval()
         vgmt_log = progress.results("vgmt")
@@ -417,6 +434,10 @@ def run(args: SupermanRecipeConfig, command: str = "hf-skeleton train superman",
         progress.finish(run_name, results=results[run_name])
     progress.end()
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    if TASK_RUNS[0] not in runs:  # single-task runs only: scored, not saved
+        log(json.dumps(results, indent=1))
+        log(f"--runs {args.runs}: no unified run, no model saved; the scores are in {out / 'results.json'}")
+        return {**results, "folder": None}
     write_results(folder, _card_results(results["+".join(TASK_RUNS[0])], args.fps, name,
                                         None if data is None else data.index()), training_command=command)
     llm = {"tiny": "a tiny Qwen2.5-VL trained from scratch", "vlm": f"`{base.name}` fine-tuned",
