@@ -26,7 +26,7 @@ CLIP = "a01_s01_e00_v01.json"  # N-UCLA "pick up with one hand", 44 frames
 
 @pytest.fixture(autouse=True)
 def _no_generation_default(monkeypatch):
-    """The page without the embedded Superman (15-20 s a prediction on 2 cores): the continuation with a model is
+    """The page without the embedded Superman (about 7 s a prediction on 2 cores): the continuation with a model is
     test_continuation_with_a_generation_model's job (a tiny Superman), the embedded one tests/test_embedded.py's."""
     monkeypatch.setitem(embedded.DEFAULTS, "skeleton-generation", ())
 

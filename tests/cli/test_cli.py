@@ -70,7 +70,7 @@ def test_convert_command(humanml3d_dir, tmp_path, capsys):
 
 @pytest.fixture()
 def no_generation_default(monkeypatch):
-    """The demo without the embedded Superman's prediction (15-20 s on 2 cores; tests/test_embedded.py runs it)."""
+    """The demo without the embedded Superman's prediction (about 7 s on 2 cores; tests/test_embedded.py runs it)."""
     monkeypatch.setitem(embedded.DEFAULTS, "skeleton-generation", ())
 
 
