@@ -89,4 +89,6 @@ def test_sampling_and_video_go_through_generate(tiny_llama, walk, monkeypatch):
     constrained_generate(model, {**enc, "pixel_values_videos": torch.zeros(1)}, constraint)
     constrained_generate(model, enc, constraint, num_beams=2)
     constrained_generate(model, enc, constraint, repetition_penalty=1.3)
-    assert len(seen) == 3 and all("logits_processor" in kw for kw in seen)
+    monkeypatch.setattr(model.generation_config, "no_repeat_ngram_size", 2)  # a model whose config reshapes
+    constrained_generate(model, enc, constraint)
+    assert len(seen) == 4 and all("logits_processor" in kw for kw in seen)

@@ -18,6 +18,9 @@ from ..kv_cache import CACHE_KWARG, output_cache
 from .motion_text import MotionTextFormatter
 
 _VISION_INPUTS = ("pixel_values", "pixel_values_videos", "keypoints_2d")
+# generation-config options that add logits processors to greedy decoding (the fast path applies none)
+_LOGITS_OPTIONS = ("no_repeat_ngram_size", "bad_words_ids", "suppress_tokens", "begin_suppress_tokens",
+                   "sequence_bias", "min_new_tokens")
 
 
 class MotionTemplateConstraint(LogitsProcessor):
@@ -68,7 +71,8 @@ def _greedy(generate_kwargs: dict[str, Any], generation_config) -> bool:
     do_sample = generate_kwargs.get("do_sample", getattr(generation_config, "do_sample", False))
     num_beams = generate_kwargs.get("num_beams", getattr(generation_config, "num_beams", 1) or 1)
     penalty = getattr(generation_config, "repetition_penalty", 1.0)
-    return not rest and not do_sample and num_beams == 1 and penalty in (None, 1.0)
+    reshaped = any(getattr(generation_config, name, None) for name in _LOGITS_OPTIONS)
+    return not rest and not do_sample and num_beams == 1 and penalty in (None, 1.0) and not reshaped
 
 
 def constrained_generate(model, inputs: dict[str, Any], constraint: MotionTemplateConstraint,
