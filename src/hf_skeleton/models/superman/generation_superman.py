@@ -92,30 +92,29 @@ def constrained_generate(model, inputs: dict[str, Any], constraint: MotionTempla
     template, is_code = constraint.template, constraint.is_code
     codes = torch.tensor(constraint.codes, device=input_ids.device)
     first = {k: v for k, v in inputs.items() if k not in ("input_ids", "attention_mask")}
-    mask = inputs.get("attention_mask")
-    mask = torch.ones_like(input_ids) if mask is None else mask
-    feed, cache, answer, pos = input_ids, None, [], 0
+    prompt_mask = inputs.get("attention_mask")
+    prompt_mask = torch.ones_like(input_ids) if prompt_mask is None else prompt_mask
+    # prompt + template (code slots as <skel_0>): a text prompt's positions do not depend on the codes chosen,
+    # so generate's own positions (M-RoPE rows for a Qwen-VL backbone) are computed once, then sliced
+    full = torch.cat([input_ids, torch.tensor([template], dtype=input_ids.dtype, device=input_ids.device)], 1)
+    mask = torch.cat([prompt_mask, prompt_mask.new_ones(1, len(template))], 1)
+    positions = model._prepare_position_ids_for_generation(full, {**first, "input_ids": full, "attention_mask": mask})
+    cache, answer, pos = None, [], 0
     while pos < len(template):
         end = pos
         while end < len(template) and not is_code[end]:
             end += 1
-        forced = template[pos:end]
-        if end == len(template):  # the fixed tail (``<skel_end>``, EOS): nothing left to choose
-            answer += forced
+        answer += template[pos:end]  # the fixed tokens up to the next code slot, or the tail (<skel_end>, EOS)
+        if end == len(template):
             break
-        feed = torch.cat([feed, torch.tensor([forced], dtype=feed.dtype, device=feed.device)], 1)
-        mask = torch.cat([mask, mask.new_ones(1, len(forced) + (cache is not None))], 1)  # + the last choice
-        sequence = torch.cat([input_ids, torch.tensor([[*answer, *forced]], dtype=input_ids.dtype,
-                                                      device=input_ids.device)], 1)
-        # generate's own positions (M-RoPE rows for a Qwen-VL backbone) of the whole sequence; the fed ones
-        positions = model._prepare_position_ids_for_generation(
-            sequence, {**first, "input_ids": sequence, "attention_mask": mask})[..., -feed.shape[1]:]
+        seen = input_ids.shape[1] + len(answer)
+        done = 0 if cache is None else cache.get_seq_length()  # the prompt first, then the last choice on
+        sequence = torch.cat([input_ids, torch.tensor([answer], dtype=input_ids.dtype, device=input_ids.device)], 1)
         with torch.no_grad():
-            out = model(input_ids=feed, attention_mask=mask, position_ids=positions, use_cache=True,
-                        logits_to_keep=1, **{CACHE_KWARG: cache}, **(first if cache is None else {}))
+            out = model(input_ids=sequence[:, done:], attention_mask=mask[:, :seen],
+                        position_ids=positions[..., done:seen], use_cache=True, logits_to_keep=1,
+                        **{CACHE_KWARG: cache}, **(first if cache is None else {}))
         cache = output_cache(out)
-        choice = int(codes[out.logits[0, -1, codes].argmax()])
-        answer += [*forced, choice]
-        feed = torch.tensor([[choice]], dtype=input_ids.dtype, device=input_ids.device)
+        answer.append(int(codes[out.logits[0, -1, codes].argmax()]))
         pos = end + 1
     return torch.cat([input_ids, torch.tensor([answer], dtype=input_ids.dtype, device=input_ids.device)], 1)
