@@ -130,7 +130,6 @@ def test_a_unified_only_superman_run_moved_and_resumed_adds_the_single_task_runs
     assert [p["name"] for p in state["phases"]] == ["vgmt", "predict+inbetween", "predict", "inbetween"]
 
 
-
 def test_superman_runs_option_trains_only_the_named_runs(tmp_path, data_dir, capsys):
     args = ["train", "superman", "--data", str(data_dir), "--max-trials", "6", "--vgmt-steps", "3", "--steps", "3",
             "--batch", "2", "--hidden", "32", "--eval", "2", "--max-train", "8", "--out", str(tmp_path / "run")]
@@ -145,6 +144,7 @@ def test_superman_runs_option_trains_only_the_named_runs(tmp_path, data_dir, cap
     assert main([*args, "--runs", "inbetween,walk"]) == 2
     err = capsys.readouterr().err
     assert "SupermanRecipeConfig.runs" in err and "'all' or a comma list of ['unified', 'predict', 'inbetween']" in err
+
 
 def test_llamo_open_vocabulary_run_holds_out_the_unseen_classes(tmp_path, data_dir):
     out = tmp_path / "llamo"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from superman_fixtures import tiny  # noqa: F401  (pytest fixture)
-from test_superman_backbone import save_tiny_llama
+from superman_fixtures import save_tiny_llama, tiny  # noqa: F401  (tiny: a pytest fixture)
 
 import hf_skeleton as hs
 from hf_skeleton.models.superman import MotionTemplateConstraint, constrained_generate

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors import safe_open
+from superman_fixtures import save_tiny_llama
 from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModelForCausalLM, AutoModelForImageTextToText
@@ -23,7 +24,7 @@ from hf_skeleton.backbone_weights import extend_rows
 from hf_skeleton.errors import CheckpointError
 from hf_skeleton.models.superman.modeling_superman import SUPERMAN_LORA
 from hf_skeleton.models.superman.motion_rows import MotionRowsEmbedding, MotionRowsHead
-from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config, tiny_vgmt
+from hf_skeleton.testing import tiny_vgmt
 from hf_skeleton.training.superman_tasks import (
     SupermanCollator,
     SupermanTaskBuilder,
@@ -31,16 +32,6 @@ from hf_skeleton.training.superman_tasks import (
     cmu_to_h36m,
     superman_sft_config,
 )
-
-
-def save_tiny_llama(folder: Path, tied: bool) -> Path:
-    tokenizer = build_tiny_tokenizer(extra_texts=["Predict the next frames of this motion"])
-    config = tiny_text_config(tokenizer, hidden_size=32, layers=1, model_type="llama")
-    config.tie_word_embeddings = tied
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
