@@ -96,3 +96,20 @@ def test_image_processor_has_the_published_settings(name, family, size):
         assert (adapter.min_pixels, adapter.max_pixels) == (3136, 12845056)
     else:
         assert adapter.size == size
+
+
+def test_cast_parameters_keeps_the_named_parts_and_the_buffers():
+    import torch
+
+    from hf_skeleton.testing_published import cast_parameters, compute_dtype, native_bfloat16
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).to(torch.bfloat16)
+    model[0].float()
+    before = model[1].weight.detach().clone()
+    assert cast_parameters(model, torch.float32, keep_prefixes=("0.",)) is model
+    assert model[1].weight.dtype == torch.float32 and torch.equal(model[1].weight, before.float())
+    assert model[1].running_mean.dtype == torch.bfloat16  # buffers as they were
+    assert model[0].weight.dtype == torch.float32
+    cast_parameters(model, torch.bfloat16, keep_prefixes=("0.",))
+    assert model[0].weight.dtype == torch.float32 and model[1].weight.dtype == torch.bfloat16
+    assert compute_dtype() == (torch.bfloat16 if native_bfloat16() else torch.float32)

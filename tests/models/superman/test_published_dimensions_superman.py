@@ -47,7 +47,8 @@ def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
     from hf_skeleton.models.superman.processing_superman import build_superman_processor
     from hf_skeleton.testing_published import (
         PeakRSS,
-        cast_back_after_reload,
+        cast_parameters,
+        compute_dtype,
         published_config,
         published_tokenizer,
     )
@@ -62,6 +63,7 @@ def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
             vlm = published_config(QWEN, text_layers=1, vision_layers=1)
             model = SupermanForConditionalGeneration(SupermanConfig(vlm_config=vlm, vgmt_config=vgmt))
             assert model.lm_head.weight.dtype == model.get_input_embeddings().weight.dtype == torch.bfloat16
+            cast_parameters(model, compute_dtype(), keep_prefixes=("vgmt.",))  # float32 without native bf16
             tokenizer = published_tokenizer(QWEN)
             processor = build_superman_processor(tokenizer, vgmt)
             assert len(tokenizer) == 151665 + 8192 + 2
@@ -102,7 +104,7 @@ def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
             assert generated.shape == (1, enc["input_ids"].shape[1] + 2) and int(generated.max()) < rows
 
             # save / load with the grown vocabulary: the reload (float32, transformers' one-dtype load), its VLM
-            # cast back to bfloat16 (parameters only; the VGMT stays float32), gives the same logits
+            # cast back to the dtype it computed in (parameters only; the VGMT stays float32), gives the same logits
             with torch.no_grad():
                 expected = model(**enc, logits_to_keep=1).logits.float()
             model.save_pretrained(tmp_path / "saved")
@@ -111,12 +113,12 @@ def test_superman_around_qwen2_5_vl_7b_config(nucla_dir, tmp_path):
             again = AutoModelForImageTextToText.from_pretrained(tmp_path / "saved").eval()
             assert again.get_input_embeddings().num_embeddings == rows
             assert again.config.motion_token_offset == 151665
-            cast_back_after_reload(again, torch.bfloat16, keep_prefixes=("vgmt.",))
+            cast_parameters(again, compute_dtype(), keep_prefixes=("vgmt.",))
             reprocessor = AutoProcessor.from_pretrained(tmp_path / "saved")
             assert len(reprocessor.tokenizer) == rows
             with torch.no_grad():
                 got = again(**reprocessor(text=[example["prompt"]]), logits_to_keep=1).logits.float()
-            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+            torch.testing.assert_close(got, expected)  # the tolerance: see test_published_dimensions.py
         print(f"\nsuperman (Qwen2.5-VL-7B config, 1 layer, 8,192 codes): {rows} embedding rows, sequence "
               f"{batch['input_ids'].shape[1]}, forward+backward {step_s:.1f} s, peak RSS {memory.peak / 1e9:.2f} GB")
         assert memory.growth < 14e9  # the float32 reload holds twice the bfloat16 VLM
