@@ -55,9 +55,11 @@ def test_clip_video_tower_folder_loads_its_weights(nucla_dir, tmp_path, whole):
     source.save_pretrained(tmp_path / "clip")
     CLIPImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}).save_pretrained(
         tmp_path / "clip")
+    video_frames = 8 if whole else 3  # --video-frames: the config, the processor and the tokens follow
     config = llamo_recipe.LlamoRecipeConfig(text_model="none", vision_model=str(tmp_path / "clip"), hidden=32,
-                                            layers=1, frames=8)
+                                            layers=1, frames=8, video_frames=video_frames)
     model, proc = llamo_recipe.build(config)
+    assert model.config.num_video_frames == proc.num_video_frames == video_frames
     expected = {k.removeprefix("vision_model."): v for k, v in source.state_dict().items()
                 if k.startswith("vision_model.") or not whole}
     ours = model.model.vision_tower.state_dict()
@@ -65,7 +67,8 @@ def test_clip_video_tower_folder_loads_its_weights(nucla_dir, tmp_path, whole):
     frames = torch.randint(0, 255, (4, 96, 128, 3), dtype=torch.uint8).numpy()
     batch = proc(skeletons=[hs.load_skeleton(nucla_dir / "a04_s01_e00_v01.json")], text=["Describe the motion."],
                  videos=[frames])
-    assert batch["pixel_values_videos"].shape[-2:] == (56, 56)  # the folder's own processor
+    assert batch["pixel_values_videos"].shape == (1, video_frames, 3, 56, 56)  # the folder's own processor
+    assert int((batch["input_ids"] == model.config.video_token_id).sum()) == video_frames * 16  # (56 / 14)^2
     model.save_pretrained(tmp_path / "llamo")
     proc.save_pretrained(tmp_path / "llamo")
     again = AutoModelForImageTextToText.from_pretrained(tmp_path / "llamo")

@@ -110,6 +110,8 @@ class LlamoRecipeConfig(ResumeOptions, DatasetOptions):
                 "trained from scratch (a test fixture)"})
     vision_model: str | None = field(default=None, metadata={
         "help": "video tower: a backbone name (efficientnet-lite0), or a local CLIP/SigLIP folder"})
+    video_frames: int = field(default=8, metadata={
+        "help": "frames sampled per video for the video tower (LLaMo's 8); each adds the tower's tokens per frame"})
     caption_steps: int = field(default=150, metadata={
         "help": "steps of a describing stage after stage 2: 'Describe the motion.' answered with the kinematic "
                 "teacher's description of the clip, recognition replayed beside it (0: none)"})
@@ -136,7 +138,7 @@ class LlamoRecipeConfig(ResumeOptions, DatasetOptions):
         if self.base is not None:
             self._fill_from_base()
         require(self, positive=("batch_size", "lr", "stage1_lr", "encoder_warmup_lr", "caption_lr", "hidden",
-                                "layers", "frames", "recognition_repeats"),
+                                "layers", "frames", "video_frames", "recognition_repeats"),
                 non_negative=("encoder_warmup_epochs", "stage1_steps", "stage2_steps", "caption_steps", "max_clips", "eval_clips", "augment_angle",
                               "augment_tilt", "save_steps"))
         if self.unseen_split:
@@ -213,6 +215,7 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
         format=format, motion_hidden_size=args.hidden, motion_num_layers=args.layers, motion_num_heads=4,
         motion_intermediate_size=2 * args.hidden, max_motion_frames=args.frames, motion_temporal_stride=4,
         use_video=vision_config is not None, vision_config=vision_config, vision_feature_layer=feature_layer,
+        num_video_frames=args.video_frames,
         text_config=text_config,
         motion_token_id=tok.convert_tokens_to_ids("<motion>"), video_token_id=tok.convert_tokens_to_ids("<video>"),
         tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)), backbone_weights=entries)
