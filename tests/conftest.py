@@ -15,10 +15,23 @@ PUBLISHED_CONFIGS = REPO / "tests" / "fixtures" / "published_configs"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The published-dimension tests hold 5-12 GB each: under ``-n 2`` (README) they share one worker
+    (``--dist loadgroup``), so two never run at once."""
+    for item in items:
+        if "published_dimensions" in item.path.name:
+            item.add_marker(pytest.mark.xdist_group("published_dimensions"))
+
+
 def pytest_sessionstart(session):
     if not SHARED_DATA.is_dir():
         raise pytest.UsageError(f"real data folder {SHARED_DATA} is missing: tests read ../shared/data "
                                 "(set HF_SKELETON_DATA to point elsewhere)")
+    import torch
+
+    # one thread per test process: the README's -n 2 runs two workers on a 2-core machine (the modules of large
+    # models take both cores for themselves: two_torch_threads)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
