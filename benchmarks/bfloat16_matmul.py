@@ -32,8 +32,8 @@ def main() -> None:
     print(f"({m} x {k}) @ ({k} x {n}), median of {args.repeats} after a warm-up")
     for dtype in (torch.float32, torch.bfloat16):
         a, b = torch.randn(m, k).to(dtype), torch.randn(k, n).to(dtype)
-        seconds = median_seconds(lambda: a @ b, args.repeats)
-        print(f"{str(dtype):15s} {seconds:9.4f} s  {2 * m * k * n / seconds / 1e9:8.1f} GFLOP/s")
+        seconds = median_seconds(lambda a=a, b=b: a @ b, args.repeats)
+        print(f"{dtype!s:15} {seconds:9.4f} s  {2 * m * k * n / seconds / 1e9:8.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

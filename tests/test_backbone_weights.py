@@ -95,6 +95,30 @@ def test_folder_ships_only_trained_tensors_and_reloads_exactly(tiny_backbone, tm
         assert not torch.allclose(loaded(input_ids=ids).logits, model(input_ids=ids).logits)
 
 
+def test_loading_draws_no_random_number_for_what_the_backbone_holds(tiny_backbone, tmp_path):
+    """from_pretrained copies the backbone's tensors in before transformers' random initialisation of what the
+    checkpoint lacks: a complete trained-parts folder loads without drawing one random number (drawing the
+    backbone first was wasted work, a 135 M-parameter LLM at every load of an embedded model). A tensor that
+    neither holds (strict=False) is still drawn, not left as uninitialised memory."""
+    folder, tok = tiny_backbone
+    model = _llamo(folder, tok)
+    model.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    loaded = hs.LlamoForConditionalGeneration.from_pretrained(tmp_path)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    state = model.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in loaded.state_dict().items())
+
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["backbone_weights"][0]["source"] = "decoder."  # names no tensor of the backbone
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    partial = hs.LlamoForConditionalGeneration.from_pretrained(tmp_path, strict=False)
+    assert not torch.equal(torch.random.get_rng_state(), before)
+    drawn = partial.model.language_model.layers[0].mlp.down_proj.weight
+    assert abs(float(drawn.std()) - partial.config.text_config.initializer_range) < 0.005
+
+
 def test_lora_layers_keep_trainability(tiny_backbone):
     folder, tok = tiny_backbone
     model = _llamo(folder, tok)

@@ -29,7 +29,7 @@ import os
 import threading
 from pathlib import Path
 
-from .backbone_weights import quiet_load_report
+from .backbone_weights import BackboneSource, fill_before_init, quiet_load_report
 from .errors import CheckpointError, HFSkeletonError
 
 MANIFEST_NAME = "model.safetensors.sha256.json"
@@ -385,11 +385,13 @@ class StrictLoadingMixin:
     head), and also ``ignore_mismatched_sizes=True`` to re-initialise tensors of another shape.
     """
 
+    def _initialize_missing_keys(self, is_quantized):  # transformers' step between loading and random init
+        self._backbone_filled = fill_before_init(self)
+        super()._initialize_missing_keys(is_quantized)
+
     def save_pretrained(self, save_directory, *args, **kwargs):
         entries = getattr(self.config, "backbone_weights", None)
         if entries and kwargs.get("state_dict") is None:  # ship what was trained, not the backbones
-            from .backbone_weights import BackboneSource
-
             kwargs["state_dict"] = BackboneSource(entries).trained_only(self.state_dict())
         result = super().save_pretrained(save_directory, *args, **kwargs)
         if kwargs.get("is_main_process", True):
@@ -429,11 +431,11 @@ class StrictLoadingMixin:
             if type(err).__name__ == "SafetensorError":
                 raise CheckpointError(_weights_file(local), f"corrupted safetensors ({' '.join(str(err).split())})") from None
             raise
+        filled = model.__dict__.pop("_backbone_filled", set())  # by _initialize_missing_keys
         entries = getattr(model.config, "backbone_weights", None)
         if entries:  # the folder holds the trained tensors; the backbones hold the rest
-            from .backbone_weights import BackboneSource
-
-            info["missing_keys"] = BackboneSource(entries).fill(model, sorted(info.get("missing_keys", ())))
+            missing = set(info.get("missing_keys", ())) - filled
+            info["missing_keys"] = BackboneSource(entries).fill(model, sorted(missing))
         problems = []
         if strict:
             ignore = tuple(getattr(cls, "_keys_to_ignore_on_load_missing", None) or ())
