@@ -203,22 +203,30 @@ class BackboneSource:
         return left
 
 
-def fill_before_init(model: torch.nn.Module) -> set[str]:
-    """During ``from_pretrained``, before transformers initialises at random every parameter the checkpoint
-    lacked (those without its ``_is_hf_initialized`` flag): copies the backbone's tensors into the ones
-    ``config.backbone_weights`` maps and flags them, so that only what neither holds is drawn. A folder that
-    references its backbone lacks those on purpose; drawing them was wasted work (a 135 M-parameter LLM at
-    every load of an embedded model, minutes for a 7 B one). Returns the keys filled."""
+def fill_before_init(model: torch.nn.Module) -> None:
+    """During ``from_pretrained``, before transformers initialises at random every tensor the checkpoint lacked
+    (those without its ``_is_hf_initialized`` flag, which it sets on each tensor it loads): copies the
+    backbone's tensors into the ones ``config.backbone_weights`` maps and flags them, so that only what neither
+    holds is drawn. A folder that references its backbone lacks those on purpose; drawing them was wasted work
+    (a 135 M-parameter LLM at every load of an embedded model, minutes for a 7 B one)."""
     entries = getattr(model.config, "backbone_weights", None)
     if not entries:
-        return set()
+        return
     state = model.state_dict(keep_vars=True)
-    unset = [k for k, v in state.items()
-             if isinstance(v, torch.nn.Parameter) and not getattr(v, "_is_hf_initialized", False)]
+    unset = [k for k, v in state.items() if not getattr(v, "_is_hf_initialized", False)]
     filled = set(unset) - set(BackboneSource(entries).fill(model, unset))
     for key in filled:
         state[key]._is_hf_initialized = True
-    return filled
+    model._backbone_filled = filled
+
+
+def keys_left_missing(model: torch.nn.Module, missing: Iterable[str]) -> list[str]:
+    """After ``from_pretrained`` of a folder with ``backbone_weights``: the ``missing`` keys no backbone holds
+    (:func:`fill_before_init` filled the others; if transformers skipped that step, they are filled now)."""
+    filled = model.__dict__.pop("_backbone_filled", None)
+    if filled is None:
+        return BackboneSource(model.config.backbone_weights).fill(model, sorted(missing))
+    return sorted(k for k in missing if k not in filled)
 
 
 def backbone_fields(config_name: str, backbone_weights: Any, lora: Any) -> tuple[list | None, dict | None]:

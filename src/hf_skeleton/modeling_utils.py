@@ -29,7 +29,7 @@ import os
 import threading
 from pathlib import Path
 
-from .backbone_weights import BackboneSource, fill_before_init, quiet_load_report
+from .backbone_weights import BackboneSource, fill_before_init, keys_left_missing, quiet_load_report
 from .errors import CheckpointError, HFSkeletonError
 
 MANIFEST_NAME = "model.safetensors.sha256.json"
@@ -386,7 +386,7 @@ class StrictLoadingMixin:
     """
 
     def _initialize_missing_keys(self, is_quantized):  # transformers' step between loading and random init
-        self._backbone_filled = fill_before_init(self)
+        fill_before_init(self)
         super()._initialize_missing_keys(is_quantized)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
@@ -431,11 +431,8 @@ class StrictLoadingMixin:
             if type(err).__name__ == "SafetensorError":
                 raise CheckpointError(_weights_file(local), f"corrupted safetensors ({' '.join(str(err).split())})") from None
             raise
-        filled = model.__dict__.pop("_backbone_filled", set())  # by _initialize_missing_keys
-        entries = getattr(model.config, "backbone_weights", None)
-        if entries:  # the folder holds the trained tensors; the backbones hold the rest
-            missing = set(info.get("missing_keys", ())) - filled
-            info["missing_keys"] = BackboneSource(entries).fill(model, sorted(missing))
+        if getattr(model.config, "backbone_weights", None):  # the backbones hold what the folder lacks
+            info["missing_keys"] = keys_left_missing(model, info.get("missing_keys", ()))
         problems = []
         if strict:
             ignore = tuple(getattr(cls, "_keys_to_ignore_on_load_missing", None) or ())
