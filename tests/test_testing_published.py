@@ -8,6 +8,7 @@ the depth cut, the tokenizer's size and ids, the image processors.
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import pytest
@@ -112,4 +113,10 @@ def test_cast_parameters_keeps_the_named_parts_and_the_buffers():
     assert model[0].weight.dtype == torch.float32
     cast_parameters(model, torch.bfloat16, keep_prefixes=("0.",))
     assert model[0].weight.dtype == torch.float32 and model[1].weight.dtype == torch.bfloat16
+    # oneDNN's bfloat16 GEMM on x86 needs AVX-512 core (F, BW, VL, DQ) or AVX-NE-CONVERT: the CPU's own flags
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file() and platform.machine() == "x86_64":
+        flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+        assert native_bfloat16() == ({"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+                                     or "avx_ne_convert" in flags)
     assert compute_dtype() == (torch.bfloat16 if native_bfloat16() else torch.float32)

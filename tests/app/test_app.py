@@ -10,7 +10,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from transformers import pipeline
 
@@ -20,7 +19,6 @@ from hf_skeleton.data import action_labels
 from hf_skeleton.embedded import default_model_for
 from hf_skeleton.skeletons.synthetic import synthetic_clip
 
-torch.set_num_threads(1)
 CLIP = "a01_s01_e00_v01.json"  # N-UCLA "pick up with one hand", 44 frames
 
 

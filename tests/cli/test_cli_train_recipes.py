@@ -9,13 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import hf_skeleton as hs
 from hf_skeleton.cli import build_parser, main
 from hf_skeleton.data import action_labels
 
-torch.set_num_threads(1)
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

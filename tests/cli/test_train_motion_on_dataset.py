@@ -15,7 +15,6 @@ import torch
 import hf_skeleton as hs
 from hf_skeleton.cli import main
 
-torch.set_num_threads(1)
 PER_VIEW = {1: 3, 2: 2, 3: 2}  # 5 training clips and 2 test clips per action
 TINY_VGMT = ["--num-codes", "32", "--code-dim", "32", "--channels", "16", "32", "--batch-size", "16"]
 TINY_SUPERMAN = ["--vgmt-steps", "40", "--steps", "12", "--batch", "4", "--hidden", "32", "--eval", "3",

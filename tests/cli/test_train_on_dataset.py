@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 import hf_skeleton as hs
 from conftest import ARMS_ACTIONS as ACTIONS  # the shared arms dataset's actions (tests/conftest.py)
 from hf_skeleton.cli import main
 
-torch.set_num_threads(1)
 PER_VIEW = {1: 4, 2: 3, 3: 3}  # 7 training clips and 3 test clips per action
 
 

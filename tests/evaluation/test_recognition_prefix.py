@@ -20,8 +20,6 @@ from hf_skeleton.testing import (
 )
 from hf_skeleton.training.collators import chat_prompt
 
-torch.set_num_threads(1)
-
 PROMPT = "what action is the person doing ? answer with the action name ."
 # one to many tokens each, so candidates are right-padded among themselves
 LABELS = ["walk", "pick up with one hand", "sit down", "pick up", "touch other person's pocket"]

@@ -10,7 +10,6 @@ import torch
 import hf_skeleton as hs
 from hf_skeleton.testing import nucla_arms_format_dict, tiny_draction, tiny_llamo, tiny_vgmt
 
-torch.set_num_threads(1)
 CLIPS = ("a01_s01_e00_v01", "a06_s09_e02_v01", "a12_s01_e00_v02")
 
 

@@ -11,8 +11,6 @@ import hf_skeleton as hs
 from hf_skeleton.models.superman import MotionParseError
 from hf_skeleton.pipelines.skeleton_generation import MAX_FRAMES
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def folder(tiny_superman_folder):

@@ -16,7 +16,6 @@ from hf_skeleton.skeletons.synthetic import synthetic_clip
 from hf_skeleton.testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
 from hf_skeleton.training.collators import chat_prompt
 
-torch.set_num_threads(1)
 LABELS = ["walk around", "sit down", "hand waving"]
 
 

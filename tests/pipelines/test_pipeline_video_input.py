@@ -17,7 +17,6 @@ from hf_skeleton.pipelines.skeleton_understanding import video_frames_of
 from hf_skeleton.testing import tiny_llamo
 from hf_skeleton.video import iter_frames, sample_frame_indices
 
-torch.set_num_threads(1)
 LABELS = ["walk around", "sit down", "stand up"]
 
 

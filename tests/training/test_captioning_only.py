@@ -8,14 +8,12 @@ import csv
 import json
 
 import pytest
-import torch
 
 import hf_skeleton as hs
 from hf_skeleton.cli import main
 from hf_skeleton.training import llamo_recipe
 from hf_skeleton.training.recipe_data import dataset_recipe_data
 
-torch.set_num_threads(1)
 # 43-joint CMU trials, the shortest of their kind (129-352 frames at 120 fps)
 SPLITS = {"09_03": "train", "09_08": "train", "07_12": "train", "08_10": "train", "13_40": "train",
           "13_32": "train", "09_02": "test", "08_01": "test", "13_39": "test"}

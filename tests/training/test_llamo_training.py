@@ -8,12 +8,17 @@ import torch
 from transformers import CLIPVisionConfig
 
 import hf_skeleton as hs
-from hf_skeleton.training.collators import IGNORE_INDEX
-from hf_skeleton.training.llamo_stages import (INSTRUCTION_TEMPLATES, LlamoSFTCollator, build_examples,
-                                               configure_stage, most_active_part, to_sft_dataset, train_stage)
 from hf_skeleton.testing import build_tiny_tokenizer, tiny_text_config
-
-torch.set_num_threads(1)
+from hf_skeleton.training.collators import IGNORE_INDEX
+from hf_skeleton.training.llamo_stages import (
+    INSTRUCTION_TEMPLATES,
+    LlamoSFTCollator,
+    build_examples,
+    configure_stage,
+    most_active_part,
+    to_sft_dataset,
+    train_stage,
+)
 
 NUCLA = ["pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down", "stand up",
          "donning", "doffing", "throw", "carry"]

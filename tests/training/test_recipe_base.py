@@ -23,7 +23,6 @@ from hf_skeleton.testing import (
 from hf_skeleton.training import llamo_recipe, skeleton_llm_recipe
 from hf_skeleton.training.base_model import base_kind
 
-torch.set_num_threads(1)
 LLAMO = llamo_recipe.LlamoRecipeConfig
 SKLLM = skeleton_llm_recipe.SkeletonLLMRecipeConfig
 

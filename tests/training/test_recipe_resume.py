@@ -14,8 +14,6 @@ import hf_skeleton as hs
 from hf_skeleton.training import llamo_recipe, skeleton_llm_recipe
 from hf_skeleton.training.recipe_progress import STATE_NAME, Phase, RecipeProgress, RecipeResumeError
 
-torch.set_num_threads(1)
-
 
 class Killed(Exception):
     """Stands for the run being killed."""

@@ -13,8 +13,6 @@ from hf_skeleton.training.checkpointing import last_complete_checkpoint
 from hf_skeleton.training.llamo_stages import build_examples, to_sft_dataset, train_stage
 from hf_skeleton.training.vgmt_recipe import vgmt_trainer, vgmt_training_args
 
-torch.set_num_threads(1)
-
 
 class StopAfter(TrainerCallback):
     """Simulates a run killed right after step k (its checkpoint written)."""

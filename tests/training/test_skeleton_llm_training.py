@@ -14,6 +14,7 @@ import hf_skeleton as hs
 from hf_skeleton import SkeletonInputError
 from hf_skeleton.data import action_labels, confusable_pairs, list_open_vocab_splits, open_vocab_split
 from hf_skeleton.testing import QWEN_VISION_TOKENS, build_tiny_tokenizer, tiny_qwen2_5_vl_config
+from hf_skeleton.training.collators import SkeletonSFTCollator
 from hf_skeleton.training.confusable_pairs import (
     label_similarity,
     multiple_choice_examples,
@@ -23,7 +24,6 @@ from hf_skeleton.training.confusable_pairs import (
     recognition_examples,
     yes_no_examples,
 )
-from hf_skeleton.training.collators import SkeletonSFTCollator
 from hf_skeleton.training.rationales import (
     TEACHER_PROMPT,
     RationaleBuilder,
@@ -38,7 +38,6 @@ from hf_skeleton.training.skeleton_llm_stages import (
     train_stage,
 )
 
-torch.set_num_threads(1)
 NUCLA = action_labels("nucla")
 
 

@@ -11,8 +11,6 @@ from hf_skeleton.testing import tiny_superman
 from hf_skeleton.training.superman_recipe import train_vgmt, vgmt_training_clips
 from hf_skeleton.training.superman_tasks import SupermanTaskBuilder
 
-torch.set_num_threads(1)
-
 
 def _box(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Centre and half the largest side of the bounding box of (T, J, 3), written out with numpy."""

@@ -16,8 +16,6 @@ from hf_skeleton.training.superman_tasks import (
     superman_sft_config,
 )
 
-torch.set_num_threads(1)
-
 
 def test_cmu_to_h36m_on_both_bvh_layouts(cmu_dir):
     for name in ("02_01.bvh", "16_01.bvh"):  # 43-joint Poser names, 31-joint ASF names

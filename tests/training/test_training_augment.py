@@ -17,7 +17,6 @@ from hf_skeleton.testing import (
 )
 from hf_skeleton.training.collators import SkeletonSFTCollator
 
-torch.set_num_threads(1)
 YAW = {"max_angle": 40.0, "scale_range": (1.0, 1.0)}
 
 

@@ -16,8 +16,6 @@ from hf_skeleton.training.motion_data import MotionData, observed_runs, person_t
 from hf_skeleton.training.superman_base import SupermanBase
 from hf_skeleton.training.superman_recipe import dataset_trials
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def clip(nucla_dir):

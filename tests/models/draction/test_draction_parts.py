@@ -27,8 +27,6 @@ from hf_skeleton.models.draction import (
 )
 from hf_skeleton.rendering import clip_cameras, tile_views, view_rotation
 
-torch.set_num_threads(1)
-
 USER_FORMAT = hs.SkeletonFormat(
     name="tripod_user", joints=("root", "a", "b", "c", "d"), parents=(-1, 0, 1, 0, 3), units="m")
 

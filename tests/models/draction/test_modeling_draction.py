@@ -13,8 +13,6 @@ from transformers import AutoConfig, AutoModel
 import hf_skeleton as hs
 from hf_skeleton.errors import HFSkeletonError, SkeletonInputError
 
-torch.set_num_threads(1)
-
 SIZE = 56
 TINY = {"image_size": SIZE, "num_frames": 4, "nfm_hidden": 16, "color_mlp_hidden": 16}
 
