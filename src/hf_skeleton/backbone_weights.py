@@ -221,12 +221,12 @@ def fill_before_init(model: torch.nn.Module) -> None:
 
 
 def keys_left_missing(model: torch.nn.Module, missing: Iterable[str]) -> list[str]:
-    """After ``from_pretrained`` of a folder with ``backbone_weights``: the ``missing`` keys no backbone holds
-    (:func:`fill_before_init` filled the others; if transformers skipped that step, they are filled now)."""
-    filled = model.__dict__.pop("_backbone_filled", None)
-    if filled is None:
-        return BackboneSource(model.config.backbone_weights).fill(model, sorted(missing))
-    return sorted(k for k in missing if k not in filled)
+    """After ``from_pretrained`` of a folder with ``backbone_weights``: the ``missing`` keys no backbone holds.
+    :func:`fill_before_init` filled most; the rest (a tied head, which transformers flags as initialised, or
+    everything if transformers skipped that step) are looked up now."""
+    filled = model.__dict__.pop("_backbone_filled", set())
+    left = sorted(k for k in missing if k not in filled)
+    return BackboneSource(model.config.backbone_weights).fill(model, left) if left else []
 
 
 def backbone_fields(config_name: str, backbone_weights: Any, lora: Any) -> tuple[list | None, dict | None]:
