@@ -47,10 +47,12 @@ class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
             holds every tensor.
         lora: LoRA layers the language model carries (a ``peft.LoraConfig`` dict, kept unmerged so that only the
             adapters ship; the VLM's other weights are then frozen); ``None``: none.
+        trainable_vlm_modules: names of VLM submodules that train in full beside LoRA (a composed VLM's new
+            ``multi_modal_projector``); ``None``: none.
     """
 
     model_type = "superman"
-    optional_config_fields = ("trainable_motion_rows", "backbone_weights", "lora")
+    optional_config_fields = ("trainable_motion_rows", "backbone_weights", "lora", "trainable_vlm_modules")
     sub_configs: ClassVar[dict] = {"vlm_config": AutoConfig, "vgmt_config": VGMTConfig}
 
     def __init__(
@@ -68,9 +70,15 @@ class SupermanConfig(SkeletonConfigMixin, PretrainedConfig):
         trainable_motion_rows: bool = False,
         backbone_weights: list[dict[str, str]] | None = None,
         lora: Mapping[str, Any] | None = None,
+        trainable_vlm_modules: list[str] | None = None,
         **kwargs: Any,
     ):
         self.backbone_weights, self.lora = backbone_fields("SupermanConfig", backbone_weights, lora)
+        if trainable_vlm_modules is not None and (isinstance(trainable_vlm_modules, str) or not all(
+                isinstance(m, str) and m for m in trainable_vlm_modules)):
+            raise SkeletonInputError("SupermanConfig.trainable_vlm_modules", "a list of module names or None",
+                                     trainable_vlm_modules)
+        self.trainable_vlm_modules = None if trainable_vlm_modules is None else list(trainable_vlm_modules)
         self.trainable_motion_rows = bool(trainable_motion_rows)
         self.vlm_config = _as_config(vlm_config, "qwen2_5_vl")
         self.vgmt_config = _as_config(vgmt_config, "vgmt")

@@ -71,14 +71,16 @@ class SupermanPreTrainedModel(SkeletonModelMixin, PreTrainedModel):
 
     def freeze_as_configured(self) -> None:
         """Freeze what the config keeps fixed: the VGMT (``freeze_vgmt``), the VLM's own weights under LoRA
-        (``lora``: the adapters and motion rows train) and the non-motion rows of the input embeddings and head
-        (``trainable_motion_rows``). Runs at build and after ``from_pretrained`` (which gives every parameter it
+        (``lora``: the adapters, motion rows and ``trainable_vlm_modules`` train) and the non-motion rows of the
+        input embeddings and head (``trainable_motion_rows``). Runs at build and after ``from_pretrained`` (which gives every parameter it
         loads ``requires_grad=True``); nothing is unfrozen."""
         config = self.config
+        kept = tuple(f".{m}." for m in (config.trainable_vlm_modules or ()))
         for name, param in self.named_parameters():
             in_vlm = name.startswith(("vlm.", "model.vlm."))
             if ((config.freeze_vgmt and name.startswith("vgmt."))
-                    or (config.lora and in_vlm and "lora_" not in name and not name.endswith(".motion_rows"))):
+                    or (config.lora and in_vlm and "lora_" not in name and not name.endswith(".motion_rows")
+                        and not any(m in name for m in kept))):
                 param.requires_grad_(False)
         for module in self.modules():
             if isinstance(module, (MotionRowsEmbedding, MotionRowsHead)):
@@ -249,13 +251,16 @@ class SupermanModel(SupermanPreTrainedModel):
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             pixel_values=pixel_values,
-            pixel_values_videos=pixel_values_videos,
-            image_grid_thw=image_grid_thw,
-            video_grid_thw=video_grid_thw,
-            mm_token_type_ids=mm_token_type_ids,
             **{CACHE_KWARG: cache},
             **kwargs,
         )
+        if hasattr(self.vlm, "get_rope_index"):  # Qwen-VL families; a LLaVA would hand these to its tower
+            vlm_kwargs.update(pixel_values_videos=pixel_values_videos, image_grid_thw=image_grid_thw,
+                              video_grid_thw=video_grid_thw, mm_token_type_ids=mm_token_type_ids)
+        elif pixel_values_videos is not None:
+            raise SkeletonInputError("pixel_values_videos", "videos as per-frame pixel_values for a "
+                                     f"{self.config.vlm_config.model_type} VLM (the processor's frame_tokens)",
+                                     tuple(pixel_values_videos.shape))
         if mm is not None:
             vlm_kwargs["mm_encoder_outputs"] = mm
         out = self.vlm(**vlm_kwargs)
@@ -357,6 +362,19 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
 
         return superman_from_causal_lm(cls, lm_name_or_path, vgmt, processor, lora=lora, dtype=dtype, seed=seed)
 
+    @classmethod
+    def from_backbones(cls, vision: str, text: str, vgmt: Any, processor: Any = None, *, token_grid: int = 2,
+                       lora: dict[str, Any] | None = SUPERMAN_LORA, dtype: torch.dtype = torch.float32, seed: int = 0):
+        """Superman on a VLM composed of a pretrained CNN and a causal LM (``hs.backbone_path`` names such as
+        ``efficientnet-lite0`` and ``smollm2-135m-instruct``: a LLaVA, as SkeletonLLM composes them), so that the
+        ``estimate`` task reads video: each frame (3, 224, 224) -> ``token_grid`` x ``token_grid`` tokens through
+        a new projector. Trains as :meth:`from_causal_lm_pretrained` does, plus the projector in full; the tower
+        stays frozen and, like the LLM, is referenced, not saved. Returns ``(model, processor)``."""
+        from .pretrained_superman import superman_from_causal_lm
+
+        return superman_from_causal_lm(cls, text, vgmt, processor, lora=lora, dtype=dtype, seed=seed, vision=vision,
+                                       token_grid=token_grid)
+
     def resize_for_motion_tokens(self, tokenizer, mean_resizing: bool = True) -> int:
         """Make room for the motion tokens of ``tokenizer`` (``build_superman_processor`` added them) and set
         ``config.motion_token_offset`` to the id of ``<skel_0>``; returns the embedding rows.
@@ -400,21 +418,10 @@ class SupermanForConditionalGeneration(SkeletonLMHeadMixin, SupermanPreTrainedMo
         The KV cache comes as ``cache`` or ``past_key_values`` (see ``models.kv_cache``)."""
         cache = take_cache(kwargs)
         outputs = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            **{CACHE_KWARG: cache},
-            inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
-            pixel_values=pixel_values,
-            pixel_values_videos=pixel_values_videos,
-            image_grid_thw=image_grid_thw,
-            video_grid_thw=video_grid_thw,
-            mm_token_type_ids=mm_token_type_ids,
-            keypoints_2d=keypoints_2d,
-            keypoints_mask=keypoints_mask,
-            **kwargs,
-        )
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, **{CACHE_KWARG: cache},
+            inputs_embeds=inputs_embeds, use_cache=use_cache, pixel_values=pixel_values,
+            pixel_values_videos=pixel_values_videos, image_grid_thw=image_grid_thw, video_grid_thw=video_grid_thw,
+            mm_token_type_ids=mm_token_type_ids, keypoints_2d=keypoints_2d, keypoints_mask=keypoints_mask, **kwargs)
         if labels is not None and input_ids is not None and labels.shape != input_ids.shape:
             raise SkeletonInputError("labels", f"shape {tuple(input_ids.shape)} like input_ids", tuple(labels.shape))
         logits, loss = self.lm_logits_and_loss(outputs.last_hidden_state, labels, logits_to_keep, **kwargs)

@@ -58,15 +58,24 @@ def superman_from_vlm(cls: type, vlm_name_or_path: str, vgmt: Any, *, use_maft: 
 
 
 def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processor: Any = None, *,
-                            lora: dict[str, Any] | None, dtype: torch.dtype = torch.float32, seed: int = 0):
+                            lora: dict[str, Any] | None, dtype: torch.dtype = torch.float32, seed: int = 0,
+                            vision: str | None = None, token_grid: int = 2):
     """``(model, processor)``: Superman on a Llama-style causal LM, LoRA and motion-token rows trained, the LLM
-    referenced by ``config.backbone_weights``."""
-    from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+    referenced by ``config.backbone_weights``; with ``vision`` (a CNN backbone such as EfficientNet-Lite0) the
+    VLM is a LLaVA composed of both (``token_grid`` x ``token_grid`` tokens per frame, a new projector that
+    trains in full, the tower frozen and referenced too)."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer, GenerationConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    from ...backbone_weights import BackboneSource, backbone_reference, language_model_entries
+    from ...backbone_weights import (
+        BackboneSource,
+        backbone_reference,
+        base_model_prefix,
+        language_model_entries,
+    )
+    from ..skeleton_llm.pretrained_vlm import compose_vlm_config, vision_tower_config
     from ..vgmt.configuration_vgmt import VGMTConfig
-    from .processing_superman import causal_lm_superman_processor
+    from .processing_superman import IMAGE_TOKEN, causal_lm_superman_processor
 
     if isinstance(vgmt, VGMTConfig):
         vgmt = VGMTModel(vgmt)
@@ -77,9 +86,22 @@ def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processo
     if text_config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or hasattr(text_config, "vision_config"):
         raise SkeletonInputError("lm_name_or_path", "a text-only causal LM (from_backbone_pretrained takes a "
                                  "Qwen2-VL / Qwen2.5-VL)", f"{lm_name_or_path} ({text_config.model_type})")
+    vision_entries, tower_config = [], None
+    if vision is not None:
+        if isinstance(token_grid, bool) or not isinstance(token_grid, int) or token_grid < 1:
+            raise SkeletonInputError("token_grid", "a positive integer (tokens per frame: its square)", token_grid)
+        vision_folder, vision_ref = backbone_reference(str(vision))
+        tower_config = vision_tower_config(str(vision_folder), token_grid)
+        vision_entries = [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.",
+                           "target": "model.vlm.vision_tower."}]
     if processor is None:
-        processor = causal_lm_superman_processor(AutoTokenizer.from_pretrained(folder), vgmt.config,
-                                                 name=f"{lm_name_or_path} tokenizer")
+        processor = causal_lm_superman_processor(
+            AutoTokenizer.from_pretrained(folder), vgmt.config, name=f"{lm_name_or_path} tokenizer",
+            image_processor=None if vision is None else AutoImageProcessor.from_pretrained(vision_folder),
+            frame_tokens=None if vision is None else token_grid**2)
+    elif vision is not None and processor.frame_tokens != token_grid**2:
+        raise SkeletonInputError("processor.frame_tokens", f"{token_grid**2} (token_grid {token_grid} squared)",
+                                 processor.frame_tokens)
     tokenizer = processor.tokenizer
     ids = MotionTextFormatter.from_vgmt_config(vgmt.config).token_ids(tokenizer)
     motion_ids = [*ids["codes"], ids["start"], ids["end"]]
@@ -89,16 +111,22 @@ def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processo
     base_vocab = int(text_config.vocab_size)
     text_config.vocab_size = max(base_vocab, len(tokenizer))  # room for the added tokens
     text_config.dtype = dtype
+    if tower_config is None:
+        vlm_config, trained, prefix = text_config, None, "model.vlm."
+    else:
+        vlm_config = compose_vlm_config(tower_config, text_config, tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+        trained, prefix = ["multi_modal_projector"], "model.vlm.language_model."
     config = SupermanConfig(
-        vlm_config=text_config, vgmt_config=vgmt.config, motion_token_offset=motion_ids[0],
-        trainable_motion_rows=True, lora=lora,
-        backbone_weights=language_model_entries(reference, text_config, "model.vlm."))
+        vlm_config=vlm_config, vgmt_config=vgmt.config, motion_token_offset=motion_ids[0],
+        trainable_motion_rows=True, lora=lora, trainable_vlm_modules=trained,
+        backbone_weights=[*vision_entries, *language_model_entries(reference, text_config, prefix)])
     model = cls(config)
     left = BackboneSource(config.backbone_weights).fill(model, list(model.state_dict()))
-    missing = [k for k in left if k.startswith(("model.vlm.", "lm_head."))
-               and "lora_" not in k and not k.endswith(".motion_rows")]
+    missing = [k for k in left if k.startswith(("model.vlm.", "lm_head.")) and "lora_" not in k
+               and not k.endswith(".motion_rows") and ".multi_modal_projector." not in k]
     if missing:
-        raise CheckpointError(folder, f"no tensor for {missing[:3]} in the LLM's weights (Superman reads a "
+        source = vision if "vision_tower" in missing[0] else folder
+        raise CheckpointError(source, f"no tensor for {missing[:3]} in the backbone's weights (Superman reads a "
                                       "Llama-style decoder: model.* and lm_head.*)")
     with torch.no_grad():
         generator = torch.Generator().manual_seed(seed)

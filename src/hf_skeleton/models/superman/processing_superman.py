@@ -51,6 +51,10 @@ class SupermanProcessor(SkeletonModelProcessor):
         skeleton_processor: the :class:`~hf_skeleton.processing.SkeletonProcessor` that reads skeleton
             inputs (VGMT's format and box normalisation; :func:`build_superman_processor` makes it).
             Folders saved before it existed take it from the model's ``config.json`` when there is one.
+        frame_tokens: for a VLM whose tower reads single images (a LLaVA composed by
+            ``SupermanForConditionalGeneration.from_backbones``): the tokens one image becomes. Each image is
+            then ``frame_tokens`` ``<|image_pad|>`` tokens and a video of T frames T such images (``pixel_values``
+            (T, 3, H, W)); ``None``: Qwen-VL's patches, grids and temporal merging.
     """
 
     def __init__(
@@ -60,8 +64,13 @@ class SupermanProcessor(SkeletonModelProcessor):
         chat_template=None,
         motion_format: dict[str, Any] | None = None,
         skeleton_processor: SkeletonProcessor | None = None,
+        frame_tokens: int | None = None,
         **kwargs: Any,
     ):
+        if frame_tokens is not None and (isinstance(frame_tokens, bool) or not isinstance(frame_tokens, int)
+                                         or frame_tokens < 1):
+            raise SkeletonInputError("frame_tokens", "a positive number of tokens per image or None", frame_tokens)
+        self.frame_tokens = frame_tokens
         if skeleton_processor is not None:
             self._set_skeleton_processor(skeleton_processor)
         else:
@@ -176,17 +185,11 @@ class SupermanProcessor(SkeletonModelProcessor):
         if text is None:
             raise SkeletonInputError("text", "a prompt string or a list of them", None)
         texts = [text] if isinstance(text, str) else list(text)
-        merge = self.image_processor.merge_size**2
         data: dict[str, Any] = {}
-        if images is not None:
-            out = self.image_processor(images=list(images), return_tensors="np")
-            data["pixel_values"], data["image_grid_thw"] = out["pixel_values"], out["image_grid_thw"]
-            texts = self._expand(texts, IMAGE_TOKEN, [int(g.prod()) // merge for g in out["image_grid_thw"]])
-        if videos is not None:
-            pieces = [self._video_patches(v) for v in videos]
-            data["pixel_values_videos"] = np.concatenate([p for p, _ in pieces], 0)
-            data["video_grid_thw"] = np.array([g for _, g in pieces], dtype=np.int64)
-            texts = self._expand(texts, VIDEO_TOKEN, [int(np.prod(g)) // merge for _, g in pieces])
+        if self.frame_tokens is not None:
+            texts = self._per_frame_vision(texts, images, videos, data)
+        else:
+            texts = self._qwen_vision(texts, images, videos, data)
         if keypoints_2d is not None:
             kp = np.asarray(keypoints_2d, dtype=np.float32)
             n_vis = len(videos) if videos is not None else (len(images) if images is not None else 0)
@@ -209,16 +212,51 @@ class SupermanProcessor(SkeletonModelProcessor):
         ]
         return BatchFeature(data=data, tensor_type=return_tensors)
 
+    def _qwen_vision(self, texts: list[str], images, videos, data: dict[str, Any]) -> list[str]:
+        """Qwen-VL: images as patches with ``image_grid_thw``, videos merged in time (``pixel_values_videos``)."""
+        merge = self.image_processor.merge_size**2
+        if images is not None:
+            out = self.image_processor(images=list(images), return_tensors="np")
+            data["pixel_values"], data["image_grid_thw"] = out["pixel_values"], out["image_grid_thw"]
+            texts = self._expand(texts, IMAGE_TOKEN, [int(g.prod()) // merge for g in out["image_grid_thw"]])
+        if videos is not None:
+            pieces = [self._video_patches(v) for v in videos]
+            data["pixel_values_videos"] = np.concatenate([p for p, _ in pieces], 0)
+            data["video_grid_thw"] = np.array([g for _, g in pieces], dtype=np.int64)
+            texts = self._expand(texts, VIDEO_TOKEN, [int(np.prod(g)) // merge for _, g in pieces])
+        return texts
+
+    def _per_frame_vision(self, texts: list[str], images, videos, data: dict[str, Any]) -> list[str]:
+        """Images and video frames through the tower's image processor, one image each; placeholders expanded
+        to ``frame_tokens`` ``<|image_pad|>`` per image (a video's ``<|video_pad|>`` to T times that)."""
+        frames, counts = [], []
+        if images is not None:
+            frames += list(images)
+            texts = self._expand(texts, IMAGE_TOKEN, [self.frame_tokens] * len(images))
+        if videos is not None:
+            for video in videos:
+                arr = [np.asarray(f) for f in video]
+                if not arr or any(a.ndim != 3 or a.shape[-1] != 3 for a in arr):
+                    raise SkeletonInputError("videos", "frames (T, H, W, 3), T >= 1", [a.shape for a in arr[:2]])
+                frames += arr
+                counts.append(len(arr) * self.frame_tokens)
+            texts = self._expand(texts, VIDEO_TOKEN, counts, as_token=IMAGE_TOKEN)
+        if frames:
+            data["pixel_values"] = self.image_processor(images=frames, return_tensors="np")["pixel_values"]
+        return texts
+
     @staticmethod
-    def _expand(texts: list[str], token: str, counts: list[int]) -> list[str]:
+    def _expand(texts: list[str], token: str, counts: list[int], as_token: str | None = None) -> list[str]:
+        """Each ``token`` placeholder -> ``counts[i]`` copies of ``as_token`` (default: of itself)."""
         total = sum(t.count(token) for t in texts)
         if total != len(counts):
             raise SkeletonInputError(f"text {token} placeholders", f"{len(counts)} (one per input)", total)
         it = iter(counts)
+        fill = as_token or token
         out = []
         for t in texts:
             parts = t.split(token)
-            out.append(parts[0] + "".join(token * next(it) + p for p in parts[1:]))
+            out.append(parts[0] + "".join(fill * next(it) + p for p in parts[1:]))
         return out
 
     def batch_decode(self, *args: Any, **kwargs: Any) -> list[str]:
@@ -228,9 +266,11 @@ class SupermanProcessor(SkeletonModelProcessor):
         return self.tokenizer.decode(*args, **kwargs)
 
 
-def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> SupermanProcessor:
-    """Add the motion tokens of ``vgmt_config`` to ``tokenizer`` and wrap it with a Qwen2-VL (PIL) image
-    processor (``min_pixels`` of one merged token, so small frames stay small) and VGMT's SkeletonProcessor."""
+def build_superman_processor(tokenizer, vgmt_config, image_processor=None,
+                             frame_tokens: int | None = None) -> SupermanProcessor:
+    """Add the motion tokens of ``vgmt_config`` to ``tokenizer`` and wrap it with an image processor (default: a
+    Qwen2-VL (PIL) one, ``min_pixels`` of one merged token, so small frames stay small) and VGMT's
+    SkeletonProcessor; ``frame_tokens``: see :class:`SupermanProcessor`."""
     from transformers import Qwen2VLImageProcessorPil
 
     fmt = MotionTextFormatter.from_vgmt_config(vgmt_config)
@@ -244,13 +284,16 @@ def build_superman_processor(tokenizer, vgmt_config, image_processor=None) -> Su
         tokenizer=tokenizer,
         motion_format=fmt.to_dict(),
         skeleton_processor=vgmt_skeleton_processor(vgmt_config.format),
+        frame_tokens=frame_tokens,
     )
 
 
-def causal_lm_superman_processor(tokenizer, vgmt_config, name: str = "tokenizer") -> SupermanProcessor:
-    """The processor of a Superman on a text-only causal LM (SmolLM2, ...): its ``tokenizer`` gains Qwen's
-    vision placeholders (a text-only model never sees them; added so that no placeholder id falls on one of
-    its tokens) and then the motion tokens of ``vgmt_config`` (K + 2 contiguous ids at the end).
+def causal_lm_superman_processor(tokenizer, vgmt_config, name: str = "tokenizer", image_processor=None,
+                                 frame_tokens: int | None = None) -> SupermanProcessor:
+    """The processor of a Superman on a causal LM (SmolLM2, ...): its ``tokenizer`` gains Qwen's vision
+    placeholders (a text-only model never sees them; a composed VLM's images are ``<|image_pad|>`` runs, see
+    ``frame_tokens`` and ``image_processor`` of :func:`build_superman_processor`) and then the motion tokens of
+    ``vgmt_config`` (K + 2 contiguous ids at the end).
 
     Raises:
         SkeletonInputError: a tokenizer without a chat template (the tasks are chat turns), naming ``name``.
@@ -259,7 +302,7 @@ def causal_lm_superman_processor(tokenizer, vgmt_config, name: str = "tokenizer"
         raise SkeletonInputError(name, "a tokenizer with a chat template (Superman's tasks are chat turns)",
                                  "no chat_template")
     tokenizer.add_tokens([VISION_START, VISION_END, IMAGE_TOKEN, VIDEO_TOKEN], special_tokens=True)
-    return build_superman_processor(tokenizer, vgmt_config)
+    return build_superman_processor(tokenizer, vgmt_config, image_processor, frame_tokens)
 
 
 # ---------------------------------------------------------------------- the three task templates
