@@ -13,6 +13,8 @@ from ..evaluation.motion_metrics import (
     horizon_frames,
     inbetween_error,
     linear_interpolation,
+    mpjpe,
+    p_mpjpe,
     prediction_errors,
     zero_velocity_prediction,
 )
@@ -29,8 +31,11 @@ def tokenised_gt(model, ex: dict) -> np.ndarray:
 
 
 def generate(model, proc, ex, constrained: bool) -> tuple[np.ndarray | None, str | None]:
-    """Greedy decoding of one example; (motion in input coordinates, None) or (None, parse-failure reason)."""
-    enc = proc(text=[ex["prompt"]])
+    """Greedy decoding of one example; (motion in input coordinates, None) or (None, parse-failure reason).
+    An ``estimate`` example's video goes in with its prompt; its motion comes back in the example's box (the
+    ground truth's, which the model never sees)."""
+    video = ex.get("video")
+    enc = proc(text=[ex["prompt"]], **({} if video is None else {"videos": [video]}))
     plen = enc["input_ids"].shape[1]
     constraint = MotionTemplateConstraint(proc, ex["num_steps"], plen)
     with torch.no_grad():
@@ -107,4 +112,34 @@ def evaluate_inbetween(model, proc, mib_tests, constrained: bool) -> dict:
         r["parsed_vs_tokenised_gt_mm"] = round(float(np.mean(parsed_tok)) * 1000, 1)
     r["linear_interpolation_mm"] = round(float(np.mean(li_all)) * 1000, 1)
     r["tokeniser_floor_mm"] = round(float(np.mean(floor)) * 1000, 1)
+    return r
+
+
+def evaluate_estimate(model, proc, tests, constrained: bool, fallback: np.ndarray,
+                      keep_motions: bool = False) -> dict:
+    """Vid2Skel on held-out ``tests``: ``(frames (T, H, W, 3) uint8, clip (T, J, 3), mask (T, J))`` each, the mask
+    marking the joints the ground truth measures. The model sees only the frames and answers in a box, which is
+    mapped back with the ground truth's (the task's normalisation, :meth:`SupermanTaskBuilder.estimate`); so beside
+    that box-aligned MPJPE the P-MPJPE (per-frame Procrustes) says how good the pose itself is. ``fallback``
+    (J, 3), a pose in the box (e.g. the mean training pose), stands in for an answer that fails to parse (strict)
+    and is scored as the baseline. ``keep_motions``: the strict answers (T, J, 3) too, as ``"motions"``."""
+    b = SupermanTaskBuilder(model, proc)
+    scores: dict[str, list] = {}
+    fails, motions = [], []
+    for frames, clip, mask in tests:
+        ex = b.estimate(frames, clip)
+        static = np.broadcast_to(fallback, clip.shape) * ex["scale"].numpy() + ex["centre"].numpy()
+        out, reason = generate(model, proc, ex, constrained)
+        fails.append(reason)
+        motions.append(static if out is None else out)
+        for name, motion in (("floor", tokenised_gt(model, ex)), ("fallback", static),
+                             ("strict", static if out is None else out), ("parsed", out)):
+            if motion is not None:
+                scores.setdefault(f"{name}_mpjpe_mm", []).append(mpjpe(motion, clip, mask))
+                scores.setdefault(f"{name}_p_mpjpe_mm", []).append(p_mpjpe(motion, clip, mask))
+    r: dict[str, Any] = {"windows": len(tests), "parse_failure_rate": float(np.mean([f is not None for f in fails])),
+                         "failure_reasons": sorted({f for f in fails if f})}
+    r.update({k: round(float(np.mean(v)) * 1000, 1) for k, v in scores.items()})
+    if keep_motions:
+        r["motions"] = motions
     return r
