@@ -51,9 +51,9 @@ from ..data import open_vocab_names, open_vocab_split
 from ..errors import CheckpointError, HFSkeletonError
 from ..evaluation.protocols import open_vocabulary_protocol
 from ..evaluation.recognition import score_candidate_labels
+from ..models.composed_vlm import vision_tower_config
 from ..models.llamo import LlamoConfig, LlamoForConditionalGeneration, LlamoProcessor
 from ..models.skeleton_llm.image_adapters import VISION_TOWER_FAMILIES
-from ..models.skeleton_llm.pretrained_vlm import vision_tower_config
 from ..skeletons.formats import get_format
 from ..skeletons.geometry import supported_view_alignment
 from ..skeletons.io import load_skeleton

@@ -73,7 +73,7 @@ def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processo
         base_model_prefix,
         language_model_entries,
     )
-    from ..skeleton_llm.pretrained_vlm import compose_vlm_config, vision_tower_config
+    from ..composed_vlm import compose_vlm_config, vision_tower_config
     from ..vgmt.configuration_vgmt import VGMTConfig
     from .processing_superman import IMAGE_TOKEN, causal_lm_superman_processor
 
