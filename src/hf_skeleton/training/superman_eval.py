@@ -1,6 +1,7 @@
 """Scoring Superman on held-out windows: free or constrained decoding, strict MPJPE against the raw joints per
-horizon beside zero velocity (prediction) and linear interpolation (in-betweening), the parse-failure rate and
-the tokenizer's floor (:mod:`~hf_skeleton.training.superman_recipe` runs them)."""
+horizon beside zero velocity (prediction) and linear interpolation (in-betweening), MPJPE and P-MPJPE beside a
+fallback pose (estimation from video), the parse-failure rate and the tokenizer's floor
+(:mod:`~hf_skeleton.training.superman_recipe` runs the first two)."""
 
 from __future__ import annotations
 
