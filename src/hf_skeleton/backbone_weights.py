@@ -101,6 +101,12 @@ def base_model_prefix(folder: str | Path) -> str:
     return AutoModel._model_mapping[type(config)].base_model_prefix
 
 
+def vision_tower_entry(backbone: str, folder: str | Path, target: str) -> dict:
+    """The entry mapping a vision backbone's base model (an image classifier's, e.g. ``efficientnet_lite.*``)
+    onto a tower under ``target``."""
+    return {"backbone": backbone, "source": f"{base_model_prefix(folder)}.", "target": target}
+
+
 def language_model_entries(backbone: str, text_config: Any, target: str, head: str = "lm_head.") -> list[dict]:
     """Entries mapping a causal LM backbone (``model.*``, ``lm_head.*``) onto a model whose language model
     sits under ``target`` and whose head is ``head``; a tied backbone head reads its input embeddings."""

@@ -42,9 +42,9 @@ from ..backbone_weights import (
     BackboneSource,
     BackboneTensors,
     backbone_reference,
-    base_model_prefix,
     language_model_entries,
     unwrap_peft,
+    vision_tower_entry,
 )
 from ..cards import write_model_card, write_results
 from ..data import open_vocab_names, open_vocab_split
@@ -196,8 +196,7 @@ def build(args, format: str = "kinect_v1", extra_texts: list[str] | None = None)
 
             vision_config, feature_layer = vision_tower_config(str(vision_folder), token_grid=2), -1
             image_processor = AutoImageProcessor.from_pretrained(vision_folder)
-            entries = (entries or []) + [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.",
-                                          "target": "model.vision_tower."}]
+            entries = (entries or []) + [vision_tower_entry(vision_ref, vision_folder, "model.vision_tower.")]
         else:  # a CLIP / SigLIP checkpoint (the dual encoder or its vision model alone): its vision weights
             from transformers import AutoImageProcessor
 

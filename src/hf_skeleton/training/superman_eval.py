@@ -133,8 +133,8 @@ def evaluate_estimate(model, proc, tests, constrained: bool, fallback: np.ndarra
         out, reason = generate(model, proc, ex, constrained)
         fails.append(reason)
         motions.append(static if out is None else out)
-        for name, motion in (("floor", tokenised_gt(model, ex)), ("fallback", static),
-                             ("strict", static if out is None else out), ("parsed", out)):
+        for name, motion in (("floor", tokenised_gt(model, ex)), ("fallback", static), ("strict", motions[-1]),
+                             ("parsed", out)):
             if motion is not None:
                 scores.setdefault(f"{name}_mpjpe_mm", []).append(mpjpe(motion, clip, mask))
                 scores.setdefault(f"{name}_p_mpjpe_mm", []).append(p_mpjpe(motion, clip, mask))

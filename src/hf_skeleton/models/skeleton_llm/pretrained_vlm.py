@@ -45,8 +45,8 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
     from ...backbone_weights import (
         BackboneSource,
         backbone_reference,
-        base_model_prefix,
         language_model_entries,
+        vision_tower_entry,
     )
     from ..draction.configuration_draction import DrActionConfig
     from .configuration_skeleton_llm import SkeletonLLMConfig
@@ -72,7 +72,7 @@ def build_from_backbones(cls, vision: str, text: str, draction_config: Any = Non
         image_adapter = ImageAdapterConfig(**{**image_adapter.to_dict(), "size": (image_size, image_size)})
     if draction_config is None:
         draction_config = DrActionConfig(num_frames=8, image_size=int(image_adapter.size[0]))
-    entries = [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.", "target": "model.vlm.vision_tower."},
+    entries = [vision_tower_entry(vision_ref, vision_folder, "model.vlm.vision_tower."),
                *language_model_entries(text_ref, text_config, "model.vlm.language_model.")]
     config = SkeletonLLMConfig(draction_config=draction_config, vlm_config=vlm_config,
                                skeleton_token=skeleton_token, image_adapter=image_adapter, backbone_weights=entries)

@@ -70,8 +70,8 @@ def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processo
     from ...backbone_weights import (
         BackboneSource,
         backbone_reference,
-        base_model_prefix,
         language_model_entries,
+        vision_tower_entry,
     )
     from ..composed_vlm import compose_vlm_config, vision_tower_config
     from ..vgmt.configuration_vgmt import VGMTConfig
@@ -92,8 +92,7 @@ def superman_from_causal_lm(cls: type, lm_name_or_path: str, vgmt: Any, processo
             raise SkeletonInputError("token_grid", "a positive integer (tokens per frame: its square)", token_grid)
         vision_folder, vision_ref = backbone_reference(str(vision))
         tower_config = vision_tower_config(str(vision_folder), token_grid)
-        vision_entries = [{"backbone": vision_ref, "source": f"{base_model_prefix(vision_folder)}.",
-                           "target": "model.vlm.vision_tower."}]
+        vision_entries = [vision_tower_entry(vision_ref, vision_folder, "model.vlm.vision_tower.")]
     if processor is None:
         processor = causal_lm_superman_processor(
             AutoTokenizer.from_pretrained(folder), vgmt.config, name=f"{lm_name_or_path} tokenizer",

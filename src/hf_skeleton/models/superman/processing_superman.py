@@ -148,10 +148,16 @@ class SupermanProcessor(SkeletonModelProcessor):
         )
 
     # ------------------------------------------------------------------ vision
-    def _video_patches(self, frames) -> tuple[np.ndarray, list[int]]:
-        arr = [np.asarray(f) for f in frames] if not isinstance(frames, np.ndarray) else list(frames)
+    @staticmethod
+    def _frames(video) -> list[np.ndarray]:
+        """One video (T, H, W, 3) or a list of frames -> its frames, checked."""
+        arr = [np.asarray(f) for f in video] if not isinstance(video, np.ndarray) else list(video)
         if not arr or any(a.ndim != 3 or a.shape[-1] != 3 for a in arr):
             raise SkeletonInputError("videos", "frames (T, H, W, 3), T >= 1", [a.shape for a in arr[:2]])
+        return arr
+
+    def _video_patches(self, frames) -> tuple[np.ndarray, list[int]]:
+        arr = self._frames(frames)
         tps = self.image_processor.temporal_patch_size
         arr = arr + [arr[-1]] * (-len(arr) % tps)
         out = self.image_processor(images=arr, return_tensors="np")
@@ -235,9 +241,7 @@ class SupermanProcessor(SkeletonModelProcessor):
             texts = self._expand(texts, IMAGE_TOKEN, [self.frame_tokens] * len(images))
         if videos is not None:
             for video in videos:
-                arr = [np.asarray(f) for f in video]
-                if not arr or any(a.ndim != 3 or a.shape[-1] != 3 for a in arr):
-                    raise SkeletonInputError("videos", "frames (T, H, W, 3), T >= 1", [a.shape for a in arr[:2]])
+                arr = self._frames(video)
                 frames += arr
                 counts.append(len(arr) * self.frame_tokens)
             texts = self._expand(texts, VIDEO_TOKEN, counts, as_token=IMAGE_TOKEN)
