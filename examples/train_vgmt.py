@@ -155,6 +155,9 @@ def tiny_backbone() -> ResNetConfig:
 
 
 def run_pose2sim(args) -> dict:
+    if args.augmentation():  # a turned or mirrored skeleton no longer matches its video frames
+        raise hs.SkeletonInputError("augment_angle, mirror_prob", "0 for the pose2sim experiment",
+                                    (args.augment_angle, args.mirror_prob))
     data, residuals, rate = load_pose2sim(args.clip_len, args.stride, (args.image_height, args.image_width),
                                           args.split_frame)
     print(f"Pose2Sim: DLT median reprojection error per camera (px): {residuals}; "

@@ -27,8 +27,10 @@ from transformers import set_seed
 from ..errors import HFSkeletonError, SkeletonFileError, SkeletonInputError
 from ..evaluation import codebook_health, mm, mpjpe
 from ..models.vgmt import VGMTConfig, VGMTModel, VGMTProcessor, normalize_motion
+from ..skeletons.formats import SkeletonFormat
 from ..skeletons.io import load_skeleton
 from ..skeletons.sequence import SkeletonSequence
+from ..skeletons.transforms import augment as augment_clip
 from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
 from .recipe_data import DatasetOptions
@@ -55,13 +57,28 @@ class VGMTRecipeConfig(ResumeOptions, DatasetOptions):
     stride: int = 8
     fps: float = field(default=30.0, metadata={
         "help": "frame rate after subsampling (every step-th frame, step = round(clip fps / fps))"})
+    augment_angle: float = field(default=0.0, metadata={
+        "help": "training yaw augmentation: each training clip turned about the up axis by a random angle in "
+                "[-A, A] degrees, drawn anew every time it is read (0: off)"})
+    mirror_prob: float = field(default=0.0, metadata={
+        "help": "training augmentation: the probability of mirroring a training clip left-right with the "
+                "format's mirror pairs (0: off)"})
     seed: int = 0
     threads: int = 1
     output_dir: str = "runs/vgmt"
 
     def __post_init__(self):
         require(self, positive=("max_steps", "batch_size", "lr", "num_codes", "code_dim", "clip_len", "stride",
-                                "fps", "threads"), non_negative=("save_steps",))
+                                "fps", "threads"), non_negative=("save_steps", "augment_angle"))
+        if not 0.0 <= self.mirror_prob <= 1.0:
+            raise SkeletonInputError("VGMTRecipeConfig.mirror_prob", "a probability in [0, 1]", self.mirror_prob)
+
+    def augmentation(self) -> dict[str, float] | None:
+        """The :func:`~hf_skeleton.skeletons.transforms.augment` options of the training clips, or None.
+        No scaling: the box normalisation would undo it."""
+        if not (self.augment_angle or self.mirror_prob):
+            return None
+        return {"max_angle": self.augment_angle, "mirror_prob": self.mirror_prob, "scale_range": (1.0, 1.0)}
 
 
 RECIPE_CONFIG = VGMTRecipeConfig  # what the CLI parses for this recipe
@@ -79,18 +96,42 @@ def _data_dir(args) -> Path:
 
 
 class ClipDataset(Dataset):
-    """Normalised clips: skeletons (T, J, 3) in [-1, 1] (labels = the same), optional frames and 2D joints."""
+    """Normalised clips: skeletons (T, J, 3) in [-1, 1] (labels = the same), optional frames and 2D joints.
 
-    def __init__(self, clips: np.ndarray, frames: np.ndarray | None = None, joints_2d: np.ndarray | None = None):
+    With ``augment`` (:func:`~hf_skeleton.skeletons.transforms.augment` options) and ``fmt``, every read
+    of a clip draws a new rotation / mirror of the raw clip (from one generator seeded by ``seed``) and
+    normalises that by its own box; ``x``, ``centre`` and ``scale`` stay the un-augmented clips'.
+    """
+
+    def __init__(self, clips: np.ndarray, frames: np.ndarray | None = None, joints_2d: np.ndarray | None = None,
+                 *, augment: dict[str, Any] | None = None, fmt: SkeletonFormat | None = None, seed: int = 0):
         x = torch.from_numpy(np.ascontiguousarray(clips, dtype=np.float32))
         self.x, self.centre, self.scale = normalize_motion(x)
         self.frames = None if frames is None else torch.from_numpy(frames)
         self.joints_2d = None if joints_2d is None else torch.from_numpy(joints_2d.astype(np.float32))
+        self.augment = augment or None
+        if self.augment is not None:
+            if frames is not None:  # a turned skeleton no longer matches its pixels and 2D joints
+                raise SkeletonInputError("augment", "skeleton-only clips (no frames)", "clips with frames")
+            if fmt is None:
+                raise SkeletonInputError("fmt", "the clips' SkeletonFormat (its up axis and mirror pairs)", None)
+            if self.augment.get("mirror_prob") and not fmt.mirror_pairs:
+                raise SkeletonInputError(f"{fmt.name}: mirror_pairs", "left/right joint pairs to mirror with",
+                                         fmt.mirror_pairs)
+            self.raw, self.fmt = clips.astype(np.float32), fmt
+            self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.x)
 
+    def _augmented(self, i: int) -> torch.Tensor:
+        seq = augment_clip(SkeletonSequence(self.raw[i], format=self.fmt), rng=self.rng, **self.augment)
+        return normalize_motion(torch.from_numpy(seq.positions[:, 0])[None])[0][0]
+
     def __getitem__(self, i: int) -> dict:
+        if self.augment is not None:
+            x = self._augmented(i)
+            return {"skeletons": x, "labels": x}
         item = {"skeletons": self.x[i], "labels": self.x[i]}
         if self.frames is not None:
             item["pixel_values"] = self.frames[i]
@@ -194,7 +235,8 @@ def run_cmu(args, log: Callable[[str], Any] | None = None) -> dict:
                            channels=args.channels, norm_groups=16, use_vision=False)
     set_seed(args.seed)
     model = VGMTModel(config)
-    train_set, test_set = ClipDataset(train_clips), ClipDataset(test_clips)
+    train_set = ClipDataset(train_clips, augment=args.augmentation(), fmt=fmt, seed=args.seed)
+    test_set = ClipDataset(test_clips)
     log_ = train_vgmt(model, train_set, args, Path(args.output_dir), log=log)
     result = {"experiment": "cmu", "format": fmt.name, "units": units, "split": split, "train": log_,
               "num_parameters": sum(p.numel() for p in model.parameters()),
@@ -245,7 +287,8 @@ def run_dataset(args, log: Callable[[str], Any] | None = None) -> tuple[dict, Mo
                         channels=args.channels, norm_groups=16, use_vision=False)
     set_seed(args.seed)
     model = VGMTModel(config)
-    log_ = train_vgmt(model, ClipDataset(train_clips), args, Path(args.output_dir), log=log)
+    train_set = ClipDataset(train_clips, augment=args.augmentation(), fmt=fmt, seed=args.seed)
+    log_ = train_vgmt(model, train_set, args, Path(args.output_dir), log=log)
     result = {"experiment": "dataset", "dataset": data.source, "format": fmt.name, "units": units,
               "split": {"train": data.train_split, "test": data.eval_split},
               "windows": {"train": len(train_clips), "test": 0 if test_clips is None else len(test_clips)},
