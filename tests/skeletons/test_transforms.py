@@ -234,6 +234,16 @@ def test_bad_arguments_raise_typed_errors(call, name):
     assert err.value.name == name  # the argument at fault, not some later failure
 
 
+def test_mirroring_a_format_without_pairs_is_refused_before_any_draw():
+    fmt = _random_seq().format
+    unpaired = hs.SkeletonFormat(name="no_pairs", joints=fmt.joints, parents=fmt.parents, up_axis=fmt.up_axis)
+    seq = hs.SkeletonSequence(positions=_random_seq().positions, format=unpaired)
+    for prob in (1.0, 1e-9):  # refused whether or not this draw would mirror
+        with pytest.raises(SkeletonInputError, match="no_pairs: mirror_pairs"):
+            tf.augment(seq, mirror_prob=prob, seed=0)
+    assert tf.augment(seq, mirror_prob=0.0, seed=0).format.name == "no_pairs"
+
+
 def test_denormalize_per_frame_after_resample_is_refused():
     norm = _random_seq().normalized(center="per_frame").resample(5)
     with pytest.raises(SkeletonInputError, match="per-frame"):

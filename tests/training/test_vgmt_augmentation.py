@@ -91,17 +91,25 @@ def test_bad_options_are_typed_errors(cmu_windows):
     with pytest.raises(hs.SkeletonInputError, match="no frames"):
         ClipDataset(clips, frames, np.zeros(clips.shape[:-1] + (2,)), augment=options, fmt=fmt)
     unpaired = hs.SkeletonFormat(name="no_pairs", joints=fmt.joints, parents=fmt.parents, up_axis=fmt.up_axis)
-    with pytest.raises(hs.SkeletonInputError, match="no_pairs: mirror_pairs"):
+    with pytest.raises(hs.SkeletonInputError, match="no_pairs: mirror_pairs"):  # at construction, not mid-training
         ClipDataset(clips, augment=options, fmt=unpaired)
+    with pytest.raises(hs.SkeletonInputError, match="augment"):  # an unknown option, also at construction
+        ClipDataset(clips, augment={"max_angel": 30.0}, fmt=fmt)
 
 
 def test_the_recipe_augments_training_clips_only(cmu_dir, monkeypatch, tmp_path):
-    seen = {}
+    seen, built = {}, []
+
+    class Recorded(ClipDataset):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            built.append(self)
 
     def capture(model, train_set, args, output_dir, log=print):
         seen["train"] = train_set
         raise KeyboardInterrupt  # stop before training: the datasets are what this test reads
 
+    monkeypatch.setattr(vgmt_cmu, "ClipDataset", Recorded)
     monkeypatch.setattr(vgmt_cmu, "train_vgmt", capture)
     args = VGMTRecipeConfig(data=str(cmu_dir.parent), augment_angle=45.0, mirror_prob=0.25, seed=3,
                             output_dir=str(tmp_path))
@@ -110,3 +118,5 @@ def test_the_recipe_augments_training_clips_only(cmu_dir, monkeypatch, tmp_path)
     train = seen["train"]
     assert train.augment == {"max_angle": 45.0, "mirror_prob": 0.25, "scale_range": (1.0, 1.0)}
     assert train.fmt.name.startswith("bvh43") and len(train) == 522
+    held_out = [d for d in built if d is not train]
+    assert [len(d) for d in held_out] == [179] and held_out[0].augment is None

@@ -396,6 +396,9 @@ def augment(seq: SkeletonSequence, *, max_angle: float = 30.0, max_tilt: float =
     _check_seq(seq)
     if not 0.0 <= mirror_prob <= 1.0:
         raise SkeletonInputError("mirror_prob", "a probability in [0, 1]", mirror_prob)
+    if mirror_prob > 0 and not seq.format.mirror_pairs:  # a mirror would swap no joints: left turns into right
+        raise SkeletonInputError(f"{seq.format.name}: mirror_pairs", "left/right joint pairs to mirror with "
+                                 "(mirror_prob > 0)", seq.format.mirror_pairs)
     gen = _rng(seed, rng)
     out = seq
     if mirror_prob > 0 and gen.random() < mirror_prob:
@@ -419,14 +422,20 @@ def augment_batch(seqs: list[SkeletonSequence], options: dict[str, Any]) -> list
     Processors call this after normalising, so the rotation acts on view-aligned clips (rotating
     before a view alignment would be undone by it).
     """
+    params = check_augment_options(options)
+    gen = np.random.default_rng(options.get("seed"))
+    return [augment(seq, rng=gen, **params) for seq in seqs]
+
+
+def check_augment_options(options: Any) -> dict[str, Any]:
+    """``options`` checked to be a dict of :data:`AUGMENT_OPTIONS`; returns them without ``seed`` (the
+    keyword arguments of :func:`augment`)."""
     if not isinstance(options, dict):
         raise SkeletonInputError("augment", f"a dict with keys from {AUGMENT_OPTIONS}", type(options).__name__)
     unknown = sorted(set(options) - set(AUGMENT_OPTIONS))
     if unknown:
         raise SkeletonInputError("augment", f"keys from {AUGMENT_OPTIONS}", unknown)
-    params = {k: v for k, v in options.items() if k != "seed"}
-    gen = np.random.default_rng(options.get("seed"))
-    return [augment(seq, rng=gen, **params) for seq in seqs]
+    return {k: v for k, v in options.items() if k != "seed"}
 
 
 __all__ = [
@@ -440,6 +449,7 @@ __all__ = [
     "augment_batch",
     "bone_lengths",
     "center",
+    "check_augment_options",
     "denormalize",
     "facing_rotation",
     "jitter",

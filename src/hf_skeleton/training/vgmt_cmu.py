@@ -31,6 +31,7 @@ from ..skeletons.formats import SkeletonFormat
 from ..skeletons.io import load_skeleton
 from ..skeletons.sequence import SkeletonSequence
 from ..skeletons.transforms import augment as augment_clip
+from ..skeletons.transforms import check_augment_options
 from .motion_data import MotionData, load_motion_dataset, observed_runs, person_tracks, reject_with_dataset
 from .recipe_config import as_config, require
 from .recipe_data import DatasetOptions
@@ -109,23 +110,22 @@ class ClipDataset(Dataset):
         self.x, self.centre, self.scale = normalize_motion(x)
         self.frames = None if frames is None else torch.from_numpy(frames)
         self.joints_2d = None if joints_2d is None else torch.from_numpy(joints_2d.astype(np.float32))
-        self.augment = augment or None
+        self.augment = None if not augment else check_augment_options(augment)
         if self.augment is not None:
             if frames is not None:  # a turned skeleton no longer matches its pixels and 2D joints
                 raise SkeletonInputError("augment", "skeleton-only clips (no frames)", "clips with frames")
             if fmt is None:
                 raise SkeletonInputError("fmt", "the clips' SkeletonFormat (its up axis and mirror pairs)", None)
-            if self.augment.get("mirror_prob") and not fmt.mirror_pairs:
-                raise SkeletonInputError(f"{fmt.name}: mirror_pairs", "left/right joint pairs to mirror with",
-                                         fmt.mirror_pairs)
             self.raw, self.fmt = clips.astype(np.float32), fmt
+            if len(self.raw):  # bad options fail here, not at the first read in training
+                self._augmented(0, np.random.default_rng(seed))
             self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def _augmented(self, i: int) -> torch.Tensor:
-        seq = augment_clip(SkeletonSequence(self.raw[i], format=self.fmt), rng=self.rng, **self.augment)
+    def _augmented(self, i: int, rng: np.random.Generator | None = None) -> torch.Tensor:
+        seq = augment_clip(SkeletonSequence(self.raw[i], format=self.fmt), rng=rng or self.rng, **self.augment)
         return normalize_motion(torch.from_numpy(seq.positions[:, 0])[None])[0][0]
 
     def __getitem__(self, i: int) -> dict:
